@@ -1,0 +1,122 @@
+// The sandbox boundary as plain types. Only JSON-serialisable data crosses between the host and a guest;
+// the engine (QuickJS today, perhaps a V8 isolate later) sits behind SandboxEngine.
+import type { ErrorData, HttpRequest, HttpResponse, LogLevel } from '@businessos/connector-sdk';
+
+/** What one execution asks the connector to do. */
+export type SandboxCall =
+  | { kind: 'action'; action: string; params: unknown }
+  | { kind: 'trigger'; trigger: string; operation: 'subscribe' | 'unsubscribe' | 'transform' | 'poll'; input: unknown }
+  | { kind: 'authenticate' }
+  /** Dry load: evaluate the bundle and return `connector.manifest`. */
+  | { kind: 'manifest' };
+
+/**
+ * Implemented by the caller; runs on the caller's thread. Every value passed in or returned is JSON-copied
+ * at the boundary, so the guest never holds a host object. Errors thrown by `request` or the store reach the
+ * guest as ConnectorError-shaped data (`toErrorData`), so use catalogue codes (EGRESS_DENIED, TIMEOUT...).
+ */
+export interface SandboxHost {
+  request(req: HttpRequest): Promise<HttpResponse>;
+  log(level: LogLevel, message: string, data?: unknown): void;
+  storeGet?(key: string): Promise<unknown>;
+  storeSet?(key: string, value: unknown): Promise<void>;
+  storeDelete?(key: string): Promise<void>;
+}
+
+/** Per-execution limits. Any field left out takes the pool's default. */
+export interface SandboxLimits {
+  /** Hard cap of the sandbox's WebAssembly memory (default 64 MiB). Fixed when a sandbox is created: a warm sandbox keeps the cap it was created with. */
+  memoryBytes: number;
+  /** CPU/wall deadline of one execution (default 30 000 ms). */
+  deadlineMs: number;
+  /** Host calls (request, store, log) per execution (default 1000). */
+  maxHostCalls: number;
+  /** Bytes of log messages and data per execution (default 256 KiB); the call that goes over fails with SANDBOX_QUOTA. */
+  maxLogBytes: number;
+  /** Bytes of the JSON result (default 8 MiB). */
+  maxResultBytes: number;
+  /** Guest stack size (default 512 KiB). Fixed when a sandbox is created. */
+  maxStackBytes: number;
+}
+
+/** One execution. */
+export interface SandboxJob {
+  tenant: string;
+  /** `key` is `name@version`; `sha256` is the hex digest of `code` (checked by whoever loaded it, used here for warm reuse). */
+  bundle: { key: string; code: string; sha256: string };
+  call: SandboxCall;
+  connection?: { fields?: Record<string, string> };
+  limits?: Partial<SandboxLimits>;
+}
+
+/** What one execution cost. */
+export interface SandboxStats {
+  durationMs: number;
+  cpuMs?: number;
+  hostCalls: number;
+  logBytes: number;
+  resultBytes: number;
+  /** True when a warm sandbox (bundle already evaluated for this tenant) served the job. */
+  warm: boolean;
+}
+
+/** The outcome of one execution: a JSON value or catalogue error data. `run` never rejects for guest faults. */
+export type SandboxResult = { ok: true; value: unknown; stats: SandboxStats } | { ok: false; error: ErrorData; stats: SandboxStats };
+
+/** A bundle key in quarantine, refused with QUARANTINED until `until` (epoch ms). */
+export interface QuarantineEntry {
+  bundleKey: string;
+  until: number;
+  violations: number;
+  lastError: ErrorData;
+}
+
+/** Counters of a pool, for health endpoints and metrics. */
+export interface SandboxPoolStats {
+  workers: number;
+  busyWorkers: number;
+  queued: number;
+  warmSandboxes: number;
+  executions: number;
+  violations: number;
+  workerRestarts: number;
+  quarantined: number;
+}
+
+/** Runs jobs in isolated sandboxes off the caller's event loop. */
+export interface SandboxPool {
+  run(job: SandboxJob, host: SandboxHost): Promise<SandboxResult>;
+  stats(): SandboxPoolStats;
+  /** Bundle keys currently refused. */
+  quarantined(): QuarantineEntry[];
+  /** Lifts the quarantine of one bundle key, or all of them without an argument. */
+  clearQuarantine(bundleKey?: string): void;
+  /** Stops all workers/children; pending jobs end with SANDBOX_CRASH. */
+  close(): Promise<void>;
+}
+
+/** Host calls a guest can make, as seen by an engine: JSON strings in, JSON strings out. */
+export interface EngineHostBridge {
+  /** `op` is request | storeGet | storeSet | storeDelete; resolves with the JSON of the answer or rejects with ErrorData. */
+  call(op: 'request' | 'storeGet' | 'storeSet' | 'storeDelete', argsJson: string): Promise<string>;
+  log(level: LogLevel, message: string, dataJson: string | undefined): void;
+}
+
+/** One live guest: a bundle evaluated for one tenant. */
+export interface EngineSandbox {
+  /** Runs one call; resolves with the result's JSON text, or rejects with ErrorData. */
+  execute(call: SandboxCall, connection: { fields?: Record<string, string> } | undefined, bridge: EngineHostBridge, deadlineAt: number): Promise<string>;
+  /** True once a violation left the guest unusable; the pool then disposes of it. */
+  readonly broken: boolean;
+  dispose(): void;
+}
+
+/**
+ * The engine interface: QuickJS (one WebAssembly instance per sandbox) implements it; a V8-isolate engine
+ * (isolated-vm) could replace it without touching the pool. Engines run inside a worker thread.
+ */
+export interface SandboxEngine {
+  readonly name: string;
+  /** Evaluates `code` (an ESM bundle with `export default` connector) in a fresh sandbox. Rejects with ErrorData. */
+  create(code: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>, deadlineAt: number): Promise<EngineSandbox>;
+}
