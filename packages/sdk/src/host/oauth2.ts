@@ -1,0 +1,146 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Credentials, OAuth2AuthSpec } from '../auth.ts';
+import { ConnectorError } from '../errors.ts';
+import { fillTemplate } from './url.ts';
+
+/** Platform configuration that auth specs may reference (`config.client_id` → `config.client_id` key). */
+export type PlatformConfig = Record<string, string | undefined>;
+
+/** Resolves `config.client_id` / `config:client_id` against platform config; other values are literals. */
+export function resolveConfigRef(value: string | undefined, config: PlatformConfig = {}): string | undefined {
+  if (value === undefined) return undefined;
+  const m = /^config[.:](.+)$/.exec(value);
+  if (!m?.[1]) return value;
+  const resolved = config[m[1]];
+  if (resolved === undefined || resolved === '') {
+    throw new ConnectorError('INVALID_INPUT', `The connector needs platform config "${m[1]}" (referenced as ${value}); set it in the platform's connector configuration`);
+  }
+  return resolved;
+}
+
+const base64url = (buf: Buffer) => buf.toString('base64url');
+
+/** A PKCE verifier and its S256 challenge (RFC 7636). */
+export function createPkcePair(): { verifier: string; challenge: string; method: 'S256' } {
+  const verifier = base64url(randomBytes(32));
+  return { verifier, challenge: base64url(createHash('sha256').update(verifier).digest()), method: 'S256' };
+}
+
+export interface AuthorizeUrlInput {
+  spec: OAuth2AuthSpec;
+  redirectUri: string;
+  state: string;
+  codeChallenge?: string;
+  fields?: Record<string, string>;
+  config?: PlatformConfig;
+  scopes?: string[];
+}
+
+/** The provider URL the tenant's browser is sent to for the authorization-code grant. */
+export function buildAuthorizeUrl(input: AuthorizeUrlInput): string {
+  const { spec } = input;
+  if (!spec.authorizationUrl) throw new ConnectorError('INVALID_INPUT', 'This OAuth2 connector declares no authorizationUrl (client-credentials grant?)');
+  const url = new URL(fillTemplate(spec.authorizationUrl, input.fields ?? {}, 'authorizationUrl'));
+  const p = url.searchParams;
+  p.set('response_type', 'code');
+  p.set('client_id', resolveConfigRef(spec.clientId, input.config) ?? '');
+  p.set('redirect_uri', input.redirectUri);
+  const scopes = input.scopes ?? spec.scopes;
+  if (scopes.length > 0) p.set('scope', scopes.join(spec.scopeSeparator));
+  p.set('state', input.state);
+  if (spec.pkce) {
+    if (!input.codeChallenge) throw new ConnectorError('INVALID_INPUT', 'This connector requires PKCE: pass codeChallenge (see createPkcePair)');
+    p.set('code_challenge', input.codeChallenge);
+    p.set('code_challenge_method', 'S256');
+  }
+  for (const [k, v] of Object.entries(spec.extraAuthorizeParams ?? {})) p.set(k, v);
+  return url.toString();
+}
+
+interface TokenCall {
+  spec: OAuth2AuthSpec;
+  fields?: Record<string, string>;
+  config?: PlatformConfig;
+  fetch?: typeof fetch;
+}
+
+async function tokenRequest(call: TokenCall, params: Record<string, string>, url = call.spec.tokenUrl): Promise<Credentials> {
+  const { spec, config } = call;
+  const clientId = resolveConfigRef(spec.clientId, config) ?? '';
+  const clientSecret = resolveConfigRef(spec.clientSecret, config);
+  const body = new URLSearchParams(params);
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (spec.clientAuth === 'basic' && clientSecret !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+  } else {
+    body.set('client_id', clientId);
+    if (clientSecret !== undefined) body.set('client_secret', clientSecret);
+  }
+  const target = fillTemplate(url, call.fields ?? {}, 'tokenUrl');
+  let res: Response;
+  try {
+    res = await (call.fetch ?? fetch)(target, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) });
+  } catch (error) {
+    throw new ConnectorError('NETWORK_ERROR', `Token endpoint ${target} could not be reached: ${(error as Error).message}`);
+  }
+  const text = await res.text();
+  let data: Record<string, unknown> = {};
+  try {
+    data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    data = Object.fromEntries(new URLSearchParams(text));
+  }
+  // Some providers (Slack) answer 200 with { ok: false, error }.
+  const oauthError = typeof data.error === 'string' ? data.error : undefined;
+  if (!res.ok || oauthError || typeof data.access_token !== 'string') {
+    const what = oauthError ?? `HTTP ${res.status}`;
+    const desc = typeof data.error_description === 'string' ? `: ${data.error_description}` : '';
+    const code = oauthError === 'invalid_grant' ? 'AUTH_EXPIRED' : res.status >= 500 ? 'UPSTREAM_ERROR' : 'AUTH_FAILED';
+    throw new ConnectorError(code, `Token endpoint refused the request (${what}${desc})`, { upstreamStatus: res.status });
+  }
+  const creds: Credentials = { accessToken: data.access_token };
+  if (typeof data.refresh_token === 'string') creds.refreshToken = data.refresh_token;
+  if (typeof data.token_type === 'string') creds.tokenType = data.token_type;
+  if (typeof data.scope === 'string') creds.scope = data.scope;
+  const expiresIn = Number(data.expires_in);
+  if (Number.isFinite(expiresIn) && expiresIn > 0) creds.expiresAt = Date.now() + expiresIn * 1000;
+  return creds;
+}
+
+/** Exchanges an authorization code (with the PKCE verifier) for tokens. */
+export function exchangeCode(call: TokenCall & { code: string; redirectUri: string; codeVerifier?: string }): Promise<Credentials> {
+  const params: Record<string, string> = { grant_type: 'authorization_code', code: call.code, redirect_uri: call.redirectUri };
+  if (call.codeVerifier) params.code_verifier = call.codeVerifier;
+  return tokenRequest(call, params);
+}
+
+/** Uses a refresh token; keeps the old refresh token when the provider does not rotate it. */
+export async function refreshAccessToken(call: TokenCall & { refreshToken: string }): Promise<Credentials> {
+  const creds = await tokenRequest(call, { grant_type: 'refresh_token', refresh_token: call.refreshToken }, call.spec.refreshUrl ?? call.spec.tokenUrl);
+  creds.refreshToken ??= call.refreshToken;
+  return creds;
+}
+
+/** Client-credentials grant (machine-to-machine). */
+export function clientCredentialsToken(call: TokenCall): Promise<Credentials> {
+  const params: Record<string, string> = { grant_type: 'client_credentials' };
+  if (call.spec.scopes.length > 0) params.scope = call.spec.scopes.join(call.spec.scopeSeparator);
+  return tokenRequest(call, params);
+}
+
+/** RFC 7009 revocation; resolves false when the connector declares no revocation endpoint. */
+export async function revokeToken(call: TokenCall & { token: string; tokenTypeHint?: 'access_token' | 'refresh_token' }): Promise<boolean> {
+  if (!call.spec.revokeUrl) return false;
+  const clientId = resolveConfigRef(call.spec.clientId, call.config) ?? '';
+  const clientSecret = resolveConfigRef(call.spec.clientSecret, call.config);
+  const body = new URLSearchParams({ token: call.token, client_id: clientId });
+  if (clientSecret) body.set('client_secret', clientSecret);
+  if (call.tokenTypeHint) body.set('token_type_hint', call.tokenTypeHint);
+  const res = await (call.fetch ?? fetch)(fillTemplate(call.spec.revokeUrl, call.fields ?? {}, 'revokeUrl'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+    signal: AbortSignal.timeout(15_000),
+  });
+  return res.ok;
+}
