@@ -84,7 +84,7 @@ async function tokenRequest(call: TokenCall, params: Record<string, string>, url
     throw new ConnectorError('NETWORK_ERROR', `Token endpoint ${target} could not be reached: ${(error as Error).message}`);
   }
   const text = await res.text();
-  let data: Record<string, unknown> = {};
+  let data: Record<string, unknown>;
   try {
     data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {
