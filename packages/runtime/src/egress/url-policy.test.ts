@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { applyAuth } from './apply-auth.ts';
+import { encodeForm } from './encode-form.ts';
+import { assertUrlAllowed, resolveRequestUrl } from './url-policy.ts';
+
+const shopify = { name: 'shopify', baseUrl: 'https://{shop}.myshopify.com/admin/api/2024-01', hosts: ['{shop}.myshopify.com', '*.slack.com', 'api.example.com:8443'] };
+
+describe('resolveRequestUrl', () => {
+  it('joins paths to the base URL with placeholders filled', () => {
+    const url = resolveRequestUrl(shopify, { shop: 'acme' }, '/orders.json', { limit: 5, status: ['open', 'closed'], skip: undefined });
+    expect(url.href).toBe('https://acme.myshopify.com/admin/api/2024-01/orders.json?limit=5&status=open&status=closed');
+  });
+
+  it.each(['evil.com/x', 'a.b', 'x@evil.com', 'evil.com:80', 'a/b', ''])('refuses the host field value %j', (shop) => {
+    expect(() => resolveRequestUrl(shopify, { shop }, '/orders.json')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('encodes placeholders in the path and refuses dot segments', () => {
+    const m = { name: 'x', baseUrl: 'https://api.example.com/accounts/{account}', hosts: ['api.example.com'] };
+    expect(resolveRequestUrl(m, { account: 'a/b?c' }, 'items').pathname).toBe('/accounts/a%2Fb%3Fc/items');
+    expect(() => resolveRequestUrl(m, { account: '..' }, 'items')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('refuses user info and relative URLs without a base', () => {
+    expect(() => resolveRequestUrl(shopify, {}, 'https://u:p@api.example.com/')).toThrow(expect.objectContaining({ code: 'EGRESS_DENIED' }));
+    expect(() => resolveRequestUrl({ name: 'x' }, {}, '/a')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+});
+
+describe('assertUrlAllowed', () => {
+  const ok = (href: string, fields: Record<string, string> = { shop: 'acme' }, o = {}) => () => assertUrlAllowed(shopify, fields, new URL(href), o);
+  it('accepts declared hosts, templates and one-label wildcards', () => {
+    expect(ok('https://acme.myshopify.com/x')).not.toThrow();
+    expect(ok('https://files.slack.com/x')).not.toThrow();
+    expect(ok('https://api.example.com:8443/x')).not.toThrow();
+  });
+  it.each([
+    'https://other.myshopify.com/x',
+    'https://slack.com/x',
+    'https://a.b.slack.com/x',
+    'https://evilslack.com/x',
+    'https://acme.myshopify.com:444/x',
+    'https://api.example.com/x',
+    'http://acme.myshopify.com/x',
+    'ftp://acme.myshopify.com/x',
+  ])('refuses %s', (href) => {
+    expect(ok(href)).toThrow(expect.objectContaining({ code: 'EGRESS_DENIED' }));
+  });
+  it('allows http and other ports only in test mode', () => {
+    expect(ok('http://acme.myshopify.com:8080/x', { shop: 'acme' }, { allowHttp: true, anyPort: true })).not.toThrow();
+  });
+});
+
+describe('applyAuth', () => {
+  const target = () => ({ url: new URL('https://api.example.com/x'), headers: { authorization: 'connector-made' } as Record<string, string> });
+  it('puts an API key in a header with its prefix, replacing the connector\'s header', () => {
+    const t = target();
+    applyAuth(t, { type: 'api_key', in: 'header', name: 'Authorization', prefix: 'Token ' }, { apiKey: 'k1' });
+    expect(t.headers).toEqual({ Authorization: 'Token k1' });
+  });
+  it('puts an API key in the query', () => {
+    const t = target();
+    applyAuth(t, { type: 'api_key', in: 'query', name: 'api_key' }, { apiKey: 'k 1' });
+    expect(t.url.searchParams.get('api_key')).toBe('k 1');
+  });
+  it('applies basic, bearer and OAuth2 tokens', () => {
+    const b = target();
+    applyAuth(b, { type: 'basic' }, { username: 'u', password: 'p' });
+    expect(b.headers.Authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    const t = target();
+    applyAuth(t, { type: 'bearer' }, { token: 'tok' });
+    expect(t.headers.Authorization).toBe('Bearer tok');
+    const o = target();
+    const set = applyAuth(o, { type: 'oauth2', grant: 'authorization_code', tokenUrl: 'https://x/t', clientId: 'c', scopes: [], scopeSeparator: ' ', pkce: true, tokenHeader: { name: 'X-Shopify-Access-Token', prefix: '' } }, { accessToken: 'at' });
+    expect(o.headers['X-Shopify-Access-Token']).toBe('at');
+    expect(set).toEqual(['X-Shopify-Access-Token']);
+  });
+  it('fails with AUTH_FAILED when the credential is missing', () => {
+    expect(() => applyAuth(target(), { type: 'bearer' }, {})).toThrow(expect.objectContaining({ code: 'AUTH_FAILED' }));
+  });
+});
+
+describe('encodeForm', () => {
+  it('encodes nested objects and arrays Stripe-style', () => {
+    const text = encodeForm({ amount: 100, metadata: { order: '42' }, items: [{ price: 'p_1', qty: 2 }], skip: undefined, clear: null, ok: true });
+    expect(decodeURIComponent(text)).toBe('amount=100&metadata[order]=42&items[0][price]=p_1&items[0][qty]=2&clear=&ok=true');
+  });
+});

@@ -1,0 +1,148 @@
+import { ConnectorError, type ConnectorManifest, type QueryValue } from '@businessos/connector-sdk';
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
+const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+function fieldValue(fields: Record<string, string>, name: string, where: string): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || value === '') {
+    throw new ConnectorError('INVALID_INPUT', `Connection field "${name}" is missing but ${where} needs it; edit the connection and fill it in`, { path: `/fields/${name}` });
+  }
+  return value;
+}
+
+/**
+ * Fills `{field}` placeholders of a host template. A placeholder that is one label of the host must be a
+ * single DNS label (no '.', '/', '@', ':'), so a field value cannot move the request to another host;
+ * a placeholder that is the whole host must be a plain host name.
+ */
+export function fillHostTemplate(template: string, fields: Record<string, string>): string {
+  const whole = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(template);
+  if (whole?.[1]) {
+    const value = fieldValue(fields, whole[1], `host "${template}"`).toLowerCase();
+    const labels = value.split('.');
+    if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) {
+      throw new ConnectorError('INVALID_INPUT', `Connection field "${whole[1]}" must be a host name like api.example.com, got "${value}"`, { path: `/fields/${whole[1]}` });
+    }
+    return value;
+  }
+  return template.replace(PLACEHOLDER, (_m, name: string) => {
+    const value = fieldValue(fields, name, `host "${template}"`);
+    if (!LABEL.test(value)) {
+      throw new ConnectorError(
+        'INVALID_INPUT',
+        `Connection field "${name}" must be a single host label (letters, digits and '-', no '.', '/', '@' or ':'), got "${value}"; for ${template} enter only the part in braces`,
+        { path: `/fields/${name}` },
+      );
+    }
+    return value.toLowerCase();
+  });
+}
+
+function fillPathTemplate(template: string, fields: Record<string, string>): string {
+  return template.replace(PLACEHOLDER, (_m, name: string) => {
+    const value = fieldValue(fields, name, `URL "${template}"`);
+    if (value === '.' || value === '..') throw new ConnectorError('INVALID_INPUT', `Connection field "${name}" cannot be "${value}" in a URL path`, { path: `/fields/${name}` });
+    return encodeURIComponent(value);
+  });
+}
+
+/** Splits `scheme://authority/rest` and fills placeholders: host parts as labels, the rest URI-encoded. */
+function fillUrlTemplate(template: string, fields: Record<string, string>): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/i.exec(template);
+  if (!m) throw new ConnectorError('INVALID_INPUT', `"${template}" is not an absolute URL`);
+  const [, scheme, authority = '', rest = ''] = m;
+  if (authority.includes('@')) throw new ConnectorError('EGRESS_DENIED', `URL "${template}" carries user info; credentials are applied by the host`);
+  const portMatch = /^(.*?)(:\d+)?$/.exec(authority);
+  const host = fillHostTemplate(portMatch?.[1] ?? authority, fields);
+  return `${scheme}://${host}${portMatch?.[2] ?? ''}${fillPathTemplate(rest, fields)}`;
+}
+
+function appendQuery(url: URL, query: Record<string, QueryValue> | undefined): void {
+  if (!query) return;
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) for (const v of value) url.searchParams.append(key, String(v));
+    else url.searchParams.append(key, String(value));
+  }
+}
+
+/**
+ * Turns a connector's request URL into an absolute URL: paths are joined to `manifest.baseUrl` (with its
+ * `{field}` placeholders filled), absolute URLs are taken as they are (the host check comes after).
+ */
+export function resolveRequestUrl(
+  manifest: Pick<ConnectorManifest, 'name' | 'baseUrl'>,
+  fields: Record<string, string>,
+  url: string,
+  query?: Record<string, QueryValue>,
+  baseUrlOverride?: string,
+): URL {
+  if (typeof url !== 'string' || url.length === 0) throw new ConnectorError('INVALID_INPUT', 'The request has no URL; pass a path such as /orders or an absolute https URL', { path: '/url' });
+  let text: string;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+    text = url;
+  } else {
+    const base = baseUrlOverride ?? manifest.baseUrl;
+    if (!base) throw new ConnectorError('INVALID_INPUT', `Connector ${manifest.name} has no baseUrl, so the relative URL "${url}" cannot be resolved; use an absolute URL`, { path: '/url' });
+    text = `${fillUrlTemplate(base, fields).replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConnectorError('INVALID_INPUT', `"${url}" is not a valid URL`, { path: '/url' });
+  }
+  if (parsed.username || parsed.password) throw new ConnectorError('EGRESS_DENIED', `URL ${parsed.host} carries user info; credentials are applied by the host`);
+  parsed.hash = '';
+  appendQuery(parsed, query);
+  return parsed;
+}
+
+/** A host pattern of the manifest with placeholders filled; undefined when a field it needs is missing or invalid. */
+function compilePattern(pattern: string, fields: Record<string, string>): { host: string; port?: string } | undefined {
+  const m = /^(.*?)(?::(\d+))?$/.exec(pattern.trim().toLowerCase());
+  if (!m?.[1]) return undefined;
+  try {
+    const host = fillHostTemplate(m[1], fields);
+    return m[2] ? { host, port: m[2] } : { host };
+  } catch {
+    return undefined;
+  }
+}
+
+function hostMatches(pattern: string, hostname: string): boolean {
+  if (pattern.startsWith('*.')) {
+    // `*` stands for exactly one label: *.slack.com matches files.slack.com, not slack.com or a.b.slack.com.
+    const suffix = pattern.slice(1);
+    if (!hostname.endsWith(suffix)) return false;
+    return LABEL.test(hostname.slice(0, -suffix.length));
+  }
+  return pattern === hostname;
+}
+
+export interface HostCheckOptions {
+  /** Accept any port on a declared host (test mode, for loopback mock servers on random ports). */
+  anyPort?: boolean;
+  /** Accept plain http (test mode; the connect step still requires a loopback address for it). */
+  allowHttp?: boolean;
+}
+
+/**
+ * Throws EGRESS_DENIED unless `url` is https (or allowed http) on a host the manifest declares:
+ * exact names, `*.example.com` wildcards (one label) and `{field}` templates filled from the connection.
+ * A declared host without a port admits only the scheme's default port.
+ */
+export function assertUrlAllowed(manifest: Pick<ConnectorManifest, 'name' | 'hosts'>, fields: Record<string, string>, url: URL, options: HostCheckOptions = {}): void {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && options.allowHttp)) {
+    throw new ConnectorError('EGRESS_DENIED', `Connector ${manifest.name} may only call https URLs, not ${url.protocol}//${url.host}`);
+  }
+  const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
+  for (const raw of manifest.hosts) {
+    const pattern = compilePattern(raw, fields);
+    if (!pattern || !hostMatches(pattern.host, hostname)) continue;
+    if (options.anyPort || (pattern.port ? url.port === pattern.port : url.port === '')) return;
+  }
+  const declared = manifest.hosts.join(', ') || 'none';
+  throw new ConnectorError('EGRESS_DENIED', `Connector ${manifest.name} may not call ${url.host}: it is not among the hosts its manifest declares (${declared})`);
+}
