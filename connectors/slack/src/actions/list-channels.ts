@@ -1,0 +1,72 @@
+import { collect, defineAction, paginate, type HttpResponse } from '@businessos/connector-sdk';
+import { channelSchema, type Channel } from '../schemas.ts';
+import { slackClient } from '../slack-api.ts';
+
+/** Slack recommends pages of at most 200 for conversations.list. */
+const PAGE_SIZE = 200;
+
+function channelsOf(res: HttpResponse): Channel[] {
+  const data = res.data;
+  return data && typeof data === 'object' && 'channels' in data && Array.isArray(data.channels) ? data.channels : [];
+}
+
+function nextCursorOf(res: HttpResponse): string | undefined {
+  const data = res.data;
+  if (!data || typeof data !== 'object' || !('response_metadata' in data)) return undefined;
+  const meta = data.response_metadata;
+  // Slack ends the walk with an empty next_cursor.
+  return meta && typeof meta === 'object' && 'next_cursor' in meta && typeof meta.next_cursor === 'string' && meta.next_cursor !== '' ? meta.next_cursor : undefined;
+}
+
+/** GET conversations.list: the workspace's channels, across cursor pages. */
+export const listChannels = defineAction({
+  name: 'listChannels',
+  description: 'List channels of the workspace (public by default; private ones the bot is in with types), following Slack\'s cursor pages up to max_items.',
+  group: 'channel',
+  idempotent: true,
+  params: {
+    type: 'object',
+    properties: {
+      types: {
+        type: 'array',
+        items: { enum: ['public_channel', 'private_channel', 'mpim', 'im'] },
+        uniqueItems: true,
+        minItems: 1,
+        default: ['public_channel'],
+      },
+      exclude_archived: { type: 'boolean', default: true },
+      max_items: { type: 'integer', minimum: 1, maximum: 10000, default: 1000, description: 'Stop after this many channels.' },
+    },
+    additionalProperties: false,
+  },
+  output: {
+    type: 'object',
+    properties: { channels: { type: 'array', items: channelSchema } },
+    required: ['channels'],
+    additionalProperties: false,
+  },
+  examples: [
+    {
+      description: 'Public and private channels, without archived ones',
+      params: { types: ['public_channel', 'private_channel'], exclude_archived: true },
+      output: { channels: [{ id: 'C012AB3CD', name: 'general', is_channel: true, is_private: false, is_archived: false, is_member: true }] },
+    },
+  ],
+  async execute(params, ctx) {
+    const max = params.max_items ?? 1000;
+    const channels = await collect(
+      paginate<Channel>(
+        slackClient(ctx),
+        {
+          method: 'GET',
+          url: '/conversations.list',
+          query: { types: (params.types ?? ['public_channel']).join(','), exclude_archived: params.exclude_archived ?? true, limit: Math.min(PAGE_SIZE, max) },
+        },
+        { type: 'cursor', cursorParam: 'cursor', items: channelsOf, nextCursor: nextCursorOf },
+        // Slack may return short pages (filtering happens after paging), so allow more pages than max / PAGE_SIZE.
+        { maxItems: max, maxPages: Math.max(10, Math.ceil(max / PAGE_SIZE) * 4) },
+      ),
+    );
+    return { channels };
+  },
+});
