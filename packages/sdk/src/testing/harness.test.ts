@@ -27,7 +27,7 @@ const crm = defineConnector({
       params: { id: { type: 'string', required: true } },
       output: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
       async execute(params, ctx) {
-        return (await ctx.http.get(`/contacts/${encodeURIComponent(params.id)}`)).data;
+        return (await ctx.http.get<{ id: string }>(`/contacts/${encodeURIComponent(params.id)}`)).data;
       },
     }),
   ],
@@ -160,7 +160,7 @@ describe('createTestHarness with other auth types', () => {
       version: '1.0.0',
       baseUrl: 'https://{region}.x.test',
       auth,
-      actions: [defineAction({ name: 'ping', description: 'Ping', async execute(_p, ctx) { return (await ctx.http.get('/ping')).data; } })],
+      actions: [defineAction({ name: 'ping', description: 'Ping', async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>('/ping')).data; } })],
     });
   const ping = [{ request: { method: 'GET', path: '/ping' }, response: { body: { pong: true } } }];
 
@@ -262,7 +262,7 @@ describe('createTestHarness with OAuth2', () => {
       version: '1.0.0',
       baseUrl: 'https://api.m2m.test',
       auth: new OAuth2Auth({ grant: 'client_credentials', clientId: 'config.client_id', tokenUrl: 'https://auth.m2m.test/token', scopes: ['read'] }),
-      actions: [defineAction({ name: 'ping', description: 'Ping', async execute(_p, ctx) { return (await ctx.http.get('/ping')).data; } })],
+      actions: [defineAction({ name: 'ping', description: 'Ping', async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>('/ping')).data; } })],
     });
     await using h = await createTestHarness({ connector: m2m, fixtures: [{ request: { path: '/ping' }, response: { body: 'pong', headers: { 'content-type': 'text/plain' } } }] });
     await expect(h.run('ping')).resolves.toBe('pong');
