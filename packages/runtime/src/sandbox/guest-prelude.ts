@@ -1,0 +1,95 @@
+// Source of the glue that runs INSIDE the guest, before the bundle. It is a string: nothing here executes on
+// the host. It receives two host functions (JSON strings in and out), keeps them in a closure (no global
+// names), installs the few globals the SDK needs (a JSON structuredClone), and returns `run`, which the host
+// keeps as a handle and calls once per execution.
+
+/**
+ * Evaluates to a function `(hostCall, hostLog) => run`.
+ * `run(connector, callJson, connectionJson)` returns a promise of a string: `'1' + resultJson` on success,
+ * `'0' + errorJson` on failure, where errorJson is `{ code, message, ..., fault? }`.
+ */
+export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
+  'use strict';
+  var stringify = JSON.stringify;
+  var parse = JSON.parse;
+  var PromiseCtor = Promise;
+  var resolve = Promise.resolve.bind(Promise);
+  var then = Promise.prototype.then;
+  var ErrorCtor = Error;
+  var keys = ['retryAfter', 'path', 'upstreamStatus', 'details'];
+
+  Object.defineProperty(globalThis, 'structuredClone', {
+    value: function structuredClone(value) { return value === undefined ? undefined : parse(stringify(value)); },
+    writable: true, configurable: true, enumerable: false,
+  });
+
+  function toError(data) {
+    var err = new ErrorCtor(String(data && data.message));
+    err.name = 'ConnectorError';
+    err.code = data && data.code;
+    for (var i = 0; i < keys.length; i++) if (data && data[keys[i]] !== undefined) err[keys[i]] = data[keys[i]];
+    return err;
+  }
+  function call(op, args) {
+    return then.call(hostCall(op, stringify(args)), function (json) { return json === '' ? undefined : parse(json); },
+      function (errJson) { throw toError(parse(errJson)); });
+  }
+  function transport(request) { return call('request', [request]); }
+  var store = {
+    get: function (key) { return call('storeGet', [String(key)]); },
+    set: function (key, value) { return then.call(call('storeSet', [String(key), value === undefined ? null : value]), function () {}); },
+    delete: function (key) { return then.call(call('storeDelete', [String(key)]), function () {}); },
+  };
+  function log(level, message, data) {
+    hostLog(String(level), String(message), data === undefined ? undefined : stringify(data));
+  }
+  function errorData(e) {
+    var out = { code: 'INTERNAL', message: 'Connector threw a non-error value' };
+    try {
+      if (typeof e === 'string') { out.message = e; return out; }
+      if (e === null || typeof e !== 'object') return out;
+      var name = String(e.name);
+      var message = String(e.message);
+      if (name === 'InternalError' && message === 'out of memory') out.fault = 'memory';
+      else if (name === 'InternalError' && message === 'stack overflow') out.fault = 'stack';
+      if (typeof e.code === 'string') out.code = e.code;
+      out.message = message || name;
+      for (var i = 0; i < keys.length; i++) if (e[keys[i]] !== undefined) out[keys[i]] = e[keys[i]];
+      return parse(stringify(out));
+    } catch (inner) {
+      return { code: 'INTERNAL', message: 'Connector threw an error that could not be serialised' };
+    }
+  }
+  function fail(e) {
+    var data = errorData(e);
+    try { return '0' + stringify(data); } catch (inner) { return '0{"code":"INTERNAL","message":"unserialisable error"}'; }
+  }
+  return function run(connector, callJson, connectionJson) {
+    var job = parse(callJson);
+    var connection = parse(connectionJson);
+    var env = { transport: transport, log: log, connection: connection, store: store };
+    var pending;
+    try {
+      if (connector === null || (typeof connector !== 'object' && typeof connector !== 'function')) {
+        throw { code: 'INVALID_OUTPUT', message: 'The bundle has no default export; export the connector as default' };
+      }
+      switch (job.kind) {
+        case 'manifest': pending = connector.manifest; break;
+        case 'authenticate': pending = connector.authenticate(env); break;
+        case 'action': pending = connector.executeAction(job.action, job.params, env); break;
+        case 'trigger': pending = connector.executeTrigger(job.trigger, job.operation, job.input, env); break;
+        default: throw { code: 'INVALID_INPUT', message: 'Unknown call kind' };
+      }
+    } catch (e) {
+      return resolve(fail(e));
+    }
+    return then.call(resolve(pending), function (value) {
+      try {
+        var json = stringify(value);
+        return '1' + (json === undefined ? 'null' : json);
+      } catch (e) {
+        return fail(e);
+      }
+    }, fail);
+  };
+})`;

@@ -1,0 +1,54 @@
+// Messages between the pool (caller's thread) and a sandbox worker thread. Guest data travels as JSON text.
+import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
+import type { SandboxCall, SandboxLimits } from './types.ts';
+
+export interface RunMessage {
+  t: 'run';
+  id: number;
+  tenant: string;
+  bundleKey: string;
+  sha256: string;
+  /** Left out when the pool believes the worker already holds the code; the worker answers `need-code` if not. */
+  code?: string;
+  call: SandboxCall;
+  connection: { fields?: Record<string, string> } | undefined;
+  limits: SandboxLimits;
+  deadlineAt: number;
+}
+
+export interface HostResultMessage {
+  t: 'host-result';
+  id: number;
+  callId: number;
+  ok: boolean;
+  /** JSON of the answer when ok (empty string for "no value"), JSON of ErrorData otherwise. */
+  json: string;
+}
+
+export interface DropWarmMessage {
+  t: 'drop-warm';
+  bundleKey?: string;
+}
+
+export type ToWorker = RunMessage | HostResultMessage | DropWarmMessage;
+
+export interface DoneStats {
+  hostCalls: number;
+  logBytes: number;
+  resultBytes: number;
+  warm: boolean;
+  cpuMs?: number;
+}
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'need-code'; id: number }
+  | { t: 'host'; id: number; callId: number; op: 'request' | 'storeGet' | 'storeSet' | 'storeDelete'; args: string }
+  | { t: 'log'; id: number; level: LogLevel; message: string; data?: string }
+  | { t: 'done'; id: number; ok: true; json: string; stats: DoneStats; warmKeys: string[] }
+  | { t: 'done'; id: number; ok: false; error: ErrorData; stats: DoneStats; warmKeys: string[] };
+
+/** Identity of a warm sandbox: same tenant, same bundle bytes, same creation-time limits. */
+export function warmKeyOf(tenant: string, bundleKey: string, sha256: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): string {
+  return [tenant, bundleKey, sha256, limits.memoryBytes, limits.maxStackBytes].join('\u0000');
+}

@@ -1,0 +1,394 @@
+// QuickJS engine: every sandbox is its own WebAssembly instance with its own WebAssembly.Memory whose
+// maximum is the sandbox's memory cap, so no guest allocation (strings, arrays, typed arrays) can go past it.
+// The compiled WebAssembly.Module is shared; instances, memories, runtimes and contexts are not.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as variantModule from '@jitl/quickjs-wasmfile-release-sync';
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+} from 'quickjs-emscripten-core';
+import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
+import { GUEST_PRELUDE } from './guest-prelude.ts';
+import type { EngineHostBridge, EngineSandbox, SandboxCall, SandboxEngine, SandboxLimits } from './types.ts';
+
+// The repo's TypeScript lib has no DOM/WebAssembly globals; these are the few members used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+type WasmModule = object;
+const Wasm = (globalThis as unknown as {
+  WebAssembly: { Module: new (bytes: Uint8Array) => WasmModule; Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory };
+}).WebAssembly;
+// The ESM build's default export is the variant; the package's CommonJS typings hide that from TypeScript.
+const baseVariant = (variantModule as unknown as { default: Parameters<typeof newQuickJSWASMModuleFromVariant>[0] }).default;
+
+const PAGE_BYTES = 65_536;
+/** The QuickJS build imports a memory of at least 16 MiB; smaller caps are raised to this. */
+export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Above this the guest's own stack check no longer fires before the worker's native stack runs out. */
+export const MAX_STACK_BYTES = 1024 * 1024;
+const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
+/** Keep a sandbox warm only while its memory stays below this share of the cap. */
+const WARM_MEMORY_SHARE = 0.75;
+
+let compiled: WasmModule | undefined;
+
+function wasmModule(): WasmModule {
+  if (!compiled) {
+    const path = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
+    compiled = new Wasm.Module(readFileSync(path));
+  }
+  return compiled;
+}
+
+function sandboxError(code: ErrorData['code'], message: string): ErrorData {
+  return { code, message };
+}
+
+/** Classifies an exception that escaped the WebAssembly engine itself (not a guest exception). */
+export function classifyEngineFault(error: unknown, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): ErrorData {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (/out of memory|OOM|Cannot enlarge memory|could not allocate/i.test(text)) {
+    return sandboxError('SANDBOX_MEMORY', `The connector ran out of memory (cap ${limits.memoryBytes} bytes); reduce what it holds at once or raise limits.memoryBytes`);
+  }
+  if (/call stack|stack overflow/i.test(text)) {
+    return sandboxError('SANDBOX_CRASH', `The connector overflowed its stack (cap ${limits.maxStackBytes} bytes); avoid deep recursion`);
+  }
+  return sandboxError('SANDBOX_CRASH', `The sandbox engine failed (${text.slice(0, 200)}); the sandbox was discarded`);
+}
+
+function deadlineError(): ErrorData {
+  return sandboxError('SANDBOX_DEADLINE', 'The connector ran past its deadline and was stopped; look for endless loops or slow upstream calls, or raise limits.deadlineMs');
+}
+
+interface Execution {
+  bridge: EngineHostBridge;
+  inflight: number;
+  abort: ErrorData | undefined;
+  check(): void;
+}
+
+/** Options of {@link createQuickJSEngine}. */
+export interface QuickJSEngineOptions {
+  /** Compiled QuickJS WebAssembly module to instantiate (default: compiled once per thread from the installed variant). */
+  module?: WasmModule;
+}
+
+/**
+ * The QuickJS {@link SandboxEngine}. Meant to run inside a worker thread (see the pool): a guest stuck in
+ * native code can only be stopped by terminating the thread.
+ */
+export function createQuickJSEngine(options: QuickJSEngineOptions = {}): SandboxEngine {
+  // Compile up front so the first sandbox's deadline is not spent compiling WebAssembly.
+  if (!options.module) wasmModule();
+  return {
+    name: 'quickjs',
+    async create(code, limits, deadlineAt) {
+      const memoryBytes = Math.max(MIN_MEMORY_BYTES, Math.floor(limits.memoryBytes / PAGE_BYTES) * PAGE_BYTES);
+      const maxStackBytes = Math.min(MAX_STACK_BYTES, Math.max(64 * 1024, limits.maxStackBytes));
+      const memory = new Wasm.Memory({ initial: MIN_MEMORY_BYTES / PAGE_BYTES, maximum: memoryBytes / PAGE_BYTES });
+      const module = await newQuickJSWASMModuleFromVariant(newVariant(baseVariant as never, { wasmModule: (options.module ?? wasmModule()) as never, wasmMemory: memory as never }));
+      const effective = { memoryBytes, maxStackBytes };
+      let runtime: QuickJSRuntime;
+      let context: QuickJSContext;
+      try {
+        runtime = module.newRuntime();
+        // QuickJS's own accounting catches most allocations early with a catchable error; the memory maximum is the real cap.
+        runtime.setMemoryLimit(memoryBytes - 4 * 1024 * 1024);
+        runtime.setMaxStackSize(maxStackBytes);
+        context = runtime.newContext();
+      } catch (error) {
+        throw classifyEngineFault(error, effective);
+      }
+      return instantiate(memory, runtime, context, code, effective, deadlineAt);
+    },
+  };
+}
+
+function instantiate(
+  memory: WasmMemory,
+  runtime: QuickJSRuntime,
+  context: QuickJSContext,
+  code: string,
+  limits: { memoryBytes: number; maxStackBytes: number },
+  createDeadline: number,
+): EngineSandbox {
+  let deadlineAt = createDeadline;
+  let current: Execution | undefined;
+  let broken = false;
+  let disposed = false;
+  let interruptedFor: ErrorData | undefined;
+
+  runtime.setInterruptHandler(() => {
+    const abort = current?.abort;
+    if (abort) {
+      interruptedFor = abort;
+      return true;
+    }
+    if (Date.now() > deadlineAt) {
+      interruptedFor = deadlineError();
+      return true;
+    }
+    return false;
+  });
+
+  const dispose = () => {
+    if (disposed) return;
+    disposed = true;
+    current = undefined;
+    // After a violation the engine may hold objects in an inconsistent state and QuickJS would assert while
+    // freeing them; the whole WebAssembly instance is garbage once unreferenced, so only a healthy one is freed.
+    if (broken) return;
+    try {
+      runHandle?.dispose();
+      connectorHandle?.dispose();
+      context.dispose();
+      runtime.dispose();
+    } catch {
+      // An engine that failed mid-call may refuse an orderly shutdown; dropping the references frees the instance.
+    }
+  };
+
+  /** Turns an exception handle from guest code into ErrorData, disposing the handle. */
+  const guestFault = (handle: QuickJSHandle): ErrorData => {
+    let dumped: unknown;
+    try {
+      dumped = context.dump(handle);
+    } catch {
+      dumped = undefined;
+    } finally {
+      handle.dispose();
+    }
+    if (interruptedFor) return interruptedFor;
+    const name = typeof dumped === 'object' && dumped !== null ? String((dumped as { name?: unknown }).name) : '';
+    const message = typeof dumped === 'object' && dumped !== null ? String((dumped as { message?: unknown }).message) : String(dumped);
+    if (message === 'out of memory') return classifyEngineFault(new Error('out of memory'), limits);
+    if (message === 'stack overflow' || /call stack/.test(message)) return classifyEngineFault(new Error('stack overflow'), limits);
+    return { code: 'INTERNAL', message: `${name && name !== 'undefined' ? `${name}: ` : ''}${message}`.slice(0, 2000) };
+  };
+
+  const hostCall = context.newFunction('hostCall', (opHandle, argsHandle) => {
+    const exec = current;
+    const deferred = context.newPromise();
+    const op = context.getString(opHandle);
+    const args = context.getString(argsHandle);
+    const settle = (ok: boolean, text: string, quota: ErrorData | undefined) => {
+      if (disposed || current !== exec || !exec) {
+        deferred.dispose();
+        return;
+      }
+      exec.inflight -= 1;
+      if (quota) exec.abort = quota;
+      try {
+        const value = context.newString(text);
+        if (ok) deferred.resolve(value);
+        else deferred.reject(value);
+        value.dispose();
+      } catch (error) {
+        exec.abort ??= classifyEngineFault(error, limits);
+      }
+      deferred.dispose();
+      exec.check();
+    };
+    if (!exec) {
+      const value = context.newString(JSON.stringify({ code: 'INTERNAL', message: 'Host calls are only allowed while an action or trigger runs' }));
+      deferred.reject(value);
+      value.dispose();
+      return deferred.handle;
+    }
+    if (op !== 'request' && op !== 'storeGet' && op !== 'storeSet' && op !== 'storeDelete') {
+      return { error: context.newError(`Unknown host call ${op}`) };
+    }
+    exec.inflight += 1;
+    exec.bridge.call(op, args).then(
+      (json) => settle(true, json, undefined),
+      (reason: unknown) => {
+        const data = reason as Partial<ErrorData> | undefined;
+        const code = typeof data?.code === 'string' ? data.code : 'INTERNAL';
+        const message = typeof data?.message === 'string' ? data.message : 'Host call failed';
+        const wire: ErrorData = { code: code as ErrorData['code'], message };
+        if (typeof data?.retryAfter === 'number') wire.retryAfter = data.retryAfter;
+        if (typeof data?.upstreamStatus === 'number') wire.upstreamStatus = data.upstreamStatus;
+        settle(false, JSON.stringify(wire), code === 'SANDBOX_QUOTA' ? wire : undefined);
+      },
+    );
+    return deferred.handle;
+  });
+
+  const hostLog = context.newFunction('hostLog', (levelHandle, messageHandle, dataHandle) => {
+    const exec = current;
+    if (!exec) return undefined;
+    const level = context.getString(levelHandle);
+    const message = context.getString(messageHandle);
+    const data = context.typeof(dataHandle) === 'string' ? context.getString(dataHandle) : undefined;
+    try {
+      exec.bridge.log((LOG_LEVELS.has(level) ? level : 'info') as LogLevel, message, data);
+    } catch (reason) {
+      const quota = reason as ErrorData;
+      exec.abort = { code: 'SANDBOX_QUOTA', message: String(quota?.message ?? 'Log quota exceeded') };
+      return { error: context.newError(exec.abort.message) };
+    }
+    return undefined;
+  });
+
+  let runHandle: QuickJSHandle | undefined;
+  let connectorHandle: QuickJSHandle | undefined;
+  try {
+    const factory = context.evalCode(GUEST_PRELUDE, 'bos-prelude.js');
+    if (factory.error) throw guestFault(factory.error);
+    const made = context.callFunction(factory.value, context.undefined, hostCall, hostLog);
+    factory.value.dispose();
+    hostCall.dispose();
+    hostLog.dispose();
+    if (made.error) throw guestFault(made.error);
+    runHandle = made.value;
+
+    const evaluated = context.evalCode(code, 'bundle.mjs', { type: 'module' });
+    if (evaluated.error) {
+      const fault = guestFault(evaluated.error);
+      throw fault.code === 'INTERNAL' ? { code: 'INVALID_OUTPUT', message: `The bundle failed to load: ${fault.message}` } : fault;
+    }
+    let namespace = evaluated.value;
+    if (context.typeof(namespace) === 'object' && context.getPromiseState(namespace).type !== 'fulfilled') {
+      // Top-level await: run jobs until the module settles (the interrupt handler bounds this).
+      const jobs = runtime.executePendingJobs();
+      if (jobs.error) throw guestFault(jobs.error);
+      const state = context.getPromiseState(namespace);
+      if (state.type === 'pending') throw { code: 'INVALID_OUTPUT', message: 'The bundle awaits something at top level that never settles; remove top-level await' };
+      if (state.type === 'rejected') throw { code: 'INVALID_OUTPUT', message: `The bundle failed to load: ${guestFault(state.error).message}` };
+      namespace.dispose();
+      namespace = state.value;
+    }
+    connectorHandle = context.getProp(namespace, 'default');
+    namespace.dispose();
+  } catch (error) {
+    broken = true;
+    dispose();
+    throw isErrorData(error) ? error : classifyEngineFault(error, limits);
+  }
+  const run = runHandle;
+  const connector = connectorHandle;
+
+  return {
+    get broken() {
+      return broken || disposed;
+    },
+    dispose,
+    execute(call: SandboxCall, connection, bridge, executionDeadline) {
+      if (disposed || broken) return Promise.reject(sandboxError('SANDBOX_CRASH', 'This sandbox was discarded after a violation'));
+      if (current) return Promise.reject(sandboxError('INTERNAL', 'A sandbox runs one execution at a time'));
+      deadlineAt = executionDeadline;
+      interruptedFor = undefined;
+      return new Promise<string>((resolve, reject) => {
+        let done = false;
+        let promiseHandle: QuickJSHandle | undefined;
+        const finish = (error: ErrorData | undefined, value?: string) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          const exec = current;
+          current = undefined;
+          promiseHandle?.dispose();
+          // Work still in flight would run during a later execution: do not keep such a sandbox warm.
+          if (error || (exec && exec.inflight > 0) || safe(() => runtime.hasPendingJob(), true) || memory.buffer.byteLength > limits.memoryBytes * WARM_MEMORY_SHARE) {
+            broken = true;
+          }
+          if (error) reject(error);
+          else resolve(value ?? 'null');
+        };
+        const check = () => {
+          if (done) return;
+          try {
+            if (exec.abort) return finish(exec.abort);
+            const jobs = runtime.executePendingJobs();
+            if (jobs.error) return finish(guestFault(jobs.error));
+            if (exec.abort) return finish(exec.abort);
+            if (!promiseHandle) return undefined;
+            const state = context.getPromiseState(promiseHandle);
+            if (state.type === 'pending') {
+              if (exec.inflight === 0 && !runtime.hasPendingJob()) {
+                return finish(sandboxError('INTERNAL', 'The connector returned a promise that never settles (it awaits something the host never answers)'));
+              }
+              return undefined;
+            }
+            if (state.type === 'rejected') return finish(guestFault(state.error));
+            const handle = state.value;
+            const text = context.typeof(handle) === 'string' ? context.getString(handle) : undefined;
+            handle.dispose();
+            if (text === undefined) return finish(sandboxError('INTERNAL', 'The sandbox glue returned a non-string; the guest tampered with built-ins'));
+            if (text.startsWith('1')) return finish(undefined, text.slice(1));
+            return finish(guestErrorData(text.slice(1), limits));
+          } catch (error) {
+            return finish(isErrorData(error) ? error : classifyEngineFault(error, limits));
+          }
+        };
+        const exec: Execution = { bridge, inflight: 0, abort: undefined, check };
+        current = exec;
+        const timer = setTimeout(() => {
+          exec.abort = deadlineError();
+          finish(exec.abort);
+        }, Math.max(0, executionDeadline - Date.now()));
+        try {
+          const callHandle = context.newString(JSON.stringify(call));
+          const connectionHandle = context.newString(JSON.stringify(connection ?? {}));
+          const result = context.callFunction(run, context.undefined, connector, callHandle, connectionHandle);
+          callHandle.dispose();
+          connectionHandle.dispose();
+          if (result.error) {
+            finish(guestFault(result.error));
+            return;
+          }
+          promiseHandle = result.value;
+        } catch (error) {
+          finish(classifyEngineFault(error, limits));
+          return;
+        }
+        check();
+      });
+    },
+  };
+}
+
+function safe<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}
+
+function isErrorData(value: unknown): value is ErrorData {
+  return typeof value === 'object' && value !== null && typeof (value as ErrorData).code === 'string' && typeof (value as ErrorData).message === 'string';
+}
+
+/** Codes only the host may assign: a guest claiming one gets INTERNAL instead. */
+const HOST_ONLY_CODES: ReadonlySet<string> = new Set(['SANDBOX_DEADLINE', 'SANDBOX_MEMORY', 'SANDBOX_CRASH', 'SANDBOX_QUOTA', 'QUARANTINED', 'QUEUE_FULL', 'CIRCUIT_OPEN']);
+const GUEST_CODES: ReadonlySet<string> = new Set([
+  'INVALID_INPUT', 'INVALID_OUTPUT', 'AUTH_FAILED', 'AUTH_EXPIRED', 'FORBIDDEN', 'EGRESS_DENIED', 'NOT_FOUND', 'CONFLICT',
+  'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'NETWORK_ERROR', 'TIMEOUT', 'NON_RETRYABLE', 'NOT_IMPLEMENTED', 'INTERNAL',
+]);
+
+/** Parses the error JSON the guest glue produced, keeping only well-formed catalogue fields. */
+export function guestErrorData(json: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): ErrorData {
+  let raw: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(json);
+    raw = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return { code: 'INTERNAL', message: 'The connector failed with an unreadable error' };
+  }
+  if (raw.fault === 'memory') return classifyEngineFault(new Error('out of memory'), limits);
+  if (raw.fault === 'stack') return classifyEngineFault(new Error('stack overflow'), limits);
+  const code = typeof raw.code === 'string' && GUEST_CODES.has(raw.code) && !HOST_ONLY_CODES.has(raw.code) ? (raw.code as ErrorData['code']) : 'INTERNAL';
+  const message = typeof raw.message === 'string' && raw.message ? raw.message.slice(0, 4000) : 'The connector failed without a message';
+  const data: ErrorData = { code, message };
+  if (typeof raw.retryAfter === 'number' && Number.isFinite(raw.retryAfter)) data.retryAfter = raw.retryAfter;
+  if (typeof raw.path === 'string') data.path = raw.path.slice(0, 1000);
+  if (typeof raw.upstreamStatus === 'number' && Number.isInteger(raw.upstreamStatus)) data.upstreamStatus = raw.upstreamStatus;
+  if (raw.details !== undefined) data.details = raw.details;
+  return data;
+}
