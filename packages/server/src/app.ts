@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { ServerConfig } from './config.ts';
+import type { Db } from './db/db.ts';
+import { authenticate, authorize } from './http/authenticate.ts';
+import { PROBLEM_CONTENT_TYPE, problem, problemSchema, toProblem } from './http/problem.ts';
+import type { RouteDefinition, RouteDeps } from './http/route.ts';
+import { createValidatorCompiler } from './http/validation.ts';
+import { ROUTES } from './routes/index.ts';
+
+/** What {@link buildApp} needs: everything is passed in, nothing is read from the environment. */
+export interface AppOptions {
+  config: ServerConfig;
+  db: Db;
+  /** Fastify logger options; `false` (default) for tests. */
+  logger?: FastifyServerOptions['logger'];
+  /** Routes to serve; defaults to every route of the service. */
+  routes?: readonly RouteDefinition[];
+}
+
+const VERSION = '0.1.0';
+
+/**
+ * Builds the HTTP application without listening, ready for `app.inject()` in tests or `app.listen()` in main.
+ * @example const app = await buildApp({ config, db }); const res = await app.inject({ url: '/health' });
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, db } = options;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: config.limits.bodyBytes,
+    genReqId: () => randomUUID(),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.decorateRequest('principal', null);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'BusinessOS Connectors API',
+        version: VERSION,
+        description: 'Marketplace, installations, connections and execution of BusinessOS connectors. Errors use application/problem+json with a stable `code`.',
+      },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (bos_...)' },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((error, request, reply) => {
+    const body = { ...toProblem(error), requestId: request.id };
+    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: body.code, detail: body.detail }, 'request rejected');
+    return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body = { ...problem('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}; see /openapi.json for the routes`), requestId: request.id };
+    return reply.status(404).type(PROBLEM_CONTENT_TYPE).send(body);
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const deps: RouteDeps = { config, db };
+  for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
+  return app;
+}
+
+function registerRoute(app: FastifyInstance, route: RouteDefinition, deps: RouteDeps): void {
+  const { access } = route;
+  const label = `${route.method} ${route.url}`;
+  app.route({
+    method: route.method,
+    url: route.url,
+    schema: {
+      ...route.schema,
+      ...(access === 'public' ? {} : { security: [{ bearerAuth: [] }, { apiKeyHeader: [] }] }),
+      response: { ...(route.schema.response as object), '4xx': problemSchema, '5xx': problemSchema },
+    },
+    preHandler:
+      access === 'public'
+        ? undefined
+        : async (request) => {
+            request.principal = await authenticate(deps.db, request);
+            authorize(request.principal, access, label);
+          },
+    handler: (request, reply) => route.handler(request, reply, deps),
+  });
+}

@@ -1,0 +1,123 @@
+import path from 'node:path';
+
+/** Every setting of the connectors service, parsed and validated once at start-up. */
+export interface ServerConfig {
+  /** TCP port to listen on (`PORT`, default 3000). */
+  port: number;
+  /** Interface to bind (`HOST`, default 0.0.0.0). */
+  host: string;
+  /** PostgreSQL connection string (`DATABASE_URL`); when absent the embedded PGlite store is used. */
+  databaseUrl: string | undefined;
+  /** Redis connection string (`REDIS_URL`); when absent everything runs in one process. */
+  redisUrl: string | undefined;
+  /** 32-byte key that encrypts stored credentials (`BOS_MASTER_KEY`, base64 or hex). */
+  masterKey: Buffer | undefined;
+  /** Folder for the embedded store and the bootstrap admin key (`BOS_DATA_DIR`, default ./data), absolute. */
+  dataDir: string;
+  /** Base URL the service is reachable at from browsers and providers (`BOS_PUBLIC_URL`), without a trailing slash. */
+  publicUrl: string;
+  /** Log level (`BOS_LOG_LEVEL`, default info). */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  limits: {
+    /** Largest accepted JSON request body in bytes (`BOS_BODY_LIMIT`, default 1 MiB). */
+    bodyBytes: number;
+    /** Largest accepted connector artifact in bytes (`BOS_ARTIFACT_LIMIT`, default 5 MiB). */
+    artifactBytes: number;
+    /** Largest page size of list endpoints (`BOS_MAX_PAGE_SIZE`, default 100). */
+    maxPageSize: number;
+    /** Seconds to wait for in-flight requests on shutdown (`BOS_SHUTDOWN_GRACE_SECONDS`, default 10). */
+    shutdownGraceSeconds: number;
+  };
+}
+
+/** One problem with one environment variable. */
+export interface ConfigIssue {
+  variable: string;
+  message: string;
+}
+
+/** Thrown by {@link loadConfig} with every problem found, not just the first. */
+export class ConfigError extends Error {
+  readonly code = 'INVALID_INPUT';
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i.variable}: ${i.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Parses the service configuration from an environment map. The only place that reads environment variables:
+ * `main()` passes `process.env`, tests pass a literal object.
+ * @throws {ConfigError} listing every invalid variable and what to set instead.
+ * @example const config = loadConfig({ PORT: '8080', DATABASE_URL: 'postgres://localhost/bos' });
+ */
+export function loadConfig(env: Record<string, string | undefined>, cwd: string = process.cwd()): ServerConfig {
+  const issues: ConfigIssue[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      issues.push({ variable: name, message: `"${raw}" is not a whole number between ${min} and ${max}` });
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const raw = read(name);
+    if (raw === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      issues.push({ variable: name, message: `is not a URL; expected e.g. ${protocols[0]}//host:port/...` });
+      return undefined;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      issues.push({ variable: name, message: `uses ${parsed.protocol} but must use ${protocols.join(' or ')}` });
+      return undefined;
+    }
+    return raw;
+  };
+
+  const port = integer('PORT', 3000, 0, 65535);
+  const host = read('HOST') ?? '0.0.0.0';
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+
+  let masterKey: Buffer | undefined;
+  const rawKey = read('BOS_MASTER_KEY');
+  if (rawKey !== undefined) {
+    const decoded = /^[0-9a-fA-F]{64}$/.test(rawKey) ? Buffer.from(rawKey, 'hex') : Buffer.from(rawKey, 'base64');
+    if (decoded.length !== 32) {
+      issues.push({ variable: 'BOS_MASTER_KEY', message: 'must be 32 random bytes as 64 hex digits or base64 (generate one with `openssl rand -base64 32`)' });
+    } else {
+      masterKey = decoded;
+    }
+  }
+
+  const dataDir = path.resolve(cwd, read('BOS_DATA_DIR') ?? './data');
+  const publicRaw = url('BOS_PUBLIC_URL', ['http:', 'https:']);
+  const publicUrl = (publicRaw ?? `http://localhost:${port}`).replace(/\/+$/, '');
+
+  const levelRaw = read('BOS_LOG_LEVEL') ?? 'info';
+  const logLevel = (LOG_LEVELS as readonly string[]).includes(levelRaw) ? (levelRaw as ServerConfig['logLevel']) : 'info';
+  if (logLevel !== levelRaw) issues.push({ variable: 'BOS_LOG_LEVEL', message: `"${levelRaw}" is not one of ${LOG_LEVELS.join(', ')}` });
+
+  const limits = {
+    bodyBytes: integer('BOS_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    artifactBytes: integer('BOS_ARTIFACT_LIMIT', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    maxPageSize: integer('BOS_MAX_PAGE_SIZE', 100, 1, 1000),
+    shutdownGraceSeconds: integer('BOS_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+  };
+
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { port, host, databaseUrl, redisUrl, masterKey, dataDir, publicUrl, logLevel, limits };
+}

@@ -1,0 +1,41 @@
+import type { FastifyReply, FastifyRequest, FastifySchema, RouteGenericInterface } from 'fastify';
+import type { ServerConfig } from '../config.ts';
+import type { Db } from '../db/db.ts';
+import type { Principal, Role } from './api-key.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller, set by authentication on non-public routes; null on public ones. */
+    principal: Principal | null;
+  }
+}
+
+/** What every route handler receives besides the request. */
+export interface RouteDeps {
+  config: ServerConfig;
+  db: Db;
+}
+
+/** Who may call a route: anyone, or a valid key holding at least one of `roles` (any key when empty). */
+export type RouteAccess = 'public' | { roles: readonly Role[] };
+
+/** One HTTP route, declared in its own file under src/routes/ mirroring its URL. */
+export interface RouteDefinition<G extends RouteGenericInterface = RouteGenericInterface> {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  access: RouteAccess;
+  /** Request and response JSON schemas; the 4xx/5xx error envelope is added for every route. */
+  schema: FastifySchema & { summary: string; tags: string[] };
+  handler(request: FastifyRequest<G>, reply: FastifyReply, deps: RouteDeps): Promise<unknown>;
+}
+
+/** Returns its argument, typed: the way every route file declares its route. */
+export function defineRoute<G extends RouteGenericInterface = RouteGenericInterface>(route: RouteDefinition<G>): RouteDefinition<G> {
+  return route;
+}
+
+/** The principal of an authenticated route (the hook guarantees it is set). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('principalOf() called on a public route');
+  return request.principal;
+}

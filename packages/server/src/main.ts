@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import { bootstrapPlatform, writeAdminKeyFile } from './bootstrap.ts';
+import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import type { Db } from './db/db.ts';
+import { migrate } from './db/migrate.ts';
+import { openDb } from './db/open.ts';
+
+/** A running service and how to stop it. */
+export interface RunningServer {
+  app: FastifyInstance;
+  db: Db;
+  /** The address it listens on, e.g. `http://127.0.0.1:3000`. */
+  address: string;
+  /** Stops accepting connections, lets in-flight requests finish (up to the grace period), closes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the store, applies migrations, bootstraps the platform admin on an empty store, and listens.
+ * @example const server = await startServer(loadConfig(process.env)); await server.stop();
+ */
+export async function startServer(config: ServerConfig, log: (line: string) => void = console.log): Promise<RunningServer> {
+  const db = await openDb(config);
+  try {
+    await migrate(db);
+    const boot = await bootstrapPlatform(db);
+    if (boot.secret) {
+      const lines = [
+        '',
+        '  Platform admin API key (shown once, store it now):',
+        `    ${boot.secret}`,
+      ];
+      if (!config.databaseUrl) lines.push(`  Also written to ${await writeAdminKeyFile(config.dataDir, boot.secret)} (mode 0600).`);
+      log(lines.concat('').join('\n'));
+    }
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const app = await buildApp({ config, db, logger: { level: config.logLevel } });
+  const address = await app.listen({ port: config.port, host: config.host });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const grace = setTimeout(() => app.server.closeAllConnections(), config.limits.shutdownGraceSeconds * 1000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(grace);
+        await db.close();
+      }
+    })();
+    return stopping;
+  };
+  return { app, db, address, stop };
+}
+
+/**
+ * Entry point of `npm start`: reads the environment once, runs until SIGTERM/SIGINT, and resolves to the exit code.
+ */
+export async function main(_argv: string[] = []): Promise<number> {
+  let config: ServerConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  let server: RunningServer;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    console.error(`The connectors service could not start: ${(error as Error).message}`);
+    return 1;
+  }
+  server.app.log.info({ address: server.address, store: config.databaseUrl ? 'postgres' : `pglite (${config.dataDir}/pglite)` }, 'connectors service listening');
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      server.app.log.info({ signal }, 'shutting down: draining in-flight requests');
+      process.once(signal, () => process.exit(130));
+      server.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          console.error(`Shutdown failed: ${(error as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
