@@ -1,0 +1,20 @@
+import { normalizeHeaders, type RawHeaders } from '../verify/headers.ts';
+import { readPointer } from './json-pointer.ts';
+
+/** Longest event id kept; longer values are refused rather than stored (they would bloat dedupe keys). */
+export const MAX_EVENT_ID_LENGTH = 256;
+
+/**
+ * Extracts the provider's event id as the manifest declares it: `header:X-Shopify-Webhook-Id` or a JSON pointer
+ * into the parsed body (`/id`, `/event_id`). Numbers are turned into strings. Undefined when absent or unusable.
+ */
+export function extractEventId(declaration: string | undefined, headers: RawHeaders, body: unknown): string | undefined {
+  if (!declaration) return undefined;
+  let value: unknown;
+  if (declaration.startsWith('header:')) value = normalizeHeaders(headers)[declaration.slice('header:'.length).trim().toLowerCase()];
+  else value = readPointer(body, declaration);
+  if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
+  if (typeof value !== 'string') return undefined;
+  const id = value.trim();
+  return id === '' || id.length > MAX_EVENT_ID_LENGTH ? undefined : id;
+}
