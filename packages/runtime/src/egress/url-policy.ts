@@ -47,8 +47,11 @@ function fillPathTemplate(template: string, fields: Record<string, string>): str
   });
 }
 
-/** Splits `scheme://authority/rest` and fills placeholders: host parts as labels, the rest URI-encoded. */
-function fillUrlTemplate(template: string, fields: Record<string, string>): string {
+/**
+ * Fills the `{field}` placeholders of an absolute URL template: host parts as single labels, the rest
+ * URI-encoded. `https://{shop}.myshopify.com/admin/oauth/access_token` → `https://acme.myshopify.com/...`.
+ */
+export function fillUrlTemplate(template: string, fields: Record<string, string>): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/i.exec(template);
   if (!m) throw new ConnectorError('INVALID_INPUT', `"${template}" is not an absolute URL`);
   const [, scheme, authority = '', rest = ''] = m;
@@ -81,7 +84,7 @@ export function resolveRequestUrl(
   if (typeof url !== 'string' || url.length === 0) throw new ConnectorError('INVALID_INPUT', 'The request has no URL; pass a path such as /orders or an absolute https URL', { path: '/url' });
   let text: string;
   if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
-    text = url;
+    text = url.includes('{') ? fillUrlTemplate(url, fields) : url;
   } else {
     const base = baseUrlOverride ?? manifest.baseUrl;
     if (!base) throw new ConnectorError('INVALID_INPUT', `Connector ${manifest.name} has no baseUrl, so the relative URL "${url}" cannot be resolved; use an absolute URL`, { path: '/url' });

@@ -1,6 +1,9 @@
 import type { Clock } from '../clock.ts';
 
-/** A clock tests move by hand; `sleep` resolves at once and advances the time, and records what was asked. */
+/**
+ * A clock tests move by hand. `sleep` advances the time by what was asked (recorded in `sleeps`) after a
+ * real pause of at most 5 ms, so polling loops still let real I/O make progress.
+ */
 export function createFakeClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number): void; sleeps: number[] } {
   let now = start;
   const sleeps: number[] = [];
@@ -8,6 +11,7 @@ export function createFakeClock(start = Date.UTC(2026, 0, 1)): Clock & { advance
     now: () => now,
     async sleep(ms) {
       sleeps.push(ms);
+      await new Promise((r) => setTimeout(r, Math.min(5, Math.max(0, ms))));
       now += Math.max(0, ms);
     },
     advance(ms) {

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireLock } from './lock.ts';
+import { createRedisLock } from './redis-lock.ts';
+
+const url = process.env.REDIS_URL;
+const required = process.env.BOS_REQUIRE_SERVICES === '1';
+
+if (!url && required) {
+  describe('redis lock', () => {
+    it('needs REDIS_URL (BOS_REQUIRE_SERVICES=1 is set)', () => {
+      expect.fail('REDIS_URL is not set but BOS_REQUIRE_SERVICES=1 requires the real Redis');
+    });
+  });
+}
+
+describe.skipIf(!url)('redis lock (real Redis; skipped without REDIS_URL)', () => {
+  let a: Redis;
+  let b: Redis;
+  const prefix = `bos-test:${randomUUID()}:`;
+
+  beforeAll(() => {
+    a = new Redis(url!, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    b = new Redis(url!, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    const keys = await a.keys(`${prefix}*`);
+    if (keys.length) await a.del(...keys);
+    a.disconnect();
+    b.disconnect();
+  });
+
+  it('lets one holder in across clients and releases only with its own token', async () => {
+    const lockA = createRedisLock({ redis: a, prefix });
+    const lockB = createRedisLock({ redis: b, prefix });
+    const lease = await lockA.tryAcquire('conn-1', 10_000);
+    expect(lease).toBeDefined();
+    expect(await lockB.tryAcquire('conn-1', 10_000)).toBeUndefined();
+    expect(await a.pttl(`${prefix}conn-1`)).toBeGreaterThan(0);
+    expect(await lease!.release()).toBe(true);
+    const second = await lockB.tryAcquire('conn-1', 10_000);
+    expect(second).toBeDefined();
+    // A released lease cannot release someone else's lock.
+    expect(await lease!.release()).toBe(false);
+    expect(await a.exists(`${prefix}conn-1`)).toBe(1);
+    expect(await second!.release()).toBe(true);
+  });
+
+  it('expires a lease whose holder died, and the old holder cannot release the new one', async () => {
+    const lock = createRedisLock({ redis: a, prefix });
+    const stale = await lock.tryAcquire('conn-2', 50);
+    expect(stale).toBeDefined();
+    let fresh;
+    for (let i = 0; i < 50 && !fresh; i++) {
+      fresh = await lock.tryAcquire('conn-2', 10_000);
+      if (!fresh) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(fresh).toBeDefined();
+    expect(await stale!.release()).toBe(false);
+    expect(await fresh!.release()).toBe(true);
+  });
+
+  it('acquireLock waits for the holder and hands over', async () => {
+    const lock = createRedisLock({ redis: a, prefix });
+    const first = await lock.tryAcquire('conn-3', 10_000);
+    const waiting = acquireLock(lock, 'conn-3', { ttlMs: 10_000, waitMs: 5_000, pollMs: 10 });
+    setTimeout(() => void first!.release(), 50);
+    const got = await waiting;
+    expect('lease' in got).toBe(true);
+    if ('lease' in got) expect(await got.lease.release()).toBe(true);
+  });
+});
