@@ -18,6 +18,9 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
   var ErrorCtor = Error;
   var keys = ['retryAfter', 'path', 'upstreamStatus', 'details'];
 
+  // Shared memory and atomics serve no purpose in a single-threaded guest and only sharpen timing attacks.
+  delete globalThis.SharedArrayBuffer;
+  delete globalThis.Atomics;
   Object.defineProperty(globalThis, 'structuredClone', {
     value: function structuredClone(value) { return value === undefined ? undefined : parse(stringify(value)); },
     writable: true, configurable: true, enumerable: false,

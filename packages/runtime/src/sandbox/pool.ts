@@ -35,6 +35,8 @@ export interface SandboxPoolOptions {
   /** V8 heap cap of each worker's own (host-side) heap in MiB (default 256). Guest memory is separate. */
   workerHeapMb?: number;
   quarantine?: QuarantineOptions;
+  /** Testing only: `false` disables the engine's interrupt handler so only the watchdog enforces deadlines. */
+  engineInterrupts?: boolean;
   /** Clock for quarantine windows (tests). */
   now?: () => number;
 }
@@ -110,7 +112,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
       env: {},
       stdout: false,
       stderr: false,
-      workerData: { maxWarm: options.maxWarmPerWorker ?? 64, warmIdleMs: options.warmIdleMs ?? 300_000 },
+      workerData: { maxWarm: options.maxWarmPerWorker ?? 64, warmIdleMs: options.warmIdleMs ?? 300_000, interrupts: options.engineInterrupts ?? true },
       resourceLimits: { stackSizeMb: 16, maxOldGenerationSizeMb: options.workerHeapMb ?? 256 },
     });
     const slot: Slot = { worker, active: new Map(), warm: new Set(), codes: new Set(), dead: false, ready: false };

@@ -76,6 +76,11 @@ interface Execution {
 export interface QuickJSEngineOptions {
   /** Compiled QuickJS WebAssembly module to instantiate (default: compiled once per thread from the installed variant). */
   module?: WasmModule;
+  /**
+   * Testing only: `false` turns off the QuickJS interrupt handler, so the deadline can only be enforced by the
+   * pool's wall-clock watchdog (used to prove the watchdog works).
+   */
+  interrupts?: boolean;
 }
 
 /**
@@ -104,7 +109,7 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
       } catch (error) {
         throw classifyEngineFault(error, effective);
       }
-      return instantiate(memory, runtime, context, code, effective, deadlineAt);
+      return instantiate(memory, runtime, context, code, effective, deadlineAt, options.interrupts ?? true);
     },
   };
 }
@@ -116,6 +121,7 @@ function instantiate(
   code: string,
   limits: { memoryBytes: number; maxStackBytes: number },
   createDeadline: number,
+  interrupts: boolean,
 ): EngineSandbox {
   let deadlineAt = createDeadline;
   let current: Execution | undefined;
@@ -123,7 +129,7 @@ function instantiate(
   let disposed = false;
   let interruptedFor: ErrorData | undefined;
 
-  runtime.setInterruptHandler(() => {
+  if (interrupts) runtime.setInterruptHandler(() => {
     const abort = current?.abort;
     if (abort) {
       interruptedFor = abort;
@@ -276,6 +282,9 @@ function instantiate(
   return {
     get broken() {
       return broken || disposed;
+    },
+    get memoryBytes() {
+      return memory.buffer.byteLength;
     },
     dispose,
     execute(call: SandboxCall, connection, bridge, executionDeadline) {

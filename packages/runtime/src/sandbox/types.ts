@@ -108,6 +108,8 @@ export interface EngineSandbox {
   execute(call: SandboxCall, connection: { fields?: Record<string, string> } | undefined, bridge: EngineHostBridge, deadlineAt: number): Promise<string>;
   /** True once a violation left the guest unusable; the pool then disposes of it. */
   readonly broken: boolean;
+  /** Bytes of engine memory currently reserved by this sandbox (never above its cap). */
+  readonly memoryBytes: number;
   dispose(): void;
 }
 

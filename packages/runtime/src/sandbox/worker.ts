@@ -8,7 +8,7 @@ import { createQuickJSEngine } from './quickjs-engine.ts';
 import type { EngineHostBridge, EngineSandbox } from './types.ts';
 
 const MAX_CODE_CACHE = 32;
-const config = (workerData ?? {}) as { maxWarm?: number; warmIdleMs?: number };
+const config = (workerData ?? {}) as { maxWarm?: number; warmIdleMs?: number; interrupts?: boolean };
 const MAX_WARM = config.maxWarm ?? 64;
 const WARM_IDLE_MS = config.warmIdleMs ?? 300_000;
 /** Every log line costs at least this much of the log quota, so floods of empty lines are bounded too. */
@@ -17,7 +17,7 @@ const LOG_LINE_OVERHEAD = 32;
 const port = parentPort;
 if (!port) throw new Error('sandbox worker must run in a worker thread');
 
-const engine = createQuickJSEngine();
+const engine = createQuickJSEngine({ interrupts: config.interrupts ?? true });
 const codeCache = new Map<string, string>();
 const warm = new Map<string, { sandbox: EngineSandbox; bundleKey: string; lastUsed: number }[]>();
 const pendingHost = new Map<number, Map<number, { resolve(json: string): void; reject(error: ErrorData): void }>>();
