@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './test-app.ts';
+
+describe('service basics', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { BOS_BODY_LIMIT: '2048' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers liveness and readiness', async () => {
+    expect((await t.app.inject({ url: '/health' })).json()).toEqual({ status: 'ok' });
+    const ready = await t.app.inject({ url: '/ready' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
+  });
+
+  it('serves an OpenAPI document naming every route with its schemas', async () => {
+    const res = await t.app.inject({ url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json() as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown }>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health', '/ready', '/tenants', '/api-keys', '/api-keys/{id}']));
+    expect(doc.paths['/tenants']!.post!.responses).toHaveProperty('4XX');
+    expect(doc.paths['/tenants']!.post!.security).toBeDefined();
+    expect(doc.paths['/health']!.get!.security).toBeUndefined();
+  });
+
+  it('serves the docs page', async () => {
+    const res = await t.app.inject({ url: '/docs' });
+    expect([200, 302]).toContain(res.statusCode);
+  });
+
+  it('answers an unknown route with the problem envelope', async () => {
+    const res = await t.app.inject({ url: '/no/such/route' });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({ status: 404, code: 'NOT_FOUND', title: 'Not found', type: expect.stringContaining('not-found') });
+  });
+
+  it('rejects malformed JSON with a 400 problem and no stack trace', async () => {
+    const res = await t.as(t.adminKey, { method: 'POST', url: '/tenants', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const body = res.json() as Record<string, unknown>;
+    expect(body).toMatchObject({ code: 'INVALID_INPUT', type: expect.stringContaining('malformed-json') });
+    expect(res.body).not.toMatch(/at .*\.(ts|js):\d+/);
+    expect(body).not.toHaveProperty('stack');
+  });
+
+  it('rejects an oversized body with 413', async () => {
+    const res = await t.as(t.adminKey, { method: 'POST', url: '/tenants', payload: { name: 'x'.repeat(4096) } });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', status: 413 });
+  });
+
+  it('rejects an unsupported content type with 415', async () => {
+    const res = await t.as(t.adminKey, { method: 'POST', url: '/tenants', headers: { 'content-type': 'application/xml' }, payload: '<a/>' });
+    expect(res.statusCode).toBe(415);
+    expect(res.json()).toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('names the path of an unknown field, a missing field and a wrong type', async () => {
+    const unknown = await t.as(t.adminKey, { method: 'POST', url: '/tenants', payload: { name: 'a', colour: 'red' } });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json()).toMatchObject({ code: 'INVALID_INPUT', errors: [{ path: '/colour', in: 'body', message: expect.stringContaining('not a known field') }] });
+
+    const missing = await t.as(t.adminKey, { method: 'POST', url: '/tenants', payload: {} });
+    expect(missing.json()).toMatchObject({ errors: [{ path: '/name', in: 'body', message: 'is required' }] });
+
+    const wrongType = await t.as(t.adminKey, { method: 'POST', url: '/tenants', payload: { name: 42 } });
+    expect(wrongType.statusCode).toBe(400);
+    expect(wrongType.json()).toMatchObject({ errors: [{ path: '/name', in: 'body' }] });
+  });
+
+  it('stays up after bad input', async () => {
+    expect((await t.app.inject({ url: '/health' })).statusCode).toBe(200);
+  });
+});

@@ -1,0 +1,27 @@
+import type { Queryable } from './db/db.ts';
+
+/** One governance or security event for the append-only audit log. */
+export interface AuditEntry {
+  /** The tenant the event belongs to; null for platform-wide events (owner transactions only). */
+  tenantId: string | null;
+  /** Who acted: `key:<api key id>` or `system`. */
+  actor: string;
+  /** Dotted verb, e.g. `api_key.revoke`. */
+  action: string;
+  targetType?: string;
+  targetId?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Appends to connectors.audit_log inside the caller's transaction, so the event and the change commit together. */
+export async function recordAudit(tx: Queryable, entry: AuditEntry): Promise<void> {
+  await tx.query(
+    'INSERT INTO connectors.audit_log (tenant_id, actor, action, target_type, target_id, details) VALUES ($1, $2, $3, $4, $5, $6)',
+    [entry.tenantId, entry.actor, entry.action, entry.targetType ?? null, entry.targetId ?? null, JSON.stringify(entry.details ?? {})],
+  );
+}
+
+/** The audit actor string for an API key. */
+export function keyActor(keyId: string): string {
+  return `key:${keyId}`;
+}
