@@ -85,8 +85,12 @@ export function slackError(request: Pick<HttpRequest, 'method' | 'url'>, respons
   if (!failure) {
     if (response.status === 429) return Object.assign(new RateLimitedError(retryAfter, `Slack ${method} was rate-limited; retry after ${retryAfter ?? 'a few'} seconds`), { upstreamStatus: 429 });
     if (response.status >= 200 && response.status < 300) return undefined;
+    // Slack itself reports auth problems as ok:false with HTTP 200; proxies and gateways in between may not.
+    const extra = { upstreamStatus: response.status, details: response.data };
+    if (response.status === 401) return new ConnectorError('AUTH_FAILED', `Slack ${method} refused the token (HTTP 401); reconnect the Slack workspace`, extra);
+    if (response.status === 403) return new ConnectorError('FORBIDDEN', `Slack ${method} is not allowed for this token (HTTP 403); reinstall the app with the needed scopes`, extra);
     const code: ErrorCode = response.status === 404 ? 'NOT_FOUND' : 'UPSTREAM_ERROR';
-    return new ConnectorError(code, `Slack ${method} answered HTTP ${response.status}; retry later`, { upstreamStatus: response.status, details: response.data });
+    return new ConnectorError(code, `Slack ${method} answered HTTP ${response.status}; retry later`, extra);
   }
   const rule = SLACK_ERRORS[failure.error];
   const extra = { upstreamStatus: response.status, details: failure.details, path: rule?.param ? `/${rule.param}` : undefined };
