@@ -1,0 +1,93 @@
+import { toErrorData, type LogLevel } from '@businessos/connector-sdk';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Poller, PollOutcome, PollSubscription } from './poller.ts';
+import { createRedisLock } from './redis-lock.ts';
+import type { PollScheduler } from './scheduler.ts';
+
+export interface BullmqSchedulerOptions {
+  /**
+   * An ioredis client created with `maxRetriesPerRequest: null` (BullMQ's requirement for workers). Used for the
+   * queue, the worker (BullMQ duplicates it for blocking calls) and the per-subscription poll lock.
+   */
+  connection: Redis;
+  /** Queue of poll jobs, e.g. `bos-trigger-polls`. */
+  queueName: string;
+  poller: Poller;
+  /** BullMQ key prefix (default `bull`); distinct per environment or test. */
+  prefix?: string;
+  /** Prefix of the poll locks (default `bos:triggers:poll-lock:`). */
+  lockPrefix?: string;
+  /** How long a poll may hold its subscription's lock (default 10 min); a crashed worker's lock expires after it. */
+  lockTtlMs?: number;
+  /** Polls this worker runs at once, over different subscriptions (default 4). */
+  concurrency?: number;
+  /** Set false in processes that only schedule (the API) and leave polling to workers (default true). */
+  runWorker?: boolean;
+  onPoll?: (subscription: PollSubscription, outcome: PollOutcome | 'locked') => void;
+  log?: (level: LogLevel, message: string, data?: unknown) => void;
+}
+
+/** The BullMQ job scheduler id of a subscription. */
+export function pollSchedulerId(subscriptionId: string): string {
+  return `poll-${subscriptionId}`;
+}
+
+interface PollJobData {
+  subscription: PollSubscription;
+}
+
+/**
+ * A {@link PollScheduler} on BullMQ job schedulers (`Queue.upsertJobScheduler`, one per subscription, repeating
+ * every interval). Any number of workers can run; a Redis lock per subscription makes sure only one poll of a
+ * subscription runs at a time across all of them (a job that finds the lock taken is skipped: the next one comes
+ * an interval later). Backoff after failures is kept by the poller in the subscription's state.
+ */
+export function createBullmqScheduler(options: BullmqSchedulerOptions): PollScheduler {
+  const { connection, queueName, poller } = options;
+  const prefix = options.prefix ? { prefix: options.prefix } : {};
+  const lockTtl = options.lockTtlMs ?? 600_000;
+  const log = options.log ?? (() => undefined);
+  const lock = createRedisLock({ redis: connection, prefix: options.lockPrefix ?? 'bos:triggers:poll-lock:' });
+  const queue = new Queue<PollJobData>(queueName, { connection, ...prefix });
+
+  async function processJob(job: Job<PollJobData>): Promise<PollOutcome | { skipped: 'locked' }> {
+    const sub = job.data.subscription;
+    const token = await lock.acquire(sub.id, lockTtl);
+    if (!token) {
+      options.onPoll?.(sub, 'locked');
+      return { skipped: 'locked' };
+    }
+    try {
+      const outcome = await poller.pollOnce(sub);
+      options.onPoll?.(sub, outcome);
+      return outcome;
+    } finally {
+      await lock.release(sub.id, token).catch((error: unknown) => log('warn', `could not release the poll lock of ${sub.id}: ${toErrorData(error).message}`));
+    }
+  }
+
+  const worker = options.runWorker === false
+    ? undefined
+    : new Worker<PollJobData>(queueName, processJob, { connection, concurrency: options.concurrency ?? 4, ...prefix });
+  worker?.on('failed', (job, error) => log('error', `poll job ${job?.id ?? '?'} failed: ${error.message}`));
+  worker?.on('error', (error) => log('error', `poll worker error: ${error.message}`));
+
+  return {
+    async schedule(subscription) {
+      const every = poller.intervalMs(subscription);
+      await queue.upsertJobScheduler(pollSchedulerId(subscription.id), { every }, {
+        name: 'poll',
+        data: { subscription },
+        opts: { removeOnComplete: 100, removeOnFail: 100 },
+      });
+    },
+    async unschedule(subscriptionId) {
+      await queue.removeJobScheduler(pollSchedulerId(subscriptionId));
+    },
+    async close() {
+      await worker?.close();
+      await queue.close();
+    },
+  };
+}

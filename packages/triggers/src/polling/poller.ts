@@ -1,0 +1,203 @@
+import { ConnectorError, toErrorData, type ErrorData, type LogLevel, type TriggerManifest } from '@businessos/connector-sdk';
+import type { Clock } from '../clock.ts';
+import { systemClock } from '../clock.ts';
+import type { EventOutbox, OutboxEventInput } from '../outbox/types.ts';
+import { itemHash, itemId, itemTimestamp } from './item-keys.ts';
+import type { PollState, PollStateStore } from './state-store.ts';
+
+/** A polling subscription as the engine needs it. */
+export interface PollSubscription {
+  id: string;
+  tenantId: string;
+  /** The trigger's manifest entry; `polling.intervalSeconds` and `polling.dedupe` drive the engine. */
+  trigger: Pick<TriggerManifest, 'name' | 'polling'>;
+  /** Overrides the manifest interval (plans with faster polling, tests), milliseconds. */
+  intervalMs?: number | undefined;
+}
+
+/** What the connector's poll returns: new-ish items and its next state. */
+export interface PollRunResult {
+  items: unknown[];
+  state: unknown;
+}
+
+/** Runs the connector's poll step (in the sandbox: `executeTrigger(trigger, 'poll', cursor, env)`). */
+export type RunPoll = (subscription: PollSubscription, cursor: unknown) => Promise<PollRunResult>;
+
+export interface PollerOptions {
+  runPoll: RunPoll;
+  stateStore: PollStateStore;
+  outbox: EventOutbox;
+  clock?: Clock;
+  /**
+   * Called once when a subscription's polls failed with AUTH_FAILED / AUTH_EXPIRED `authFailureThreshold` times
+   * in a row: mark the connection as needing reconnection and stop scheduling it.
+   */
+  onAuthFailure?: (subscription: PollSubscription, error: ErrorData, consecutiveFailures: number) => void | Promise<void>;
+  /** Consecutive auth failures before `onAuthFailure` (default 3). */
+  authFailureThreshold?: number;
+  /** Longest wait after failures (default 1 h). The wait doubles from one interval per consecutive failure. */
+  maxBackoffMs?: number;
+  /** Ids remembered for `dedupe.by: 'id'` (default 10 000). */
+  maxSeenIds?: number;
+  log?: (level: LogLevel, message: string, data?: unknown) => void;
+}
+
+export interface PollOutcome {
+  /** `baseline`: first poll, nothing emitted; `polled`: success; `backoff`: skipped, still waiting after failures. */
+  status: 'baseline' | 'polled' | 'backoff' | 'failed';
+  /** Events appended to the outbox by this poll. */
+  emitted: number;
+  /** When this subscription should be polled next (epoch ms). */
+  nextRunAt: number;
+  error?: ErrorData;
+}
+
+/** Runs one poll of a subscription at a time: dedupe, baseline, outbox, state, backoff. Schedulers call it. */
+export interface Poller {
+  pollOnce(subscription: PollSubscription): Promise<PollOutcome>;
+  /** The subscription's interval in ms. */
+  intervalMs(subscription: PollSubscription): number;
+}
+
+const MIN_INTERVAL_MS = 100;
+
+function emptyState(): PollState {
+  return { version: 1, cursor: undefined, baselined: false, seenIds: [], keysAtHighWater: [], failures: 0, authFailures: 0 };
+}
+
+interface Candidate {
+  key: string;
+  item: unknown;
+  timestamp?: number;
+}
+
+/**
+ * Creates the polling engine. Per poll: skip while backing off; run the connector's poll with its last state;
+ * on the first poll record what exists (ids, or the newest timestamp and the items at it) and emit nothing;
+ * later, emit only items not seen (by id, or with a timestamp above the high-water mark, or equal to it but not
+ * seen at it); append them to the outbox with stable keys, and only then save the new state. A crash between
+ * the two re-polls the same items next time and the outbox stores them once: at least once, never lost.
+ */
+export function createPoller(options: PollerOptions): Poller {
+  const clock = options.clock ?? systemClock;
+  const threshold = options.authFailureThreshold ?? 3;
+  const maxBackoff = options.maxBackoffMs ?? 3_600_000;
+  const maxSeen = options.maxSeenIds ?? 10_000;
+  const log = options.log ?? (() => undefined);
+
+  const intervalMs = (sub: PollSubscription): number => {
+    const polling = sub.trigger.polling;
+    if (!polling) throw new ConnectorError('INVALID_INPUT', `Trigger ${sub.trigger.name} of subscription ${sub.id} is not a polling trigger`, { path: '/trigger/polling' });
+    return Math.max(MIN_INTERVAL_MS, sub.intervalMs ?? polling.intervalSeconds * 1000);
+  };
+
+  function candidates(sub: PollSubscription, items: unknown[]): Candidate[] {
+    const dedupe = sub.trigger.polling?.dedupe ?? { by: 'id' as const, path: '/id' };
+    const out: Candidate[] = [];
+    const inBatch = new Set<string>();
+    for (const item of items) {
+      let c: Candidate;
+      if (dedupe.by === 'timestamp') {
+        const ts = itemTimestamp(item, dedupe.path);
+        if (ts === undefined) {
+          log('warn', `poll of ${sub.trigger.name}: an item has no readable timestamp at ${dedupe.path}; it is skipped`, { subscription: sub.id });
+          continue;
+        }
+        c = { key: `ts:${ts}:${itemHash(item)}`, item, timestamp: ts };
+      } else {
+        const id = itemId(item, dedupe.path);
+        c = { key: id === undefined ? `hash:${itemHash(item)}` : `id:${id}`, item };
+      }
+      if (inBatch.has(c.key)) continue;
+      inBatch.add(c.key);
+      out.push(c);
+    }
+    return out;
+  }
+
+  /** Splits candidates into the new ones and the next dedupe state. */
+  function select(sub: PollSubscription, state: PollState, found: Candidate[], baseline: boolean): { fresh: Candidate[]; next: Pick<PollState, 'seenIds' | 'highWater' | 'keysAtHighWater'> } {
+    if (sub.trigger.polling?.dedupe.by === 'timestamp') {
+      const hw = state.highWater;
+      const atHw = new Set(state.keysAtHighWater);
+      const fresh = baseline ? [] : found.filter((c) => hw === undefined || (c.timestamp ?? 0) > hw || ((c.timestamp ?? 0) === hw && !atHw.has(c.key)));
+      const considered = baseline ? found : fresh;
+      let next = hw;
+      for (const c of considered) if (next === undefined || (c.timestamp ?? 0) > next) next = c.timestamp;
+      const keys = next === hw ? [...atHw] : [];
+      for (const c of considered) if (c.timestamp === next && !keys.includes(c.key)) keys.push(c.key);
+      return { fresh, next: { seenIds: state.seenIds, highWater: next, keysAtHighWater: keys.slice(-maxSeen) } };
+    }
+    const seen = new Set(state.seenIds);
+    const fresh = baseline ? [] : found.filter((c) => !seen.has(c.key));
+    const added = (baseline ? found : fresh).map((c) => c.key).filter((k) => !seen.has(k));
+    const seenIds = [...state.seenIds, ...added].slice(-maxSeen);
+    return { fresh, next: { seenIds, highWater: state.highWater, keysAtHighWater: state.keysAtHighWater } };
+  }
+
+  async function fail(sub: PollSubscription, state: PollState, error: unknown, now: number, interval: number): Promise<PollOutcome> {
+    const data = toErrorData(error);
+    const isAuth = data.code === 'AUTH_FAILED' || data.code === 'AUTH_EXPIRED';
+    const failures = state.failures + 1;
+    const authFailures = isAuth ? state.authFailures + 1 : 0;
+    const wait = Math.min(maxBackoff, interval * 2 ** Math.min(failures, 30));
+    const nextAttemptAt = now + wait;
+    // The cursor and dedupe state stay as they were: only the failure bookkeeping changes.
+    await options.stateStore.save(sub.id, { ...state, failures, authFailures, nextAttemptAt, lastError: data });
+    log('warn', `poll of ${sub.trigger.name} failed (${data.code}): ${data.message}; next attempt in ${Math.round(wait / 1000)} s`, { subscription: sub.id, failures });
+    if (isAuth && authFailures === threshold && options.onAuthFailure) {
+      try {
+        await options.onAuthFailure(sub, data, authFailures);
+      } catch (hookError) {
+        log('error', `onAuthFailure for subscription ${sub.id} threw: ${toErrorData(hookError).message}`);
+      }
+    }
+    return { status: 'failed', emitted: 0, nextRunAt: nextAttemptAt, error: data };
+  }
+
+  async function pollOnce(sub: PollSubscription): Promise<PollOutcome> {
+    const interval = intervalMs(sub);
+    const now = clock.now();
+    const state = (await options.stateStore.load(sub.id)) ?? emptyState();
+    if (state.nextAttemptAt !== undefined && state.nextAttemptAt > now) {
+      return { status: 'backoff', emitted: 0, nextRunAt: state.nextAttemptAt };
+    }
+    let result: PollRunResult;
+    try {
+      result = await options.runPoll(sub, state.cursor);
+      if (!result || !Array.isArray(result.items)) {
+        throw new ConnectorError('INVALID_OUTPUT', `poll of trigger ${sub.trigger.name} must return { items: [], state }`);
+      }
+    } catch (error) {
+      return fail(sub, state, error, now, interval);
+    }
+    const baseline = !state.baselined;
+    const { fresh, next } = select(sub, state, candidates(sub, result.items), baseline);
+    let emitted = 0;
+    if (fresh.length > 0) {
+      const events: OutboxEventInput[] = fresh.map((c) => (c.timestamp === undefined ? { key: c.key, payload: c.item } : { key: c.key, payload: c.item, occurredAt: c.timestamp }));
+      try {
+        emitted = (await options.outbox.appendEvents({ tenantId: sub.tenantId, subscriptionId: sub.id }, events)).length;
+      } catch (error) {
+        return fail(sub, state, error, now, interval);
+      }
+    }
+    const saved: PollState = {
+      ...state,
+      ...next,
+      version: 1,
+      cursor: result.state,
+      baselined: true,
+      failures: 0,
+      authFailures: 0,
+      nextAttemptAt: undefined,
+      lastError: undefined,
+      lastSuccessAt: now,
+    };
+    await options.stateStore.save(sub.id, saved);
+    return { status: baseline ? 'baseline' : 'polled', emitted, nextRunAt: now + interval };
+  }
+
+  return { pollOnce, intervalMs };
+}
