@@ -1,0 +1,27 @@
+import { EXIT, type ExitCode } from './exit-codes.ts';
+
+/**
+ * An expected failure of a command: printed as `error: <message>` plus a hint, never with a stack trace.
+ * `exitCode` comes from {@link EXIT}.
+ */
+export class CliError extends Error {
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { exitCode?: ExitCode; hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CliError';
+    this.exitCode = options.exitCode ?? EXIT.ENVIRONMENT;
+    this.hint = options.hint;
+  }
+}
+
+/** A usage error (exit 2). */
+export function usageError(message: string, hint?: string): CliError {
+  return new CliError(message, { exitCode: EXIT.USAGE, hint });
+}
+
+/** An environment or I/O error (exit 3). */
+export function environmentError(message: string, hint?: string, cause?: unknown): CliError {
+  return new CliError(message, { exitCode: EXIT.ENVIRONMENT, hint, cause });
+}

@@ -1,0 +1,21 @@
+// Public surface of @businessos/connector-cli: the CLI entry and the building blocks other tools reuse.
+export { main, createProgram, reportError } from './main.ts';
+export type { MainOptions } from './main.ts';
+export { EXIT, EXIT_CODE_HELP } from './exit-codes.ts';
+export type { ExitCode } from './exit-codes.ts';
+export { CliError } from './cli-error.ts';
+export { defineCommand } from './command.ts';
+export type { CommandContext, CommandDefinition, Invocation } from './command.ts';
+export { readPackage } from './package-info.ts';
+export type { PackageInfo } from './package-info.ts';
+export { bundleConnector, importBundle, loadConnector } from './bundle.ts';
+export type { BundleOptions, LoadedConnector } from './bundle.ts';
+export { buildArtifacts, writeArtifacts, sha256 } from './artifacts.ts';
+export type { BuildArtifacts } from './artifacts.ts';
+export { packEntries, tarballName, writeTarball, PACK_MTIME } from './pack.ts';
+export { lintFiles, lintPackage, listSourceFiles, formatFinding } from './lint/lint.ts';
+export type { LintFinding } from './lint/lint.ts';
+export { SECURITY_RULES, securityConfig, bosPlugin } from './lint/config.ts';
+export { scaffoldFiles, writeScaffold, checkName } from './scaffold.ts';
+export { TEMPLATES, findTemplate } from './templates/index.ts';
+export type { TemplateDefinition } from './templates/types.ts';

@@ -1,0 +1,47 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The module specifiers a connector package may import without having installed them. */
+export const PROVIDED_SPECIFIERS = [
+  '@businessos/connector-sdk',
+  '@businessos/connector-sdk/host',
+  '@businessos/connector-sdk/testing',
+  'vitest',
+] as const;
+
+export type ProvidedSpecifier = (typeof PROVIDED_SPECIFIERS)[number];
+
+/** Where a specifier resolved, and whether the package's own copy or the CLI's was used. */
+export interface ResolvedSpecifier {
+  specifier: ProvidedSpecifier;
+  path: string;
+  source: 'package' | 'cli';
+}
+
+function resolveFromPackage(dir: string, specifier: string): string | undefined {
+  try {
+    const require = createRequire(join(dir, 'package.json'));
+    return require.resolve(specifier);
+  } catch {
+    return undefined;
+  }
+}
+
+function resolveFromCli(specifier: string): string {
+  return fileURLToPath(import.meta.resolve(specifier));
+}
+
+/**
+ * Resolves the SDK entries and Vitest for a connector package: the package's own installed copy when it has one
+ * (`npm install` was run), otherwise the copy installed with this CLI. This is what lets a freshly scaffolded
+ * package validate, test, build and pack before any `npm install`.
+ */
+export function resolveProvided(dir: string): Map<ProvidedSpecifier, ResolvedSpecifier> {
+  const out = new Map<ProvidedSpecifier, ResolvedSpecifier>();
+  for (const specifier of PROVIDED_SPECIFIERS) {
+    const own = resolveFromPackage(dir, specifier);
+    out.set(specifier, own ? { specifier, path: own, source: 'package' } : { specifier, path: resolveFromCli(specifier), source: 'cli' });
+  }
+  return out;
+}
