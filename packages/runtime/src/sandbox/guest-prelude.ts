@@ -50,7 +50,8 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
     var out = { code: 'INTERNAL', message: 'Connector threw a non-error value' };
     try {
       if (typeof e === 'string') { out.message = e; return out; }
-      if (e === null || typeof e !== 'object') return out;
+      if (e === null || e === undefined) { out.fault = 'empty'; return out; }
+      if (typeof e !== 'object') return out;
       var name = String(e.name);
       var message = String(e.message);
       if (name === 'InternalError' && message === 'out of memory') out.fault = 'memory';

@@ -209,8 +209,17 @@ function instantiate(
     if (op !== 'request' && op !== 'storeGet' && op !== 'storeSet' && op !== 'storeDelete') {
       return { error: context.newError(`Unknown host call ${op}`) };
     }
+    let pending: Promise<string>;
+    try {
+      pending = exec.bridge.call(op, args);
+    } catch (reason) {
+      // Quotas are checked synchronously so a tight loop of calls stops at once.
+      const data = reason as Partial<ErrorData> | undefined;
+      exec.abort ??= { code: 'SANDBOX_QUOTA', message: typeof data?.message === 'string' ? data.message : 'Host call quota exceeded' };
+      return { error: context.newError(exec.abort.message) };
+    }
     exec.inflight += 1;
-    exec.bridge.call(op, args).then(
+    pending.then(
       (json) => settle(true, json, undefined),
       (reason: unknown) => {
         const data = reason as Partial<ErrorData> | undefined;
@@ -295,21 +304,25 @@ function instantiate(
       return new Promise<string>((resolve, reject) => {
         let done = false;
         let promiseHandle: QuickJSHandle | undefined;
-        const finish = (error: ErrorData | undefined, value?: string) => {
+        const exec: Execution = { bridge, inflight: 0, abort: undefined, check: () => check() };
+        const finish = (outcome: ErrorData | undefined, value?: string) => {
           if (done) return;
           done = true;
+          // A violation wins over whatever the guest made of it (it may catch the rejection an interrupt causes).
+          const violation = exec.abort ?? interruptedFor;
+          const error = violation ?? outcome;
           clearTimeout(timer);
-          const exec = current;
           current = undefined;
-          promiseHandle?.dispose();
-          // Work still in flight would run during a later execution: do not keep such a sandbox warm.
-          if (error || (exec && exec.inflight > 0) || safe(() => runtime.hasPendingJob(), true) || memory.buffer.byteLength > limits.memoryBytes * WARM_MEMORY_SHARE) {
+          safe(() => promiseHandle?.dispose(), undefined);
+          // Work still in flight would run during a later execution: do not keep such a sandbox warm. Neither after
+          // a violation or an engine fault, nor when memory stayed high.
+          if (violation || (error && error.code.startsWith('SANDBOX_')) || exec.inflight > 0 || safe(() => runtime.hasPendingJob(), true) || memory.buffer.byteLength > limits.memoryBytes * WARM_MEMORY_SHARE) {
             broken = true;
           }
           if (error) reject(error);
           else resolve(value ?? 'null');
         };
-        const check = () => {
+        function check(): void {
           if (done) return;
           try {
             if (exec.abort) return finish(exec.abort);
@@ -330,12 +343,11 @@ function instantiate(
             handle.dispose();
             if (text === undefined) return finish(sandboxError('INTERNAL', 'The sandbox glue returned a non-string; the guest tampered with built-ins'));
             if (text.startsWith('1')) return finish(undefined, text.slice(1));
-            return finish(guestErrorData(text.slice(1), limits));
+            return finish(guestErrorData(text.slice(1), limits, memory.buffer.byteLength >= limits.memoryBytes * WARM_MEMORY_SHARE));
           } catch (error) {
             return finish(isErrorData(error) ? error : classifyEngineFault(error, limits));
           }
-        };
-        const exec: Execution = { bridge, inflight: 0, abort: undefined, check };
+        }
         current = exec;
         const timer = setTimeout(() => {
           exec.abort = deadlineError();
@@ -382,7 +394,7 @@ const GUEST_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /** Parses the error JSON the guest glue produced, keeping only well-formed catalogue fields. */
-export function guestErrorData(json: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): ErrorData {
+export function guestErrorData(json: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>, memoryNearCap = false): ErrorData {
   let raw: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(json);
@@ -390,7 +402,8 @@ export function guestErrorData(json: string, limits: Pick<SandboxLimits, 'memory
   } catch {
     return { code: 'INTERNAL', message: 'The connector failed with an unreadable error' };
   }
-  if (raw.fault === 'memory') return classifyEngineFault(new Error('out of memory'), limits);
+  // When QuickJS cannot even allocate the error object it throws an empty exception: with memory near the cap that is an OOM.
+  if (raw.fault === 'memory' || (raw.fault === 'empty' && memoryNearCap)) return classifyEngineFault(new Error('out of memory'), limits);
   if (raw.fault === 'stack') return classifyEngineFault(new Error('stack overflow'), limits);
   const code = typeof raw.code === 'string' && GUEST_CODES.has(raw.code) && !HOST_ONLY_CODES.has(raw.code) ? (raw.code as ErrorData['code']) : 'INTERNAL';
   const message = typeof raw.message === 'string' && raw.message ? raw.message.slice(0, 4000) : 'The connector failed without a message';

@@ -113,7 +113,7 @@ async function run(msg: RunMessage): Promise<void> {
     call(op, args) {
       stats.hostCalls += 1;
       if (stats.hostCalls > limits.maxHostCalls) {
-        return Promise.reject({ code: 'SANDBOX_QUOTA', message: `The connector made more than ${limits.maxHostCalls} host calls in one execution; batch requests or raise limits.maxHostCalls` } satisfies ErrorData);
+        throw ({ code: 'SANDBOX_QUOTA', message: `The connector made more than ${limits.maxHostCalls} host calls in one execution; batch requests or raise limits.maxHostCalls` } satisfies ErrorData);
       }
       const callId = nextCallId++;
       return new Promise<string>((resolve, reject) => {
