@@ -96,6 +96,8 @@ describe('createTestHarness with API-key auth', () => {
     expect(details.suggestion.request).toEqual({ method: 'GET', path: '/contacts/42' });
     expect(details.candidates[0]?.fixture).toBe('list contacts');
     expect(details.candidates[0]?.mismatches.join(' ')).toContain('path: expected /contacts, got /contacts/42');
+    // The report never echoes the credentials the host added.
+    expect(JSON.stringify(error.details)).not.toContain('test-api-key');
   });
 
   it('answers 401 to a wrong key, which the caller sees as AUTH_FAILED', async () => {

@@ -96,6 +96,10 @@ export interface TestHarness extends AsyncDisposable {
   readonly credentials: Credentials | undefined;
   /** Connection fields in use. */
   readonly fields: Record<string, string>;
+  /** Platform config in use, including the test OAuth client values the harness filled in. */
+  readonly config: PlatformConfig;
+  /** Redirect URI registered for the OAuth client at the local provider. */
+  readonly redirectUri: string;
   readonly store: KeyValueStore;
   /** Everything the connector logged, oldest first. */
   readonly logs: LogEntry[];
@@ -384,6 +388,8 @@ export async function createTestHarness(options: TestHarnessOptions): Promise<Te
       return credentials;
     },
     fields,
+    config,
+    redirectUri,
     store,
     logs,
     async run<T>(action: string, params?: unknown, o?: RunOptions): Promise<T> {

@@ -9,3 +9,5 @@ export type { OAuthClientConfig, OAuthProvider, OAuthProviderOptions, TokenRespo
 export { matchFixture, parseFixtures, partialMatch, renderTemplate } from './fixtures.ts';
 export type { Fixture, FixtureRequest, FixtureResponder, FixtureResponse, MatchResult, TemplateScope } from './fixtures.ts';
 export { REDACTED, redactHeaders, redactQuery, redactSecrets } from './redact.ts';
+export { startDevServer } from './dev-server.ts';
+export type { DevServer, DevServerOptions, DevServerUrls } from './dev-server.ts';

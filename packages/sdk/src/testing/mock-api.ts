@@ -79,6 +79,8 @@ export interface MockApi extends AsyncDisposable {
   addFixture(...fixtures: Fixture[]): void;
   /** Adds fixtures before the existing ones, so they win (override a default answer in one test). */
   prependFixture(...fixtures: Fixture[]): void;
+  /** Replaces all fixtures (the dev server's reload) and forgets their use counts. */
+  replaceFixtures(fixtures: Fixture[]): void;
   /** Loads `*.json` fixture files from a folder (or one file); returns how many fixtures were added. */
   loadFixtures(path: string): Promise<number>;
   /** Replaces the auth check (undefined switches it off). */
@@ -130,6 +132,14 @@ function wildcardSecrets(value: unknown, literals: readonly string[], key?: stri
   if (Array.isArray(value)) return value.map((v) => wildcardSecrets(v, literals));
   if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wildcardSecrets(v, literals, k)]));
   return value;
+}
+
+function authSecrets(auth: MockApiAuth | undefined): string[] {
+  if (!auth) return [];
+  if (auth.type === 'bearer') return Array.isArray(auth.token) ? auth.token : [auth.token];
+  if (auth.type === 'api_key') return [auth.value];
+  if (auth.type === 'basic') return [auth.password];
+  return [];
 }
 
 function fixtureLabel(fixture: Fixture, index: number): string {
@@ -221,6 +231,12 @@ export async function createMockApi(options: MockApiOptions = {}): Promise<MockA
   });
 
   const noFixture = (req: RecordedRequest) => {
+    // The credentials the mock API itself expects are secrets too, whatever header they came in.
+    const literals = authSecrets(auth);
+    if (auth?.type === 'api_key' && auth.in !== 'query') {
+      const h = auth.name.toLowerCase();
+      req = { ...req, headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== h)) };
+    }
     const ranked = fixtures
       .map((fixture, index) => ({ fixture, index, result: matchFixture(fixture, req) }))
       .flatMap((x) => {
@@ -235,15 +251,15 @@ export async function createMockApi(options: MockApiOptions = {}): Promise<MockA
     const where = `${req.method} ${req.url}`;
     const closest = ranked[0];
     const suggestion: { request: FixtureRequest; response: FixtureResponse } = { request: { method: req.method, path: req.path }, response: { status: 200, body: {} } };
-    if (Object.keys(req.query).length > 0) suggestion.request.query = redactQuery(req.query);
-    if (req.body !== undefined && req.method !== 'GET') suggestion.request.body = wildcardSecrets(req.body, []);
+    if (Object.keys(req.query).length > 0) suggestion.request.query = redactQuery(req.query, literals);
+    if (req.body !== undefined && req.method !== 'GET') suggestion.request.body = wildcardSecrets(req.body, literals);
     const message =
       `The mock API has no fixture for ${where}` +
       (closest ? `; closest is ${closest.label} (${closest.mismatches.join('; ')})` : '; no fixtures are loaded') +
       `. Add a fixture such as ${JSON.stringify(suggestion)} to the connector's fixtures/*.json or pass it to the harness.`;
     return {
       error: { code: 'NO_FIXTURE', message },
-      request: { method: req.method, path: req.path, query: redactQuery(req.query), headers: redactHeaders(req.headers), body: redactSecrets(req.body) },
+      request: { method: req.method, path: req.path, query: redactQuery(req.query, literals), headers: redactHeaders(req.headers, literals), body: redactSecrets(req.body, literals) },
       candidates: ranked.map(({ label, request, mismatches }) => ({ fixture: label, request, mismatches })),
       suggestion,
     };
@@ -389,6 +405,10 @@ export async function createMockApi(options: MockApiOptions = {}): Promise<MockA
     },
     prependFixture(...more) {
       fixtures = [...more.map((f, i) => parseFixtures(f, `prependFixture argument ${i}`)[0] as Fixture), ...fixtures];
+    },
+    replaceFixtures(next) {
+      fixtures = next.map((f, i) => parseFixtures(f, `replaceFixtures argument ${i}`)[0] as Fixture);
+      uses.clear();
     },
     async loadFixtures(path) {
       const loaded = await loadFixtureFiles(path);

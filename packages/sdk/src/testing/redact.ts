@@ -77,7 +77,8 @@ export function redactHeaders(headers: Record<string, string>, extra: readonly s
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
-    if (SECRET_HEADERS.has(lower)) continue;
+    // Custom API-key headers (`X-Key`, `X-Shop-Key`) are as secret as the well-known ones.
+    if (SECRET_HEADERS.has(lower) || /(^|-)key$/.test(lower)) continue;
     out[lower] = isSecretKey(lower) ? REDACTED : (redactSecrets(value, extra) as string);
   }
   return out;
