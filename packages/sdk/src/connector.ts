@@ -51,8 +51,9 @@ export interface ActionDefinition<P extends SchemaLike | undefined = SchemaLike 
   output?: O;
   /** Safe to retry: the runtime retries 429/5xx/network errors only for idempotent actions. */
   idempotent?: boolean;
-  examples?: ActionExample<Infer<P>>[];
-  execute(params: Infer<P>, ctx: ActionContext): Promise<InferOutput<O>>;
+  examples?: ActionExample<Infer<NoInfer<P>>>[];
+  // NoInfer: the schemas decide the types; execute's body must not widen them.
+  execute(params: Infer<NoInfer<P>>, ctx: ActionContext): Promise<InferOutput<NoInfer<O>>>;
 }
 
 /**

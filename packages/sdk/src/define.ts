@@ -13,12 +13,12 @@ import type { SchemaLike } from './schema.ts';
  */
 export function defineAction<const P extends SchemaLike | undefined = undefined, const O extends SchemaLike | undefined = undefined>(
   action: ActionDefinition<P, O>,
-): ActionDefinition<P, O> {
+): ActionDefinition<NoInfer<P>, NoInfer<O>> {
   return action;
 }
 
 /** Declares a webhook or polling trigger. Returns its argument. */
-export function defineTrigger<const O extends SchemaLike | undefined = undefined>(trigger: TriggerDefinition<O>): TriggerDefinition<O> {
+export function defineTrigger<const O extends SchemaLike | undefined = undefined>(trigger: TriggerDefinition<O>): TriggerDefinition<NoInfer<O>> {
   return trigger;
 }
 

@@ -6,7 +6,7 @@ function fakeApi(pages: Record<string, HttpResponse>) {
   const calls: HttpRequest[] = [];
   const client = createHttpClient(async (req) => {
     calls.push(req);
-    const key = `${req.url}?${new URLSearchParams(Object.entries(req.query ?? {}).map(([k, v]) => [k, String(v)])).toString()}`;
+    const key = `${req.url}?${new URLSearchParams(Object.entries(req.query ?? {}).map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
     const res = pages[key];
     if (!res) return { status: 404, headers: {}, data: { error: `no page ${key}` } };
     return res;
