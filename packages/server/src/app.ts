@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ServerConfig } from './config.ts';
 import type { Db } from './db/db.ts';
+import { readApiKey } from './http/api-key.ts';
 import { authenticate, authorize } from './http/authenticate.ts';
 import { PROBLEM_CONTENT_TYPE, problem, problemSchema, toProblem } from './http/problem.ts';
 import type { RouteDefinition, RouteDeps } from './http/route.ts';
@@ -84,13 +85,17 @@ function registerRoute(app: FastifyInstance, route: RouteDefinition, deps: Route
     url: route.url,
     schema: {
       ...route.schema,
-      ...(access === 'public' ? {} : { security: [{ bearerAuth: [] }, { apiKeyHeader: [] }] }),
+      ...(access === 'public' ? {} : { security: access === 'optional' ? [{}, { bearerAuth: [] }, { apiKeyHeader: [] }] : [{ bearerAuth: [] }, { apiKeyHeader: [] }] }),
       response: { ...(route.schema.response as object), '4xx': problemSchema, '5xx': problemSchema },
     },
     preHandler:
       access === 'public'
         ? undefined
         : async (request) => {
+            if (access === 'optional') {
+              if (readApiKey(request.headers) !== undefined) request.principal = await authenticate(deps.db, request);
+              return;
+            }
             request.principal = await authenticate(deps.db, request);
             authorize(request.principal, access, label);
           },

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
 import { openDb } from './db/open.ts';
+import { seedBundledConnectors } from './marketplace/seed.ts';
 
 /** A running service and how to stop it. */
 export interface RunningServer {
@@ -33,6 +34,9 @@ export async function startServer(config: ServerConfig, log: (line: string) => v
       ];
       if (!config.databaseUrl) lines.push(`  Also written to ${await writeAdminKeyFile(config.dataDir, boot.secret)} (mode 0600).`);
       log(lines.concat('').join('\n'));
+    }
+    for (const outcome of await seedBundledConnectors(db)) {
+      if (outcome.status === 'failed') log(`Bundled connector ${outcome.packageName} was not added to the catalogue: ${outcome.error}`);
     }
   } catch (error) {
     await db.close();

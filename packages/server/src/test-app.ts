@@ -7,6 +7,7 @@ import { bootstrapPlatform } from './bootstrap.ts';
 import { loadConfig, type ServerConfig } from './config.ts';
 import type { TestDb } from './db/test-db.ts';
 import { createTestPglite } from './db/test-db.ts';
+import { seedBundledConnectors, type BundledConnector } from './marketplace/seed.ts';
 
 /** A service on a throw-away store, for `app.inject()` tests. */
 export interface TestApp {
@@ -23,12 +24,16 @@ export interface TestApp {
 }
 
 /** Builds the app on `store` (default: in-memory PGlite), bootstrapped like a first start. */
-export async function createTestApp(options: { store?: TestDb; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function createTestApp(options: { store?: TestDb; env?: Record<string, string>; seed?: readonly BundledConnector[] } = {}): Promise<TestApp> {
   const store = options.store ?? (await createTestPglite());
   const config = loadConfig({ BOS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'bos-server-')), ...options.env });
   const boot = await bootstrapPlatform(store.db);
   if (!boot.secret) throw new Error('createTestApp needs an empty store');
   const adminKey = boot.secret;
+  if (options.seed) {
+    const failed = (await seedBundledConnectors(store.db, options.seed)).filter((o) => o.status === 'failed');
+    if (failed.length > 0) throw new Error(`seeding failed: ${failed.map((f) => `${f.packageName}: ${f.error}`).join('; ')}`);
+  }
   const app = await buildApp({ config, db: store.db });
   await app.ready();
   const as = (key: string | undefined, inject: InjectOptions) =>

@@ -29,7 +29,7 @@ export async function authenticate(db: Db, request: FastifyRequest): Promise<Pri
 }
 
 /** Throws 403 unless the principal holds one of the route's roles. */
-export function authorize(principal: Principal, access: Exclude<RouteAccess, 'public'>, routeLabel: string): void {
+export function authorize(principal: Principal, access: Exclude<RouteAccess, 'public' | 'optional'>, routeLabel: string): void {
   if (access.roles.length === 0) return;
   if (access.roles.some((role) => principal.roles.includes(role))) return;
   throw new ProblemError(

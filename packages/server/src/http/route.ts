@@ -16,8 +16,11 @@ export interface RouteDeps {
   db: Db;
 }
 
-/** Who may call a route: anyone, or a valid key holding at least one of `roles` (any key when empty). */
-export type RouteAccess = 'public' | { roles: readonly Role[] };
+/**
+ * Who may call a route: anyone (`public`); anyone, but a key when sent is checked and identifies the tenant
+ * (`optional`, the public catalogue); or a valid key holding at least one of `roles` (any key when empty).
+ */
+export type RouteAccess = 'public' | 'optional' | { roles: readonly Role[] };
 
 /** One HTTP route, declared in its own file under src/routes/ mirroring its URL. */
 export interface RouteDefinition<G extends RouteGenericInterface = RouteGenericInterface> {

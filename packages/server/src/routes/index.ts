@@ -3,8 +3,25 @@ import deleteApiKey from './api-keys/_id/delete.ts';
 import listApiKeys from './api-keys/get.ts';
 import createApiKey from './api-keys/post.ts';
 import getHealth from './health/get.ts';
+import getConnector from './marketplace/connectors/_id/get.ts';
+import putRating from './marketplace/connectors/_id/rating/put.ts';
+import listReviews from './marketplace/connectors/_id/reviews/get.ts';
+import listVersions from './marketplace/connectors/_id/versions/get.ts';
+import searchMarketplace from './marketplace/search/get.ts';
 import getReady from './ready/get.ts';
 import createTenant from './tenants/post.ts';
 
 /** Every route of the service. Files mirror URLs: `/a/{id}/b` is `a/_id/b/<method>.ts`. */
-export const ROUTES = [getHealth, getReady, createTenant, createApiKey, listApiKeys, deleteApiKey] as unknown as readonly RouteDefinition[];
+export const ROUTES = [
+  getHealth,
+  getReady,
+  createTenant,
+  createApiKey,
+  listApiKeys,
+  deleteApiKey,
+  searchMarketplace,
+  getConnector,
+  listVersions,
+  listReviews,
+  putRating,
+] as unknown as readonly RouteDefinition[];

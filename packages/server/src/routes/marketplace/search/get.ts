@@ -1,0 +1,65 @@
+import { defineRoute } from '../../../http/route.ts';
+import { searchListings, SORTS, type SearchSort } from '../../../marketplace/search.ts';
+import { listingSummarySchema } from '../shared.ts';
+
+interface Query {
+  q?: string;
+  category?: string;
+  sort?: SearchSort;
+  page?: number;
+  pageSize?: number;
+}
+
+/** Public catalogue search; with a key, the tenant's private connectors are included. */
+export default defineRoute<{ Querystring: Query }>({
+  method: 'GET',
+  url: '/marketplace/search',
+  access: 'optional',
+  schema: {
+    summary: 'Search the connector catalogue',
+    description: 'Full-text search (name, action and trigger names, description) with prefix matching on the last word and typo tolerance on names. Facets count categories over all matches.',
+    tags: ['marketplace'],
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        q: { type: 'string', maxLength: 200, default: '' },
+        category: { type: 'string', minLength: 1, maxLength: 100 },
+        sort: { type: 'string', enum: [...SORTS], default: 'relevance' },
+        page: { type: 'integer', minimum: 1, maximum: 10000, default: 1 },
+        pageSize: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+      },
+    },
+    response: {
+      200: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['results', 'total', 'page', 'pageSize', 'facets'],
+        properties: {
+          results: { type: 'array', items: listingSummarySchema },
+          total: { type: 'integer' },
+          page: { type: 'integer' },
+          pageSize: { type: 'integer' },
+          facets: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['categories'],
+            properties: {
+              categories: {
+                type: 'array',
+                items: { type: 'object', additionalProperties: false, required: ['category', 'count'], properties: { category: { type: 'string' }, count: { type: 'integer' } } },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  async handler(request, _reply, { db, config }) {
+    const query = request.query;
+    const pageSize = Math.min(query.pageSize ?? 20, config.limits.maxPageSize);
+    return db.withTenant(request.principal?.tenantId ?? null, (tx) =>
+      searchListings(tx, { q: query.q ?? '', ...(query.category ? { category: query.category } : {}), sort: query.sort ?? 'relevance', page: query.page ?? 1, pageSize }),
+    );
+  },
+});
