@@ -155,6 +155,41 @@ describe('createTestHarness with API-key auth', () => {
   });
 });
 
+describe('createTestHarness: the host path stays offline', () => {
+  const hooks = defineConnector({
+    name: 'hooks',
+    version: '1.0.0',
+    baseUrl: 'https://api.hooks.test',
+    hosts: ['hooks.other.test'],
+    actions: [
+      defineAction({ name: 'declared', description: 'x', async execute(_p, ctx) { return (await ctx.http.post<Record<string, unknown>>('https://hooks.other.test/in/abc', { a: 1 })).data; } }),
+      defineAction({ name: 'undeclared', description: 'x', async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>('https://evil.test/steal')).data; } }),
+    ],
+  });
+
+  it('sends absolute URLs on declared hosts to the mock API, and refuses undeclared hosts with EGRESS_DENIED', async () => {
+    await using h = await createTestHarness({ connector: hooks, fixtures: [{ request: { method: 'POST', path: '/in/:id' }, response: { body: { got: '{{params.id}}' } } }] });
+    await expect(h.run('declared')).resolves.toEqual({ got: 'abc' });
+    await expect(h.run('undeclared')).rejects.toMatchObject({ code: 'EGRESS_DENIED' });
+    expect(h.api.requests).toHaveLength(1);
+  });
+
+  it('does not refresh tokens against a real token endpoint', async () => {
+    const real = defineConnector({
+      name: 'real',
+      version: '1.0.0',
+      baseUrl: 'https://api.real.test',
+      auth: new OAuth2Auth({ clientId: 'id', authorizationUrl: 'https://real.test/authorize', tokenUrl: 'https://real.test/token' }),
+      actions: [defineAction({ name: 'ping', description: 'x', async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>('/ping')).data; } })],
+    });
+    await using h = await createTestHarness({ connector: real, credentials: { accessToken: 'old', refreshToken: 'r' }, apiAuth: { type: 'bearer', token: 'new' } });
+    expect(h.oauth).toBeUndefined();
+    const error = (await h.run('ping').catch((e: unknown) => e)) as ConnectorError;
+    expect(error.code).toBe('NETWORK_ERROR');
+    expect(error.message).toContain('works offline');
+  });
+});
+
 describe('createTestHarness with other auth types', () => {
   const make = (auth: ApiKeyAuth | BasicAuth | BearerTokenAuth) =>
     defineConnector({

@@ -155,6 +155,23 @@ function defaultFields(manifest: ConnectorManifest, given: Record<string, string
   return out;
 }
 
+/**
+ * The harness never leaves the machine: everything it sends (API calls, token requests) goes to the loopback
+ * simulator. A URL elsewhere means a set-up mistake, reported instead of silently calling a real service.
+ */
+const offlineFetch: typeof fetch = (input, init) => {
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost' && url.hostname !== '[::1]') {
+    return Promise.reject(
+      new ConnectorError(
+        'NETWORK_ERROR',
+        `The test harness works offline and will not call ${url.origin}${url.pathname}; start the local OAuth provider (oauth: true) or record the real API with the record option`,
+      ),
+    );
+  }
+  return fetch(input, init);
+};
+
 /** Turns whatever a run threw into the SDK's typed error, as the runtime would report it. */
 function typed(error: unknown): ConnectorError {
   if (error instanceof ConnectorError) {
@@ -315,6 +332,7 @@ export async function createTestHarness(options: TestHarnessOptions): Promise<Te
       fields: fieldsFor(o),
       config,
       baseUrlOverride: api.url,
+      fetch: offlineFetch,
       // A refresh during a run with the stored credentials is kept, as the platform's vault would keep it.
       onCredentials: o?.credentials ? undefined : (next) => setCredentials({ ...next, fields: credentials?.fields ?? next.fields }),
     });
@@ -327,7 +345,7 @@ export async function createTestHarness(options: TestHarnessOptions): Promise<Te
   async function connect(input: { scopes?: string[] } = {}): Promise<Credentials> {
     if (auth.type !== 'oauth2') throw new ConnectorError('INVALID_INPUT', `connect() is for OAuth2 connectors; ${original.name} uses ${auth.type} auth`);
     if (!oauth) throw new ConnectorError('INVALID_INPUT', 'connect() needs the local OAuth provider: create the harness with { oauth: true } or without credentials');
-    const call = { spec: auth, fields, config };
+    const call = { spec: auth, fields, config, fetch: offlineFetch };
     let tokens: Credentials;
     if (auth.grant === 'client_credentials') {
       tokens = await clientCredentialsToken(input.scopes ? { ...call, spec: { ...auth, scopes: input.scopes } } : call);
@@ -437,7 +455,7 @@ export async function createTestHarness(options: TestHarnessOptions): Promise<Te
       if (auth.type !== 'oauth2' || !credentials?.refreshToken) {
         throw new ConnectorError('INVALID_INPUT', 'refresh() needs OAuth2 credentials with a refresh token; call connect() first');
       }
-      const next = await refreshAccessToken({ spec: auth, refreshToken: credentials.refreshToken, fields, config });
+      const next = await refreshAccessToken({ spec: auth, refreshToken: credentials.refreshToken, fields, config, fetch: offlineFetch });
       const merged: Credentials = { ...credentials, ...next };
       setCredentials(merged);
       return merged;
