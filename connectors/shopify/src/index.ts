@@ -1,4 +1,4 @@
-import { collect, Connector, ConnectorError, OAuth2Auth, paginate, type HttpResponse } from '@businessos/connector-sdk';
+import { collect, Connector, ConnectorError, isConnectorError, OAuth2Auth, paginate, type HttpResponse } from '@businessos/connector-sdk';
 import { addressSchema, lineItemInputSchema, orderSchema, productSchema } from './schemas.ts';
 
 const VERSION = '1.0.0';
@@ -26,6 +26,12 @@ function webhookIdOf(data: unknown): string {
     if (typeof id === 'number' || typeof id === 'string') return String(id);
   }
   throw new ConnectorError('INVALID_OUTPUT', 'Shopify POST /webhooks.json answered without webhook.id; the webhook may not be registered, check Settings → Notifications → Webhooks');
+}
+
+function firstWebhookId(data: unknown): string | undefined {
+  if (!data || typeof data !== 'object' || !('webhooks' in data) || !Array.isArray(data.webhooks)) return undefined;
+  const [first] = data.webhooks;
+  return first && typeof first === 'object' && 'id' in first && (typeof first.id === 'number' || typeof first.id === 'string') ? String(first.id) : undefined;
 }
 
 /**
@@ -204,15 +210,25 @@ export class ShopifyConnector extends Connector {
           webhook: {
             topic: 'orders/create',
             subscribe: async (_ctx, { webhookUrl, topic }) => {
-              const res = await this.api.post('/webhooks.json', { webhook: { topic: topic ?? 'orders/create', address: webhookUrl, format: 'json' } });
-              return { externalId: webhookIdOf(res.data) };
+              const wanted = topic ?? 'orders/create';
+              try {
+                const res = await this.api.post('/webhooks.json', { webhook: { topic: wanted, address: webhookUrl, format: 'json' } });
+                return { externalId: webhookIdOf(res.data) };
+              } catch (error) {
+                // 422 "address for this topic has already been taken": a retried subscribe; adopt the existing hook.
+                if (!(isConnectorError(error) && error.code === 'INVALID_INPUT')) throw error;
+                const existing = await this.api.get('/webhooks.json', { query: { topic: wanted, address: webhookUrl } });
+                const id = firstWebhookId(existing.data);
+                if (id === undefined) throw error;
+                return { externalId: id };
+              }
             },
             unsubscribe: async (_ctx, subscription) => {
               try {
                 await this.api.delete(`/webhooks/${encodeURIComponent(subscription.externalId)}.json`);
               } catch (error) {
                 // Already gone (deleted in the admin, or the app was reinstalled): nothing left to undo.
-                if (!(error instanceof ConnectorError && error.code === 'NOT_FOUND')) throw error;
+                if (!(isConnectorError(error) && error.code === 'NOT_FOUND')) throw error;
               }
             },
             verify: { scheme: 'shopify', secret: 'config:client_secret' },

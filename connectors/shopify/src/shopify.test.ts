@@ -185,6 +185,15 @@ describe('trigger newOrder', () => {
     expect(h.api.requests[1]).toMatchObject({ method: 'DELETE', path: '/webhooks/4759306.json' });
   });
 
+  it('adopts the existing webhook when Shopify says the address is already taken (a retried subscribe)', async () => {
+    await using h = await harness();
+    await expect(h.subscribe('newOrder', 'https://hooks.businessos.test/webhooks/ep_again')).resolves.toEqual({ externalId: '4759400' });
+    expect(h.api.requests.map((r) => [r.method, r.path, r.status])).toEqual([
+      ['POST', '/webhooks.json', 422],
+      ['GET', '/webhooks.json', 200],
+    ]);
+  });
+
   it('treats unsubscribing a webhook that is already gone as done', async () => {
     await using h = await harness();
     await expect(h.trigger('newOrder', 'unsubscribe', { externalId: '404' })).resolves.toBeNull();

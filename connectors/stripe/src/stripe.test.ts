@@ -159,6 +159,7 @@ describe('trigger paymentIntentSucceeded', () => {
     expect(sub).toEqual({ externalId: 'we_1Mr5jULkdIwHu7ix1ibLTM0x', secret: 'whsec_fixture_not_a_real_secret' });
     expect(h.api.requests[0]).toMatchObject({ method: 'POST', path: '/v1/webhook_endpoints' });
     expect(h.api.requests[0]?.body).toMatchObject({ url: 'https://hooks.businessos.test/webhooks/ep_123', enabled_events: ['payment_intent.succeeded'], api_version: STRIPE_API_VERSION });
+    expect(h.api.requests[0]?.headers['idempotency-key']).toMatch(/^bos-createWebhookEndpoint-/);
     await h.trigger('paymentIntentSucceeded', 'unsubscribe', sub);
     expect(h.api.requests[1]).toMatchObject({ method: 'DELETE', path: '/v1/webhook_endpoints/we_1Mr5jULkdIwHu7ix1ibLTM0x' });
   });

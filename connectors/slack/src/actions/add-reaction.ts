@@ -1,4 +1,4 @@
-import { ConnectorError, defineAction } from '@businessos/connector-sdk';
+import { defineAction, isConnectorError } from '@businessos/connector-sdk';
 import { channelIdSchema, tsSchema } from '../schemas.ts';
 import { slackClient } from '../slack-api.ts';
 
@@ -36,7 +36,7 @@ export const addReaction = defineAction({
       await slackClient(ctx).post('/reactions.add', params);
       return { ok: true as const, already_reacted: false };
     } catch (error) {
-      if (error instanceof ConnectorError && isAlreadyReacted(error.details)) return { ok: true as const, already_reacted: true };
+      if (isConnectorError(error) && isAlreadyReacted(error.details)) return { ok: true as const, already_reacted: true };
       throw error;
     }
   },

@@ -1,6 +1,6 @@
 import { defineTrigger } from '@businessos/connector-sdk';
 import { paymentIntentSchema } from '../schemas.ts';
-import { STRIPE_API_VERSION, stripeClient } from '../stripe-api.ts';
+import { idempotencyKey, STRIPE_API_VERSION, stripeClient } from '../stripe-api.ts';
 
 const TOPIC = 'payment_intent.succeeded';
 
@@ -24,11 +24,12 @@ export const paymentIntentSucceeded = defineTrigger({
   webhook: {
     topic: TOPIC,
     async subscribe(ctx, { webhookUrl, topic }) {
-      const res = await stripeClient(ctx).post<WebhookEndpoint>(
-        '/v1/webhook_endpoints',
-        { url: webhookUrl, enabled_events: [topic ?? TOPIC], api_version: STRIPE_API_VERSION, description: 'BusinessOS trigger: payment succeeded' },
-        { bodyType: 'form' },
-      );
+      const form = { url: webhookUrl, enabled_events: [topic ?? TOPIC], api_version: STRIPE_API_VERSION, description: 'BusinessOS trigger: payment succeeded' };
+      // Every subscription has its own ingress URL, so a key derived from it makes a retried subscribe return the same endpoint.
+      const res = await stripeClient(ctx).post<WebhookEndpoint>('/v1/webhook_endpoints', form, {
+        bodyType: 'form',
+        headers: { 'Idempotency-Key': idempotencyKey('createWebhookEndpoint', form, undefined) },
+      });
       return res.data.secret === undefined ? { externalId: res.data.id } : { externalId: res.data.id, secret: res.data.secret };
     },
     async unsubscribe(ctx, subscription) {
