@@ -1,0 +1,529 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConnectorError,
+  toErrorData,
+  type ConnectorManifest,
+  type Credentials,
+  type ErrorCode,
+  type ErrorData,
+  type HttpRequest,
+  type HttpResponse,
+  type JsonSchema,
+  type KeyValueStore,
+  type LogLevel,
+  type OAuth2AuthSpec,
+  type TriggerOperation,
+} from '@businessos/connector-sdk';
+import { compileSchema, formatIssues, toIssues, validateManifest } from '@businessos/connector-sdk/host';
+import { sha256Hex, type Artifact, type ArtifactStore } from './artifacts/artifact-store.ts';
+import { silentLogger, systemClock, type Clock, type RuntimeLogger } from './clock.ts';
+import { applyAuth } from './egress/apply-auth.ts';
+import { createEgressClient, type EgressClient, type EgressOptions, type EgressStats } from './egress/egress-client.ts';
+import { resolveRequestUrl } from './egress/url-policy.ts';
+import { createScheduler, type Scheduler, type SchedulerOptions } from './limits/scheduler.ts';
+import type { Lock } from './oauth/lock.ts';
+import { createTokenRefresher, type ConnectionStore, type PlatformConfig, type TokenRefresher } from './oauth/token-refresher.ts';
+import { createRedactor, secretsOf } from './redact.ts';
+import { createCircuitBreakers, type CircuitBreakerOptions, type CircuitBreakers } from './resilience/circuit-breaker.ts';
+import { defaultRetryPolicy, retryDelayMs, type RetryPolicy } from './resilience/retry.ts';
+import type { SandboxCall, SandboxHost, SandboxLimits, SandboxPool } from './sandbox/types.ts';
+import { createUsageMeter, type UsageMeter, type UsageSink } from './usage/usage.ts';
+import type { Vault } from './vault/vault.ts';
+
+/** Runtime settings, parsed once by the caller (nothing here reads the environment). */
+export interface RuntimeConfig {
+  /** Test mode: loopback mock APIs over plain http on any port. Never in production. Default false. */
+  allowLoopback?: boolean;
+  /** Concurrency and queue limits (defaults: 5 per tenant, 10 in total, 200 queued). */
+  limits?: SchedulerOptions;
+  retry?: Partial<RetryPolicy>;
+  circuitBreaker?: Omit<CircuitBreakerOptions, 'clock'>;
+  egress?: Omit<EgressOptions, 'allowLoopback'>;
+  /** Per-execution sandbox limits passed with every job. */
+  sandboxLimits?: Partial<SandboxLimits>;
+  oauth?: { skewMs?: number; lockTtlMs?: number; lockWaitMs?: number };
+  /** Usage batching (defaults: 100 records or 1 s). */
+  usage?: { batchSize?: number; flushIntervalMs?: number };
+  /** Development: replace a connector's baseUrl (`{ acme: 'http://127.0.0.1:4010' }`). */
+  baseUrlOverrides?: Record<string, string>;
+  /** Bundles kept loaded (default 500). */
+  maxCachedBundles?: number;
+}
+
+/** What the runtime is built from. Everything is passed in; nothing is global. */
+export interface RuntimeDeps {
+  sandbox: SandboxPool;
+  vault: Vault;
+  /** Where bundles are loaded from (the marketplace's artifact store, or a dev loader). */
+  artifacts: ArtifactStore;
+  usage: UsageSink;
+  /** Told when a connection must be reconnected (OAuth refresh failed for good). */
+  connections?: ConnectionStore;
+  /** Cross-process lock for OAuth refresh (Redis); without it refreshes are single-flight per process. */
+  lock?: Lock;
+  /** Trigger state per connection (poll cursors); default an in-memory store per connection. */
+  state?: (tenant: string, connectionId: string) => KeyValueStore;
+  /** `config.<key>` references of manifests (OAuth client ids and secrets). */
+  platformConfig?: PlatformConfig;
+  /** Replaces the egress client (tests); by default one is created from `config.egress`. */
+  egress?: EgressClient;
+  clock?: Clock;
+  logger?: RuntimeLogger;
+  config?: RuntimeConfig;
+}
+
+/** The connection an execution uses. Secret values come from the vault, never from the caller's plain fields. */
+export interface ConnectionRef {
+  /** Vault key of the connection's credentials. */
+  id: string;
+  /** Non-secret connection fields (e.g. Shopify's `shop`); merged with the fields stored in the vault. */
+  fields?: Record<string, string>;
+}
+
+interface Target {
+  tenant: string;
+  connector: string;
+  version: string;
+  connection?: ConnectionRef;
+  signal?: AbortSignal;
+}
+
+export interface ExecuteInput extends Target {
+  action: string;
+  params?: Record<string, unknown>;
+}
+
+export interface TriggerInput extends Target {
+  trigger: string;
+  operation: TriggerOperation;
+  input?: unknown;
+}
+
+/** Facts about one execution. */
+export interface ExecutionMeta {
+  executionId: string;
+  durationMs: number;
+  attempts: number;
+  httpCalls: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** A successful execution. */
+export interface ExecutionResult<T = unknown> {
+  data: T;
+  meta: ExecutionMeta;
+}
+
+/**
+ * A failed execution: a {@link ConnectorError} (recognise it by `code`) that also carries the execution's
+ * `meta`. Its message and details have passed the redactor.
+ */
+export class ExecutionError extends ConnectorError {
+  readonly meta: ExecutionMeta;
+  constructor(data: ErrorData, meta: ExecutionMeta) {
+    const { code, message, ...extra } = data;
+    super(code, message, extra);
+    this.name = 'ExecutionError';
+    this.meta = meta;
+  }
+}
+
+/** A loaded connector version. */
+export interface LoadedConnector {
+  key: string;
+  code: string;
+  sha256: string;
+  manifest: ConnectorManifest;
+}
+
+/** The connector runtime. Failed executions reject with {@link ExecutionError}; nothing else is thrown. */
+export interface Runtime {
+  /** Runs one action: validates params, runs the bundle in the sandbox, validates the output. */
+  execute<T = unknown>(input: ExecuteInput): Promise<ExecutionResult<T>>;
+  /** "Test connection": runs the manifest's test request with the connection's credentials. */
+  authenticate(input: Target): Promise<ExecutionResult<{ ok: true; checked: boolean; status?: number }>>;
+  /** One trigger step: subscribe, unsubscribe, transform (a webhook delivery) or poll. */
+  executeTrigger<T = unknown>(input: TriggerInput): Promise<ExecutionResult<T>>;
+  /** Dry load: evaluates a bundle in the sandbox and answers its validated manifest (no network, no credentials). */
+  loadManifest(bundle: { code: string; sha256?: string }): Promise<ConnectorManifest>;
+  /** Loads (or answers the cached) connector version. */
+  load(connector: string, version: string): Promise<LoadedConnector>;
+  stats(): { scheduler: ReturnType<Scheduler['stats']>; usageBuffered: number; cachedBundles: number };
+  /** Stops accepting nothing new by itself; flushes usage and closes the HTTP agent. The sandbox pool is the caller's to close. */
+  close(): Promise<void>;
+}
+
+const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * Creates a runtime.
+ * @example
+ * const runtime = createRuntime({ sandbox: createSandboxPool(), vault, artifacts, usage, config: { limits: { perTenant: 5, total: 10 } } });
+ * const { data, meta } = await runtime.execute({ tenant: 't1', connector: 'stripe', version: '1.0.0', action: 'createCustomer', params: { email }, connection: { id: 'conn_1' } });
+ */
+export function createRuntime(deps: RuntimeDeps): Runtime {
+  const config = deps.config ?? {};
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const allowLoopback = config.allowLoopback ?? false;
+  const egress = deps.egress ?? createEgressClient({ ...config.egress, allowLoopback });
+  const ownsEgress = !deps.egress;
+  const scheduler = createScheduler(config.limits);
+  const retry: RetryPolicy = { ...defaultRetryPolicy, ...config.retry };
+  const breakers: CircuitBreakers = createCircuitBreakers({ ...config.circuitBreaker, clock });
+  const meter: UsageMeter = createUsageMeter({ sink: deps.usage, logger, ...config.usage });
+  const connections: ConnectionStore = deps.connections ?? {
+    markNeedsReauth: async (tenant, connectionId, reason) => logger.warn('connection needs re-authorisation (no ConnectionStore configured)', { tenant, connectionId, reason }),
+  };
+  const refresher: TokenRefresher = createTokenRefresher({
+    vault: deps.vault,
+    egress,
+    connections,
+    lock: deps.lock,
+    platformConfig: deps.platformConfig,
+    clock,
+    logger,
+    ...config.oauth,
+  });
+  const memoryState = new Map<string, KeyValueStore>();
+  const stateFor = (tenant: string, connectionId: string): KeyValueStore => {
+    if (deps.state) return deps.state(tenant, connectionId);
+    const key = `${tenant}\u0000${connectionId}`;
+    let s = memoryState.get(key);
+    if (!s) {
+      const data = new Map<string, string>();
+      s = {
+        get: async <T>(k: string) => (data.has(k) ? (JSON.parse(data.get(k)!) as T) : undefined),
+        set: async (k, v) => void data.set(k, JSON.stringify(v)),
+        delete: async (k) => void data.delete(k),
+      };
+      memoryState.set(key, s);
+    }
+    return s;
+  };
+
+  // name@version -> loaded connector; failures are not cached.
+  const bundles = new Map<string, Promise<LoadedConnector>>();
+  const maxBundles = config.maxCachedBundles ?? 500;
+
+  async function manifestFromSandbox(key: string, code: string, sha256: string): Promise<ConnectorManifest> {
+    const host: SandboxHost = {
+      request: async () => {
+        throw new ConnectorError('EGRESS_DENIED', 'A connector cannot make HTTP calls while its manifest is read');
+      },
+      log: () => undefined,
+    };
+    const result = await deps.sandbox.run({ tenant: '__manifest__', bundle: { key, code, sha256 }, call: { kind: 'manifest' }, limits: config.sandboxLimits }, host);
+    if (!result.ok) throw new ConnectorError(result.error.code, `Reading the manifest of ${key} failed: ${result.error.message}`);
+    const checked = validateManifest(result.value);
+    if (!checked.ok) {
+      throw new ConnectorError('INVALID_INPUT', `The manifest of ${key} is invalid: ${formatIssues(checked.issues.slice(0, 5))}`, { path: checked.issues[0]?.path, details: { issues: checked.issues } });
+    }
+    return result.value as ConnectorManifest;
+  }
+
+  async function loadArtifact(name: string, version: string): Promise<LoadedConnector> {
+    const key = `${name}@${version}`;
+    let artifact: Artifact | undefined;
+    try {
+      artifact = await deps.artifacts.get(name, version);
+    } catch (error) {
+      if (error instanceof ConnectorError) throw error;
+      throw new ConnectorError('INTERNAL', `Loading connector ${key} from the artifact store failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (!artifact) throw new ConnectorError('NOT_FOUND', `Connector ${key} is not in the artifact store; install it from the marketplace or check the version`);
+    const actual = sha256Hex(artifact.code);
+    if (actual !== artifact.sha256.toLowerCase()) {
+      throw new ConnectorError('INTERNAL', `Bundle of ${key} does not match its published sha256 (expected ${artifact.sha256}, got ${actual}); refusing to run it. Republish the connector`);
+    }
+    let manifest: ConnectorManifest;
+    if (artifact.manifest) {
+      const checked = validateManifest(artifact.manifest);
+      if (!checked.ok) throw new ConnectorError('INTERNAL', `The stored manifest of ${key} is invalid: ${formatIssues(checked.issues.slice(0, 5))}; republish the connector`);
+      manifest = artifact.manifest;
+    } else {
+      manifest = await manifestFromSandbox(key, artifact.code, actual);
+    }
+    if (manifest.name !== name || manifest.version !== version) {
+      throw new ConnectorError('INTERNAL', `Artifact ${key} carries the manifest of ${manifest.name}@${manifest.version}; the artifact store is inconsistent`);
+    }
+    return { key, code: artifact.code, sha256: actual, manifest };
+  }
+
+  function load(name: string, version: string): Promise<LoadedConnector> {
+    const key = `${name}@${version}`;
+    let pending = bundles.get(key);
+    if (pending) {
+      bundles.delete(key);
+      bundles.set(key, pending); // most recently used goes last
+      return pending;
+    }
+    pending = loadArtifact(name, version);
+    bundles.set(key, pending);
+    pending.catch(() => bundles.delete(key));
+    while (bundles.size > maxBundles) {
+      const oldest = bundles.keys().next().value;
+      if (oldest === undefined) break;
+      bundles.delete(oldest);
+    }
+    return pending;
+  }
+
+  function assertSchema(schema: JsonSchema | undefined, value: unknown, what: string, code: ErrorCode, base = ''): void {
+    if (!schema) return;
+    const fn = compileSchema(schema);
+    if (fn(value)) return;
+    const issues = toIssues(fn.errors, base);
+    throw new ConnectorError(code, `Invalid ${what}: ${formatIssues(issues.slice(0, 5))}${issues.length > 5 ? ` (and ${issues.length - 5} more)` : ''}`, {
+      path: issues[0]?.path,
+      details: { issues },
+    });
+  }
+
+  interface Plan {
+    label: string;
+    call: SandboxCall;
+    /** Retries are allowed only for idempotent operations. */
+    idempotent: boolean | ((manifest: ConnectorManifest) => boolean);
+    check?: (manifest: ConnectorManifest) => void;
+    validateOutput?: (manifest: ConnectorManifest, value: unknown) => void;
+  }
+
+  async function run<T>(target: Target, plan: Plan): Promise<ExecutionResult<T>> {
+    const executionId = randomUUID();
+    const startedAt = clock.now();
+    const stats: EgressStats = { httpCalls: 0, bytesIn: 0, bytesOut: 0 };
+    let attempts = 0;
+    const secrets = new Set<string>();
+    const meta = (): ExecutionMeta => ({ executionId, durationMs: Math.max(0, clock.now() - startedAt), attempts, ...stats });
+    const redactor = () => createRedactor(secrets);
+    let outcome: { status: 'ok' } | { status: 'error'; code: ErrorCode } = { status: 'ok' };
+    try {
+      const data = await scheduler.run(target.tenant, async () => {
+        const loaded = await load(target.connector, target.version);
+        const { manifest } = loaded;
+        plan.check?.(manifest);
+        const idempotent = typeof plan.idempotent === 'function' ? plan.idempotent(manifest) : plan.idempotent;
+        const spec = manifest.auth;
+        let credentials: Credentials | undefined;
+        if (target.connection) credentials = await deps.vault.getCredentials(target.tenant, target.connection.id);
+        if (spec.type !== 'none' && !credentials) {
+          throw new ConnectorError('AUTH_FAILED', target.connection
+            ? `Connection ${target.connection.id} has no stored credentials for ${manifest.name}; connect the account first`
+            : `${manifest.name} needs a connection (auth ${spec.type}); pass connection: { id }`);
+        }
+        const addSecrets = (c: Credentials | undefined) => {
+          for (const s of secretsOf(c, spec)) secrets.add(s);
+        };
+        addSecrets(credentials);
+        if (spec.type === 'oauth2' && spec.clientSecret?.startsWith('config.')) {
+          const value = deps.platformConfig?.(manifest.name, spec.clientSecret.slice('config.'.length));
+          if (value) secrets.add(value);
+        } else if (spec.type === 'oauth2' && spec.clientSecret) {
+          secrets.add(spec.clientSecret);
+        }
+        const secretFieldNames = new Set(Object.entries(spec.fields ?? {}).filter(([, f]) => f.secret).map(([n]) => n));
+        const allFields: Record<string, string> = { ...(credentials?.fields ?? {}), ...(target.connection?.fields ?? {}) };
+        const guestFields = Object.fromEntries(Object.entries(allFields).filter(([n]) => !secretFieldNames.has(n)));
+        const baseUrlOverride = config.baseUrlOverrides?.[manifest.name];
+
+        for (;;) {
+          attempts++;
+          const attemptAbort = new AbortController();
+          const signal = target.signal ? AbortSignal.any([target.signal, attemptAbort.signal]) : attemptAbort.signal;
+          const host = createHost({ manifest, tenant: target.tenant, connectionId: target.connection?.id, executionId, stats, signal, guestFields, allFields, baseUrlOverride, redactor, secrets, getCredentials: () => credentials, setCredentials: (c) => { credentials = c; addSecrets(c); } });
+          let result;
+          try {
+            result = await deps.sandbox.run(
+              { tenant: target.tenant, bundle: { key: loaded.key, code: loaded.code, sha256: loaded.sha256 }, call: plan.call, connection: { fields: guestFields }, limits: config.sandboxLimits },
+              host,
+            );
+          } finally {
+            attemptAbort.abort();
+          }
+          if (result.ok) {
+            plan.validateOutput?.(manifest, result.value);
+            return result.value;
+          }
+          const delay = idempotent ? retryDelayMs(attempts, result.error, retry) : undefined;
+          if (delay === undefined) throw result.error;
+          logger.info('retrying execution', { executionId, attempt: attempts, code: result.error.code, delayMs: delay });
+          await clock.sleep(delay, target.signal);
+        }
+      }, target.signal);
+      return { data: redactor().value(data) as T, meta: meta() };
+    } catch (error) {
+      const data = redactor().value(toErrorData(error));
+      outcome = { status: 'error', code: data.code };
+      throw new ExecutionError(data, meta());
+    } finally {
+      const m = meta();
+      meter.record({
+        executionId,
+        tenant: target.tenant,
+        connector: target.connector,
+        version: target.version,
+        action: plan.label,
+        status: outcome.status,
+        ...(outcome.status === 'error' ? { code: outcome.code } : {}),
+        durationMs: m.durationMs,
+        attempts,
+        httpCalls: stats.httpCalls,
+        bytesIn: stats.bytesIn,
+        bytesOut: stats.bytesOut,
+        startedAt,
+      });
+    }
+  }
+
+  function createHost(ctx: {
+    manifest: ConnectorManifest;
+    tenant: string;
+    connectionId: string | undefined;
+    executionId: string;
+    stats: EgressStats;
+    signal: AbortSignal;
+    guestFields: Record<string, string>;
+    allFields: Record<string, string>;
+    baseUrlOverride: string | undefined;
+    redactor: () => ReturnType<typeof createRedactor>;
+    secrets: Set<string>;
+    getCredentials: () => Credentials | undefined;
+    setCredentials: (c: Credentials) => void;
+  }): SandboxHost {
+    const { manifest } = ctx;
+    const spec = manifest.auth;
+    const oauthTarget = spec.type === 'oauth2' && ctx.connectionId
+      ? { tenant: ctx.tenant, connectionId: ctx.connectionId, manifest: { name: manifest.name, hosts: manifest.hosts, baseUrl: manifest.baseUrl, auth: spec as OAuth2AuthSpec }, fields: ctx.allFields, stats: ctx.stats }
+      : undefined;
+    const state = ctx.connectionId ? stateFor(ctx.tenant, ctx.connectionId) : undefined;
+
+    async function send(request: HttpRequest, breakerKey: string): Promise<{ response: HttpResponse; token: string | undefined }> {
+      let credentials = ctx.getCredentials();
+      if (oauthTarget && credentials) {
+        const fresh = await refresher.ensureFresh(oauthTarget, credentials);
+        if (fresh !== credentials) ctx.setCredentials(fresh);
+        credentials = fresh;
+      }
+      breakers.check(breakerKey);
+      try {
+        const response = await egress.send({
+          manifest,
+          fields: ctx.allFields,
+          request,
+          authorize: (t) => applyAuth(t, spec, credentials),
+          stats: ctx.stats,
+          signal: ctx.signal,
+          baseUrlOverride: ctx.baseUrlOverride,
+        });
+        if (response.status >= 500) breakers.failure(breakerKey);
+        else breakers.success(breakerKey);
+        return { response, token: credentials?.accessToken };
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        // Only the provider's health counts; a refused or oversized request says nothing about it.
+        if (code === 'NETWORK_ERROR' || code === 'TIMEOUT') breakers.failure(breakerKey);
+        throw error;
+      }
+    }
+
+    return {
+      async request(request) {
+        try {
+          if (typeof request !== 'object' || request === null) throw new ConnectorError('INVALID_INPUT', 'A request must be an object { method, url }');
+          const url = resolveRequestUrl(manifest, ctx.allFields, request.url, undefined, ctx.baseUrlOverride);
+          const breakerKey = `${manifest.name}|${url.host}`;
+          let { response, token } = await send(request, breakerKey);
+          if (response.status === 401 && oauthTarget && token) {
+            // The provider refused the token: refresh once (unless another worker already did) and retry once.
+            const current = ctx.getCredentials();
+            if (current) {
+              const fresh = await refresher.ensureFresh(oauthTarget, current, { rejectedToken: token });
+              ctx.setCredentials(fresh);
+              ({ response, token } = await send(request, breakerKey));
+            }
+          }
+          // The guest must never see a secret, even one the provider echoes back.
+          return ctx.redactor().value(response);
+        } catch (error) {
+          throw ctx.redactor().value(toErrorData(error));
+        }
+      },
+      log(level, message, data) {
+        const r = ctx.redactor();
+        const lvl = LOG_LEVELS.includes(level) ? level : 'info';
+        logger[lvl](r.text(String(message)), { executionId: ctx.executionId, connector: manifest.name, tenant: ctx.tenant, source: 'connector', ...(data === undefined ? {} : { data: r.value(data) }) });
+      },
+      ...(state
+        ? {
+            storeGet: (key: string) => state.get(key),
+            storeSet: (key: string, value: unknown) => state.set(key, value),
+            storeDelete: (key: string) => state.delete(key),
+          }
+        : {}),
+    };
+  }
+
+  return {
+    execute<T>(input: ExecuteInput) {
+      const params = input.params ?? {};
+      return run<T>(input, {
+        label: input.action,
+        call: { kind: 'action', action: input.action, params },
+        idempotent: (manifest) => manifest.actions.find((a) => a.name === input.action)?.idempotent === true,
+        check(manifest) {
+          const action = manifest.actions.find((a) => a.name === input.action);
+          if (!action) {
+            throw new ConnectorError('NOT_FOUND', `Connector ${manifest.name}@${manifest.version} has no action "${input.action}" (actions: ${manifest.actions.map((a) => a.name).join(', ') || 'none'})`);
+          }
+          assertSchema(action.params, params, `params of ${manifest.name}.${action.name}`, 'INVALID_INPUT');
+        },
+        validateOutput(manifest, value) {
+          const action = manifest.actions.find((a) => a.name === input.action);
+          assertSchema(action?.output, value, `output of ${manifest.name}.${input.action} (the connector returned data that does not match its declared output schema)`, 'INVALID_OUTPUT');
+        },
+      });
+    },
+    authenticate(input) {
+      return run(input, { label: 'authenticate', call: { kind: 'authenticate' }, idempotent: true });
+    },
+    executeTrigger<T>(input: TriggerInput) {
+      const readOnly = input.operation === 'poll' || input.operation === 'transform';
+      return run<T>(input, {
+        label: `trigger:${input.trigger}:${input.operation}`,
+        call: { kind: 'trigger', trigger: input.trigger, operation: input.operation, input: input.input ?? null },
+        idempotent: readOnly,
+        check(manifest) {
+          if (!manifest.triggers.some((t) => t.name === input.trigger)) {
+            throw new ConnectorError('NOT_FOUND', `Connector ${manifest.name}@${manifest.version} has no trigger "${input.trigger}"`);
+          }
+        },
+        validateOutput(manifest, value) {
+          const schema = manifest.triggers.find((t) => t.name === input.trigger)?.output;
+          if (!schema) return;
+          const what = `event of ${manifest.name}.${input.trigger}`;
+          if (input.operation === 'poll') {
+            const items = (value as { items?: unknown[] } | null)?.items ?? [];
+            items.forEach((item, i) => assertSchema(schema, item, what, 'INVALID_OUTPUT', `/items/${i}`));
+          } else if (input.operation === 'transform' && Array.isArray(value)) {
+            value.forEach((event, i) => assertSchema(schema, event, what, 'INVALID_OUTPUT', `/${i}`));
+          }
+        },
+      });
+    },
+    async loadManifest(bundle) {
+      const sha = sha256Hex(bundle.code);
+      if (bundle.sha256 && bundle.sha256.toLowerCase() !== sha) {
+        throw new ConnectorError('INVALID_INPUT', `Bundle does not match the sha256 given (expected ${bundle.sha256}, got ${sha})`);
+      }
+      return manifestFromSandbox(`dry-load@${sha.slice(0, 12)}`, bundle.code, sha);
+    },
+    load,
+    stats: () => ({ scheduler: scheduler.stats(), usageBuffered: meter.buffered(), cachedBundles: bundles.size }),
+    async close() {
+      await meter.close();
+      if (ownsEgress) await egress.close();
+    },
+  };
+}
