@@ -307,6 +307,19 @@ describe('createTestHarness with OAuth2', () => {
     expect(h.credentials?.refreshToken).toBeUndefined();
   });
 
+  it('connects a connector without PKCE and without a declared secret as a confidential test client', async () => {
+    const legacy = defineConnector({
+      name: 'legacy',
+      version: '1.0.0',
+      baseUrl: 'https://api.legacy.test',
+      auth: new OAuth2Auth({ clientId: 'legacy-app', pkce: false, authorizationUrl: 'https://legacy.test/authorize', tokenUrl: 'https://legacy.test/token', clientAuth: 'basic' }),
+      actions: [defineAction({ name: 'ping', description: 'Ping', async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>('/ping')).data; } })],
+    });
+    await using h = await createTestHarness({ connector: legacy, fixtures: [{ request: { path: '/ping' }, response: { body: { ok: 1 } } }] });
+    await expect(h.run('ping')).resolves.toEqual({ ok: 1 });
+    expect(h.oauth?.issued[0]).toMatchObject({ clientId: 'legacy-app', grant: 'authorization_code' });
+  });
+
   it('reports a denied consent as AUTH_FAILED', async () => {
     await using h = await createTestHarness({ connector: shop, fixtures: orders, oauth: { autoConsent: false } });
     await expect(h.connect()).rejects.toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining('access_denied') as unknown });

@@ -229,8 +229,8 @@ export async function createTestHarness(options: TestHarnessOptions): Promise<Te
     const clientId = idKey ? (config[idKey] as string) : (oauthOptions.clientId ?? spec.clientId);
     let clientSecret = secretKey ? config[secretKey] : (oauthOptions.clientSecret ?? spec.clientSecret);
     const patched: OAuth2AuthSpec = { ...spec, clientId };
-    // The client-credentials grant needs a confidential client, even if the spec leaves the secret to the platform.
-    if (clientSecret === undefined && spec.grant === 'client_credentials') clientSecret = DEFAULT_CLIENT_SECRET;
+    // Public clients must use PKCE and cannot use client credentials: without a declared secret, such specs get a test one.
+    if (clientSecret === undefined && (spec.grant === 'client_credentials' || !spec.pkce)) clientSecret = DEFAULT_CLIENT_SECRET;
     if (clientSecret !== undefined) patched.clientSecret = clientSecret;
     else delete patched.clientSecret;
     redirectUri = oauthOptions.redirectUri ?? DEFAULT_REDIRECT;

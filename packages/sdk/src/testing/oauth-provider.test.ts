@@ -230,6 +230,13 @@ describe('revocation and introspection', () => {
     expect(theirs).toEqual({ active: false });
   });
 
+  it('answers 405 to the wrong method and 404 to unknown paths', async () => {
+    const get = await fetch(provider.tokenUrl);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await fetch(`${provider.url}/nope`)).status).toBe(404);
+  });
+
   it('publishes RFC 8414 metadata', async () => {
     const meta = (await (await fetch(provider.metadataUrl)).json()) as Record<string, unknown>;
     expect(meta).toMatchObject({ issuer: provider.url, token_endpoint: provider.tokenUrl, code_challenge_methods_supported: ['S256', 'plain'] });

@@ -465,6 +465,10 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
           });
         }
         default:
+          if (['/oauth/authorize', '/oauth/token', '/oauth/revoke', '/oauth/introspect'].includes(url.pathname)) {
+            const allowed = url.pathname === '/oauth/authorize' ? 'GET' : 'POST';
+            return sendJson(res, 405, { error: 'invalid_request', error_description: `${url.pathname} accepts ${allowed}, not ${req.method ?? 'GET'}` }, { allow: allowed });
+          }
           return sendJson(res, 404, {
             error: 'not_found',
             error_description: `${route} is not an endpoint of the local OAuth provider; use /oauth/authorize, /oauth/token, /oauth/revoke or /oauth/introspect`,
