@@ -225,4 +225,12 @@ describe('createRuntime: execute', () => {
     await expect(runtime.authenticate({ tenant: 't1', connector: 'tested', version: '1.0.0', connection: { id: 'bad' } })).rejects.toMatchObject({ code: 'AUTH_FAILED' });
     await runtime.close();
   });
+
+  it('refuses new executions once closed, after flushing usage', async () => {
+    const { runtime, usage } = await setup();
+    await runtime.execute({ ...run, action: 'getThing', params: { id: '1' } });
+    await Promise.all([runtime.close(), runtime.close()]);
+    expect(usage.records).toHaveLength(1);
+    await expect(runtime.execute({ ...run, action: 'getThing', params: { id: '1' } })).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('shutting down') });
+  });
 });

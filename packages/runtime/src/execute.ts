@@ -150,7 +150,12 @@ export interface Runtime {
   /** Loads (or answers the cached) connector version. */
   load(connector: string, version: string): Promise<LoadedConnector>;
   stats(): { scheduler: ReturnType<Scheduler['stats']>; usageBuffered: number; cachedBundles: number };
-  /** Stops accepting nothing new by itself; flushes usage and closes the HTTP agent. The sandbox pool is the caller's to close. */
+  /** Writes buffered usage records now. */
+  flushUsage(): Promise<void>;
+  /**
+   * Refuses new executions (INTERNAL "runtime is closed"), flushes usage and closes the HTTP agent.
+   * Idempotent. The sandbox pool and other passed-in dependencies are the caller's to close.
+   */
   close(): Promise<void>;
 }
 
@@ -290,7 +295,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     validateOutput?: (manifest: ConnectorManifest, value: unknown) => void;
   }
 
+  let closing: Promise<void> | undefined;
+
   async function run<T>(target: Target, plan: Plan): Promise<ExecutionResult<T>> {
+    if (closing) throw new ExecutionError({ code: 'INTERNAL', message: 'The connector runtime is shutting down; send the execution to another instance' }, { executionId: randomUUID(), durationMs: 0, attempts: 0, httpCalls: 0, bytesIn: 0, bytesOut: 0 });
     const executionId = randomUUID();
     const startedAt = clock.now();
     const stats: EgressStats = { httpCalls: 0, bytesIn: 0, bytesOut: 0 };
@@ -521,9 +529,15 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     },
     load,
     stats: () => ({ scheduler: scheduler.stats(), usageBuffered: meter.buffered(), cachedBundles: bundles.size }),
-    async close() {
-      await meter.close();
-      if (ownsEgress) await egress.close();
+    flushUsage: () => meter.flush(),
+    close() {
+      closing ??= (async () => {
+        // Let running executions finish (they are bounded by their deadlines) before closing the agent.
+        while (scheduler.stats().running > 0 || scheduler.stats().queued > 0) await clock.sleep(10);
+        await meter.close();
+        if (ownsEgress) await egress.close();
+      })();
+      return closing;
     },
   };
 }
