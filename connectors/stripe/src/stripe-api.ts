@@ -47,7 +47,16 @@ export function stripeError(request: Pick<HttpRequest, 'method' | 'url'>, respon
   const body = errorBody(response.data);
   const where = `Stripe ${request.method} ${request.url}`;
   const said = body.message ? `: ${body.message}` : '';
-  const details = { type: body.type, code: body.code, decline_code: body.decline_code, param: body.param, doc_url: body.doc_url, request_id: headerValue(response.headers, 'request-id') };
+  const details = {
+    type: body.type,
+    code: body.code,
+    decline_code: body.decline_code,
+    param: body.param,
+    charge: body.charge,
+    payment_intent: body.payment_intent?.id,
+    doc_url: body.doc_url,
+    request_id: headerValue(response.headers, 'request-id'),
+  };
   const extra = { upstreamStatus: response.status, details };
   const s = response.status;
   if (s === 429) {

@@ -69,7 +69,7 @@ describe('createPaymentIntent', () => {
     expect(error).toMatchObject({
       code: 'NON_RETRYABLE',
       upstreamStatus: 402,
-      details: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', request_id: 'req_declined1' },
+      details: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', charge: 'ch_3NgDeclined', request_id: 'req_declined1' },
     });
     expect(String((error as Error).message)).toMatch(/declined \(card_declined\/insufficient_funds\): Your card has insufficient funds/);
   });
