@@ -49,7 +49,10 @@ export interface TestHarnessOptions {
   fields?: Record<string, string>;
   /** Platform config that auth specs reference (`config.client_id`); missing OAuth client values get test defaults. */
   config?: PlatformConfig;
-  /** Start the local OAuth provider. Default: on for OAuth2 connectors unless `credentials` are given. */
+  /**
+   * Start the local OAuth provider. Default: on for OAuth2 connectors unless `credentials` are given. With the
+   * provider on, the mock API accepts only live tokens the provider issued (so revocation and expiry are real).
+   */
   oauth?: boolean | HarnessOAuthOptions;
   /**
    * How the mock API checks credentials: `auto` (default) expects exactly the harness's credentials (or, with
