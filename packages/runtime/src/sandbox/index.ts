@@ -1,6 +1,8 @@
 // Public surface of the sandbox layer.
 export { createSandboxPool, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
 export type { SandboxPoolOptions } from './pool.ts';
+export { canIsolateNetwork, createProcessPool } from './process-pool.ts';
+export type { ProcessPoolOptions } from './process-pool.ts';
 export { createQuarantine } from './quarantine.ts';
 export type { Quarantine, QuarantineOptions } from './quarantine.ts';
 export { createQuickJSEngine } from './quickjs-engine.ts';
