@@ -133,6 +133,21 @@ describe('listChannels', () => {
     expect(h.api.requests[0]?.headers.authorization).toBe(`Bearer ${BOT_TOKEN}`);
   });
 
+  it('keeps going past an empty page that still has a next_cursor', async () => {
+    await using h = await harness();
+    h.api.prependFixture({
+      request: { method: 'GET', path: '/conversations.list', query: { cursor: '*' } },
+      response: { body: { ok: true, channels: [{ id: 'C0LAST', name: 'last' }], response_metadata: { next_cursor: '' } } },
+    });
+    h.api.prependFixture({
+      request: { method: 'GET', path: '/conversations.list' },
+      response: { body: { ok: true, channels: [], response_metadata: { next_cursor: 'bmV4dA==' } } },
+      times: 1,
+    });
+    await expect(h.run('listChannels', { exclude_archived: true })).resolves.toEqual({ channels: [{ id: 'C0LAST', name: 'last' }] });
+    expect(h.api.requests.map((r) => r.query.cursor)).toEqual([undefined, 'bmV4dA==']);
+  });
+
   it('stops at max_items', async () => {
     await using h = await harness();
     const out = await h.run<{ channels: { id: string }[] }>('listChannels', { max_items: 2 });

@@ -1,4 +1,4 @@
-import { collect, defineAction, paginate, type HttpResponse } from '@businessos/connector-sdk';
+import { defineAction, type HttpResponse } from '@businessos/connector-sdk';
 import { channelSchema, type Channel } from '../schemas.ts';
 import { slackClient } from '../slack-api.ts';
 
@@ -54,19 +54,19 @@ export const listChannels = defineAction({
   ],
   async execute(params, ctx) {
     const max = params.max_items ?? 1000;
-    const channels = await collect(
-      paginate<Channel>(
-        slackClient(ctx),
-        {
-          method: 'GET',
-          url: '/conversations.list',
-          query: { types: (params.types ?? ['public_channel']).join(','), exclude_archived: params.exclude_archived ?? true, limit: Math.min(PAGE_SIZE, max) },
-        },
-        { type: 'cursor', cursorParam: 'cursor', items: channelsOf, nextCursor: nextCursorOf },
-        // Slack may return short pages (filtering happens after paging), so allow more pages than max / PAGE_SIZE.
-        { maxItems: max, maxPages: Math.max(10, Math.ceil(max / PAGE_SIZE) * 4) },
-      ),
-    );
+    const slack = slackClient(ctx);
+    const query = { types: (params.types ?? ['public_channel']).join(','), exclude_archived: params.exclude_archived ?? true, limit: Math.min(PAGE_SIZE, max) };
+    const channels: Channel[] = [];
+    // A hand-written walk rather than the SDK's paginate(): Slack filters after paging, so a page may be empty
+    // and still carry a next_cursor, which must not end the walk. Short pages also mean more pages than max / limit.
+    const maxPages = Math.max(10, Math.ceil(max / PAGE_SIZE) * 4);
+    let cursor: string | undefined;
+    for (let page = 0; page < maxPages && channels.length < max; page++) {
+      const res = await slack.get('/conversations.list', { query: cursor === undefined ? query : { ...query, cursor } });
+      channels.push(...channelsOf(res).slice(0, max - channels.length));
+      cursor = nextCursorOf(res);
+      if (cursor === undefined) break;
+    }
     return { channels };
   },
 });
