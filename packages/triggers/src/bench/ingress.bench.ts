@@ -133,18 +133,26 @@ async function client(): Promise<void> {
     ['handleDelivery (memory dedupe + rate limit, memory outbox)', `/webhooks/${ENDPOINT_ID}`],
   ];
   if (process.env.REDIS_URL) routes.push(['handleDelivery (Redis dedupe + rate limit, memory outbox)', `/webhooks-redis/${ENDPOINT_ID}`]);
-  const results: Result[] = [];
-  for (const [route, path] of routes) {
-    await run(route, path, 1500);
-    results.push(await run(route, path, seconds * 1000));
+  // Routes take turns over several rounds, and each keeps its best round: on a shared machine a burst of
+  // outside load then hits every route alike instead of whichever happened to run at that moment.
+  const rounds = 3;
+  for (const [route, path] of routes) await run(route, path, 1500);
+  const best = new Map<string, Result>();
+  for (let round = 0; round < rounds; round += 1) {
+    for (const [route, path] of routes) {
+      const r = await run(route, path, (seconds * 1000) / rounds);
+      const prev = best.get(route);
+      if (!prev || r.perSecond > prev.perSecond) best.set(route, r);
+    }
   }
+  const results = routes.map(([route]) => best.get(route)).filter((r): r is Result => r !== undefined);
   worker.postMessage({ type: 'counts' });
   const counts = await next<Counts>('counts');
   worker.postMessage({ type: 'stop' });
   await pool.close();
 
   const bare = results[0]?.perSecond ?? 1;
-  console.log(`Signed Shopify deliveries (~230-byte JSON, HMAC-SHA256), ${concurrency} in flight over 32 keep-alive connections, ${seconds} s per route after a 1.5 s warm-up; server in a worker thread, load generator in the main thread.\n`);
+  console.log(`Signed Shopify deliveries (~230-byte JSON, HMAC-SHA256), ${concurrency} in flight over 32 keep-alive connections, ${seconds} s per route in 3 alternating rounds (best round shown) after a 1.5 s warm-up; server in a worker thread, load generator in the main thread.\n`);
   console.log('| route | deliveries/s | × bare | p50 ms | p99 ms | non-200 |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of results) {

@@ -71,7 +71,17 @@ export function createMemoryOutbox(options: { clock?: Clock } = {}): MemoryOutbo
     async readAfter(query) {
       const after = checkReadAfterQuery(query);
       const out: OutboxEvent[] = [];
-      for (const e of events) {
+      // Events are in position order: start at the first one after `after` instead of scanning from the start.
+      let lo = 0;
+      let hi = events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (BigInt(events[mid]?.position ?? '0') <= after) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < events.length; i += 1) {
+        const e = events[i];
+        if (!e) break;
         if (out.length >= query.limit) break;
         if (e.tenantId !== query.tenantId || BigInt(e.position) <= after) continue;
         if (query.subscriptionId !== undefined && e.subscriptionId !== query.subscriptionId) continue;
