@@ -190,6 +190,56 @@ describe('createTestHarness: the host path stays offline', () => {
   });
 });
 
+describe('createTestHarness: webhook triggers and logs', () => {
+  const hooked = defineConnector({
+    name: 'hooked',
+    version: '1.0.0',
+    baseUrl: 'https://api.hooked.test',
+    auth: new BearerTokenAuth(),
+    actions: [],
+    triggers: [
+      defineTrigger({
+        name: 'orderCreated',
+        description: 'An order was created',
+        output: { type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] },
+        webhook: {
+          topic: 'orders/create',
+          async subscribe(ctx, { webhookUrl, topic }) {
+            const res = await ctx.http.post<{ id: string; secret: string }>('/webhooks', { url: webhookUrl, topic });
+            ctx.log.info('subscribed', { id: res.data.id });
+            return { externalId: res.data.id, secret: res.data.secret };
+          },
+          async unsubscribe(ctx, sub) {
+            await ctx.http.delete(`/webhooks/${sub.externalId}`);
+          },
+          transform(delivery) {
+            const body = delivery.body as { orders: { id: string }[] };
+            return body.orders.map((o) => ({ orderId: o.id }));
+          },
+        },
+      }),
+    ],
+  });
+
+  it('subscribes, transforms deliveries into validated events and unsubscribes', async () => {
+    await using h = await createTestHarness({
+      connector: hooked,
+      fixtures: [
+        { request: { method: 'POST', path: '/webhooks', body: { topic: 'orders/create', url: '*' } }, response: { status: 201, body: { id: 'wh_1', secret: 'whsec_test' } } },
+        { request: { method: 'DELETE', path: '/webhooks/:id' }, response: { status: 204 } },
+      ],
+    });
+    const sub = await h.subscribe('orderCreated', 'https://platform.test/hooks/1');
+    expect(sub).toEqual({ externalId: 'wh_1', secret: 'whsec_test' });
+    expect(h.api.requests[0]?.body).toEqual({ url: 'https://platform.test/hooks/1', topic: 'orders/create' });
+    expect(h.logs).toEqual([{ level: 'info', message: 'subscribed', data: { id: 'wh_1' } }]);
+    await expect(h.deliver('orderCreated', { body: { orders: [{ id: 'o1' }, { id: 'o2' }] } })).resolves.toEqual([{ orderId: 'o1' }, { orderId: 'o2' }]);
+    await expect(h.deliver('orderCreated', { body: { orders: [{ id: 3 }] } })).rejects.toMatchObject({ code: 'INVALID_OUTPUT', path: '/orderId' });
+    await expect(h.trigger('orderCreated', 'unsubscribe', sub)).resolves.toBeNull();
+    expect(h.api.lastRequest()).toMatchObject({ method: 'DELETE', path: '/webhooks/wh_1', status: 204 });
+  });
+});
+
 describe('createTestHarness with other auth types', () => {
   const make = (auth: ApiKeyAuth | BasicAuth | BearerTokenAuth) =>
     defineConnector({
