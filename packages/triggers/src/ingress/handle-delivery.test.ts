@@ -1,4 +1,4 @@
-import type { SignatureSpec, TriggerManifest } from '@businessos/connector-sdk';
+import { defineConnector, defineTrigger, type SignatureSpec, type TriggerManifest } from '@businessos/connector-sdk';
 import { describe, expect, it, vi } from 'vitest';
 import { createMemoryOutbox } from '../outbox/memory-outbox.ts';
 import type { EventOutbox } from '../outbox/types.ts';
@@ -184,5 +184,39 @@ describe('handleDelivery', () => {
     const unsignedEndpoint = { ...shopifyEndpoint, trigger: trigger(undefined) };
     expect((await handleDelivery(shopifyDelivery('{"id":1}', 'a', unsignedEndpoint), deps)).status).toBe(200);
     expect((await handleDelivery(shopifyDelivery('{"id":2}', 'b', unsignedEndpoint), { ...deps, limits: { allowUnsigned: false } })).status).toBe(401);
+  });
+
+  it('runs a real SDK connector\'s transform step, as the runtime will in the sandbox', async () => {
+    const connector = defineConnector({
+      name: 'stripe-like',
+      version: '1.0.0',
+      actions: [],
+      triggers: [defineTrigger({
+        name: 'paymentSucceeded',
+        description: 'A payment succeeded',
+        webhook: {
+          verify: { scheme: 'stripe', secret: 'subscription' },
+          eventId: '/id',
+          transform(delivery) {
+            const event = delivery.body as { type?: string; data?: { object?: unknown } };
+            return event.type === 'payment_intent.succeeded' ? [event.data?.object] : [];
+          },
+        },
+      })],
+    });
+    const [manifestTrigger] = connector.manifest.triggers;
+    const endpoint: WebhookEndpoint = { id: 'ep_s', tenantId: 't1', subscriptionId: 'sub_s', status: 'active', trigger: manifestTrigger!, secret: 'whsec_abc' };
+    const { outbox, deps } = setup({
+      transform: async ({ endpoint: ep, delivery }) => (await connector.executeTrigger(ep.trigger.name, 'transform', delivery, { transport: async () => ({ status: 500, headers: {}, data: null }) })) as unknown[],
+    });
+    const send = (body: object) => {
+      const raw = Buffer.from(JSON.stringify(body));
+      return handleDelivery({ endpointId: 'ep_s', endpoint, rawBody: raw, headers: signDelivery(manifestTrigger!.webhook!.verify!, 'whsec_abc', raw, NOW / 1000), query: {}, now: NOW }, deps);
+    };
+    expect((await send({ id: 'evt_1', type: 'payment_intent.succeeded', data: { object: { id: 'pi_1', amount: 2000 } } })).body).toMatchObject({ events: 1 });
+    expect((await send({ id: 'evt_2', type: 'charge.refunded', data: { object: { id: 'ch_1' } } })).body).toMatchObject({ events: 0 });
+    expect((await send({ id: 'evt_1', type: 'payment_intent.succeeded', data: { object: { id: 'pi_1', amount: 2000 } } })).body).toMatchObject({ duplicate: true });
+    expect((await outbox.readAfter({ tenantId: 't1', limit: 10 })).map((e) => [e.key, e.payload])).toEqual([['id:evt_1#0', { id: 'pi_1', amount: 2000 }]]);
+    expect(outbox.deliveries().map((d) => d.processed)).toEqual([true, true]);
   });
 });

@@ -9,7 +9,7 @@
  *   row's id with `duplicate: true`, and whether events were already appended for it (`processed`).
  * - Events are idempotent by `(subscriptionId, key)`: appending a key that exists (in an earlier call, or twice in
  *   one call, or in two concurrent calls) stores it once; `appendEvents` returns only the events it inserted.
- *   Appending with a `deliveryId` marks that delivery processed in the same transaction.
+ *   Appending with a `deliveryId` marks that delivery processed in the same transaction, also when there are no events.
  * - Positions: every event gets a `position`, a decimal integer string, unique and increasing in append order.
  *   `readAfter` returns a tenant's events with position > `after` in ascending position order. A reader that
  *   has seen position P must never later find a new event with a position <= P: a PostgreSQL implementation must

@@ -54,6 +54,12 @@ export function runOutboxConformance(makeOutbox: () => EventOutbox | Promise<Eve
 
       await outbox.appendEvents({ ...t, deliveryId: first.id }, [{ key: 'id:evt_1#0', payload: { a: 1 } }]);
       expect(await outbox.storeDelivery(delivery(t, 'id:evt_1'))).toEqual({ id: first.id, duplicate: true, processed: true });
+
+      // A delivery the connector turned into no events is processed too.
+      const empty = await outbox.storeDelivery(delivery(t, 'id:evt_2'));
+      expect(await outbox.appendEvents({ ...t, deliveryId: empty.id }, [])).toEqual([]);
+      expect(await outbox.storeDelivery(delivery(t, 'id:evt_2'))).toEqual({ id: empty.id, duplicate: true, processed: true });
+      expect((await outbox.getDelivery(t.tenantId, empty.id))?.processed).toBe(true);
     }));
 
     it('keeps the delivery as received, non-UTF-8 raw bytes included, readable only by its tenant', withOutbox(async (outbox) => {
