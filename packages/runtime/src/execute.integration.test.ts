@@ -1,4 +1,4 @@
-import { ApiKeyAuth, ConnectorError, OAuth2Auth, defineAction, defineConnector, type Connector } from '@businessos/connector-sdk';
+import { ApiKeyAuth, ConnectorError, OAuth2Auth, defineAction, defineConnector, defineTrigger, type Connector } from '@businessos/connector-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryArtifactStore } from './artifacts/artifact-store.ts';
 import { createRuntime, type RuntimeConfig } from './execute.ts';
@@ -23,6 +23,7 @@ beforeAll(async () => {
     const p = req.url.pathname;
     if (p.startsWith('/oauth/')) {
       if (p === '/oauth/token') return sendJson(res, 200, { access_token: 'at-new', refresh_token: 'rt-new', expires_in: 3600 });
+      if (p === '/oauth/never') return sendJson(res, 401, { error: 'invalid_token' });
       if (p === '/oauth/me') return req.headers.authorization === 'Bearer at-new' ? sendJson(res, 200, { me: 'ok' }) : sendJson(res, 401, { error: 'invalid_token' });
     }
     if (req.headers['x-api-key'] !== API_KEY) return sendJson(res, 401, { error: 'bad key' });
@@ -79,7 +80,16 @@ function oauthy(origin: string): Connector {
   return defineConnector({
     name: 'oauthy', version: '1.0.0', baseUrl: `${origin}/oauth`,
     auth: new OAuth2Auth({ clientId: 'cid', clientSecret: 'client-secret-xyz', authorizationUrl: `${origin}/oauth/authorize`, tokenUrl: `${origin}/oauth/token`, scopes: [] }),
-    actions: [defineAction({ name: 'me', description: 'x', idempotent: true, async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>('/me')).data; } })],
+    actions: [
+      defineAction({ name: 'me', description: 'x', idempotent: true, async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>('/me')).data; } }),
+      defineAction({
+        name: 'never', description: 'calls an endpoint that always answers 401, twice',
+        async execute(_p, ctx) {
+          await ctx.http.get('/never', { throwOnError: false });
+          return (await ctx.http.get<Record<string, unknown>>('/never')).data;
+        },
+      }),
+    ],
   });
 }
 
@@ -188,6 +198,16 @@ describe('createRuntime: execute', () => {
     await runtime.close();
   });
 
+  it('refreshes at most once per attempt when the provider keeps answering 401', async () => {
+    const { runtime, vault } = await setup();
+    await vault.putCredentials('t1', 'oc2', { accessToken: 'at-old', refreshToken: 'rt-old' });
+    const tokenCalls = () => api.requests.filter((r) => r.url.pathname === '/oauth/token').length;
+    const before = tokenCalls();
+    await expect(runtime.execute({ tenant: 't1', connector: 'oauthy', version: '1.0.0', action: 'never', connection: { id: 'oc2' } })).rejects.toMatchObject({ code: 'AUTH_FAILED', upstreamStatus: 401 });
+    expect(tokenCalls() - before).toBe(1);
+    await runtime.close();
+  });
+
   it('fails with AUTH_FAILED when the connection has no credentials', async () => {
     const { runtime } = await setup();
     await expect(runtime.execute({ ...run, connection: { id: 'missing' }, action: 'getThing', params: { id: '1' } })).rejects.toMatchObject({ code: 'AUTH_FAILED' });
@@ -232,5 +252,53 @@ describe('createRuntime: execute', () => {
     await Promise.all([runtime.close(), runtime.close()]);
     expect(usage.records).toHaveLength(1);
     await expect(runtime.execute({ ...run, action: 'getThing', params: { id: '1' } })).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('shutting down') });
+  });
+});
+
+describe('createRuntime: triggers', () => {
+  const feed = (origin: string) => defineConnector({
+    name: 'feed', version: '1.0.0', baseUrl: origin, auth: new ApiKeyAuth({ name: 'X-Api-Key' }),
+    actions: [],
+    triggers: [
+      defineTrigger({
+        name: 'newThing', description: 'New things',
+        output: { type: 'object', properties: { id: { type: 'string' }, n: { type: 'number' } }, required: ['id'] },
+        polling: {
+          intervalSeconds: 60, dedupe: { by: 'id', path: '/id' },
+          async poll(ctx, state) {
+            const since = (state as { since?: number } | undefined)?.since ?? 0;
+            const thing = (await ctx.http.get<{ id: string }>(`/things/t${since + 1}`)).data;
+            await ctx.store.set('polls', ((await ctx.store.get<number>('polls')) ?? 0) + 1);
+            return { items: [{ id: thing.id, n: (await ctx.store.get<number>('polls')) ?? 0 }], state: { since: since + 1 } };
+          },
+        },
+      }),
+      defineTrigger({
+        name: 'pushed', description: 'Webhook',
+        output: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        webhook: { topic: 'things/create', transform: (delivery) => (delivery.body as { events: unknown[] }).events },
+      }),
+    ],
+  });
+  const base = { tenant: 't1', connector: 'feed', version: '1.0.0', connection: { id: 'conn-1' } };
+
+  it('polls with state and a per-connection store, validating each item', async () => {
+    const { runtime, usage } = await setup({}, [feed(api.origin)]);
+    const first = await runtime.executeTrigger<{ items: unknown[]; state: unknown }>({ ...base, trigger: 'newThing', operation: 'poll' });
+    expect(first.data).toEqual({ items: [{ id: 't1', n: 1 }], state: { since: 1 } });
+    const second = await runtime.executeTrigger<{ items: unknown[]; state: unknown }>({ ...base, trigger: 'newThing', operation: 'poll', input: first.data.state });
+    expect(second.data).toEqual({ items: [{ id: 't2', n: 2 }], state: { since: 2 } });
+    await runtime.close();
+    expect(usage.query({ tenant: 't1' }).map((r) => r.action)).toEqual(['trigger:newThing:poll', 'trigger:newThing:poll']);
+  });
+
+  it('transforms webhook deliveries and refuses events that break the output schema', async () => {
+    const { runtime } = await setup({}, [feed(api.origin)]);
+    const delivery = (events: unknown[]) => ({ headers: {}, query: {}, body: { events }, rawBody: JSON.stringify({ events }) });
+    const ok = await runtime.executeTrigger({ ...base, trigger: 'pushed', operation: 'transform', input: delivery([{ id: 'a' }, { id: 'b' }]) });
+    expect(ok.data).toEqual([{ id: 'a' }, { id: 'b' }]);
+    await expect(runtime.executeTrigger({ ...base, trigger: 'pushed', operation: 'transform', input: delivery([{ id: 'a' }, { id: 3 }]) })).rejects.toMatchObject({ code: 'INVALID_OUTPUT', path: '/1/id' });
+    await expect(runtime.executeTrigger({ ...base, trigger: 'missing', operation: 'poll' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await runtime.close();
   });
 });

@@ -406,6 +406,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       ? { tenant: ctx.tenant, connectionId: ctx.connectionId, manifest: { name: manifest.name, hosts: manifest.hosts, baseUrl: manifest.baseUrl, auth: spec as OAuth2AuthSpec }, fields: ctx.allFields, stats: ctx.stats }
       : undefined;
     const state = ctx.connectionId ? stateFor(ctx.tenant, ctx.connectionId) : undefined;
+    // A token the provider refused is refreshed at most once per attempt, so a connector that keeps
+    // calling a 401 endpoint cannot turn into a refresh storm.
+    let refreshedAfter401 = false;
 
     async function send(request: HttpRequest, breakerKey: string): Promise<{ response: HttpResponse; token: string | undefined }> {
       let credentials = ctx.getCredentials();
@@ -443,7 +446,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           const url = resolveRequestUrl(manifest, ctx.allFields, request.url, undefined, ctx.baseUrlOverride);
           const breakerKey = `${manifest.name}|${url.host}`;
           let { response, token } = await send(request, breakerKey);
-          if (response.status === 401 && oauthTarget && token) {
+          if (response.status === 401 && oauthTarget && token && !refreshedAfter401) {
+            refreshedAfter401 = true;
             // The provider refused the token: refresh once (unless another worker already did) and retry once.
             const current = ctx.getCredentials();
             if (current) {
