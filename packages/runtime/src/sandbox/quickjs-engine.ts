@@ -90,28 +90,53 @@ export interface QuickJSEngineOptions {
 export function createQuickJSEngine(options: QuickJSEngineOptions = {}): SandboxEngine {
   // Compile up front so the first sandbox's deadline is not spent compiling WebAssembly.
   if (!options.module) wasmModule();
+  // One blank instance (no guest code has run in it) is kept ready for the most recent limits, so a cold
+  // start pays only for evaluating the bundle.
+  let spare: Promise<Blank> | undefined;
+  let spareKey = '';
+
+  async function blank(memoryBytes: number, maxStackBytes: number): Promise<Blank> {
+    const memory = new Wasm.Memory({ initial: MIN_MEMORY_BYTES / PAGE_BYTES, maximum: memoryBytes / PAGE_BYTES });
+    const module = await newQuickJSWASMModuleFromVariant(newVariant(baseVariant as never, { wasmModule: (options.module ?? wasmModule()) as never, wasmMemory: memory as never }));
+    const runtime = module.newRuntime();
+    // QuickJS's own accounting catches most allocations early with a catchable error; the memory maximum is the real cap.
+    runtime.setMemoryLimit(memoryBytes - 4 * 1024 * 1024);
+    runtime.setMaxStackSize(maxStackBytes);
+    return { memory, runtime, context: runtime.newContext() };
+  }
+
   return {
     name: 'quickjs',
     async create(code, limits, deadlineAt) {
       const memoryBytes = Math.max(MIN_MEMORY_BYTES, Math.floor(limits.memoryBytes / PAGE_BYTES) * PAGE_BYTES);
       const maxStackBytes = Math.min(MAX_STACK_BYTES, Math.max(64 * 1024, limits.maxStackBytes));
-      const memory = new Wasm.Memory({ initial: MIN_MEMORY_BYTES / PAGE_BYTES, maximum: memoryBytes / PAGE_BYTES });
-      const module = await newQuickJSWASMModuleFromVariant(newVariant(baseVariant as never, { wasmModule: (options.module ?? wasmModule()) as never, wasmMemory: memory as never }));
       const effective = { memoryBytes, maxStackBytes };
-      let runtime: QuickJSRuntime;
-      let context: QuickJSContext;
+      const key = `${memoryBytes}/${maxStackBytes}`;
+      let ready: Blank;
       try {
-        runtime = module.newRuntime();
-        // QuickJS's own accounting catches most allocations early with a catchable error; the memory maximum is the real cap.
-        runtime.setMemoryLimit(memoryBytes - 4 * 1024 * 1024);
-        runtime.setMaxStackSize(maxStackBytes);
-        context = runtime.newContext();
+        const reuse = spare && spareKey === key ? spare : undefined;
+        spare = undefined;
+        ready = await (reuse ?? blank(memoryBytes, maxStackBytes));
       } catch (error) {
         throw classifyEngineFault(error, effective);
       }
-      return instantiate(memory, runtime, context, code, effective, deadlineAt, options.interrupts ?? true);
+      spareKey = key;
+      setImmediate(() => {
+        if (spare || spareKey !== key) return;
+        spare = blank(memoryBytes, maxStackBytes);
+        spare.catch(() => {
+          spare = undefined;
+        });
+      });
+      return instantiate(ready.memory, ready.runtime, ready.context, code, effective, deadlineAt, options.interrupts ?? true);
     },
   };
+}
+
+interface Blank {
+  memory: WasmMemory;
+  runtime: QuickJSRuntime;
+  context: QuickJSContext;
 }
 
 function instantiate(

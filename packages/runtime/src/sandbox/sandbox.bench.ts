@@ -1,7 +1,7 @@
 // Benchmark of the sandbox layer alone (not a test): cold start of a ~200 KB bundle, warm call overhead
 // against calling the same connector in-process, and RSS per idle warm sandbox.
 // Run: node packages/runtime/src/sandbox/sandbox.bench.ts
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createSandboxPool } from './pool.ts';
 import { bundleOf, buildSdkBundle, recordingHost } from './test-support.ts';
 
@@ -31,7 +31,8 @@ const big = await buildSdkBundle(source, 'big@1.0.0');
 const host = recordingHost(async () => ({ status: 200, headers: {}, data: { pong: true } }));
 host.log = () => undefined;
 
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}`);
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log('(wall times include waiting for a core on a busy machine; worker CPU times do not)');
 console.log(`bundle: ${(big.code.length / 1024).toFixed(1)} KiB`);
 
 const pool = createSandboxPool({ workers: 1, maxWarmPerWorker: 500 });
@@ -40,23 +41,27 @@ await pool.run({ tenant: 'warmup', bundle: bundleOf('export default { async exec
 
 // Cold start: a bundle this worker has never seen (new bytes), first call of a new tenant.
 const cold: number[] = [];
+const coldCpu: number[] = [];
 for (let i = 0; i < 30; i += 1) {
   const fresh = bundleOf(`${big.code}\n// build ${i}`, `big@1.0.${i}`);
   const t = performance.now();
   const r = await pool.run({ tenant: `cold-${i}`, bundle: fresh, call: { kind: 'action', action: 'ping', params: { id: '1' } } }, host);
   cold.push(performance.now() - t);
+  coldCpu.push(r.stats.cpuMs ?? NaN);
   if (!r.ok) throw new Error(JSON.stringify(r.error));
 }
-console.log(`cold start (new 200 KB bundle, one HTTP call): p50 ${fmt(pct(cold, 50))} ms, p95 ${fmt(pct(cold, 95))} ms`);
+console.log(`cold start (new bundle, one HTTP call): wall p50 ${fmt(pct(cold, 50))} ms, p95 ${fmt(pct(cold, 95))} ms; worker CPU p50 ${fmt(pct(coldCpu, 50))} ms, p95 ${fmt(pct(coldCpu, 95))} ms`);
 
 // Warm: same tenant and bundle; baseline: the same connector imported in-process, same host function.
 const job = { tenant: 'warm', bundle: big, call: { kind: 'action' as const, action: 'ping', params: { id: '1' } } };
 for (let i = 0; i < 200; i += 1) await pool.run(job, host);
 const warm: number[] = [];
+const warmCpu: number[] = [];
 for (let i = 0; i < 2000; i += 1) {
   const t = performance.now();
-  await pool.run(job, host);
+  const r = await pool.run(job, host);
   warm.push(performance.now() - t);
+  warmCpu.push(r.stats.cpuMs ?? NaN);
 }
 const mod = (await import(`data:text/javascript;base64,${Buffer.from(big.code).toString('base64')}`)) as { default: { executeAction(a: string, p: unknown, env: unknown): Promise<unknown> } };
 const env = { transport: (req: never) => host.request(req), log: () => undefined, connection: { fields: {} } };
@@ -67,7 +72,7 @@ for (let i = 0; i < 2000; i += 1) {
   await mod.default.executeAction('ping', { id: '1' }, env);
   direct.push(performance.now() - t);
 }
-console.log(`warm call through pool: p50 ${fmt(pct(warm, 50))} ms, p95 ${fmt(pct(warm, 95))} ms`);
+console.log(`warm call through pool: p50 ${fmt(pct(warm, 50))} ms, p95 ${fmt(pct(warm, 95))} ms; worker CPU p50 ${fmt(pct(warmCpu, 50))} ms`);
 console.log(`same call in-process:   p50 ${fmt(pct(direct, 50))} ms, p95 ${fmt(pct(direct, 95))} ms`);
 console.log(`added p50: ${fmt(pct(warm, 50) - pct(direct, 50))} ms, ratio ${(pct(warm, 50) / pct(direct, 50)).toFixed(1)}x`);
 await pool.close();
