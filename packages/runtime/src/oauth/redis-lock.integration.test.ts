@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEgressClient } from '../egress/egress-client.ts';
+import { sendJson, startMockServer } from '../testing/mock-server.ts';
+import { generateMasterKey } from '../vault/master-key.ts';
+import { createMemoryVaultStore } from '../vault/memory-store.ts';
+import { createVault } from '../vault/vault.ts';
 import { acquireLock } from './lock.ts';
 import { createRedisLock } from './redis-lock.ts';
+import { createTokenRefresher } from './token-refresher.ts';
 
 const url = process.env.REDIS_URL;
 const required = process.env.BOS_REQUIRE_SERVICES === '1';
@@ -69,5 +75,34 @@ describe.skipIf(!url)('redis lock (real Redis; skipped without REDIS_URL)', () =
     const got = await waiting;
     expect('lease' in got).toBe(true);
     if ('lease' in got) expect(await got.lease.release()).toBe(true);
+  });
+
+  it('makes OAuth refresh single-flight across two workers with their own Redis clients', async () => {
+    let issued = 0;
+    const server = await startMockServer(async (_req, res) => {
+      issued++;
+      await new Promise((r) => setTimeout(r, 50));
+      sendJson(res, 200, { access_token: `at-${issued}`, refresh_token: `rt-${issued}`, expires_in: 3600 });
+    });
+    try {
+      const store = createMemoryVaultStore();
+      const masterKey = generateMasterKey();
+      const egress = createEgressClient({ allowLoopback: true });
+      const connections = { markNeedsReauth: async () => undefined };
+      const worker = (redis: Redis) => createTokenRefresher({ vault: createVault({ store, masterKey }), egress, connections, lock: createRedisLock({ redis, prefix }), lockWaitMs: 5_000 });
+      const stale = { accessToken: 'at-0', refreshToken: 'rt-0', expiresAt: Date.now() - 1 };
+      await createVault({ store, masterKey }).putCredentials('t1', 'c1', stale);
+      const target = {
+        tenant: 't1', connectionId: 'c1', fields: {},
+        manifest: { name: 'acme', hosts: ['127.0.0.1'], auth: { type: 'oauth2' as const, grant: 'authorization_code' as const, tokenUrl: `${server.origin}/token`, clientId: 'id', scopes: [], scopeSeparator: ' ', pkce: true } },
+      };
+      const [w1, w2] = [worker(a), worker(b)];
+      const results = await Promise.all([...Array.from({ length: 4 }, () => w1.ensureFresh(target, stale)), ...Array.from({ length: 4 }, () => w2.ensureFresh(target, stale))]);
+      expect(issued).toBe(1);
+      expect(new Set(results.map((r) => r.accessToken))).toEqual(new Set(['at-1']));
+      await egress.close();
+    } finally {
+      await server.close();
+    }
   });
 });
