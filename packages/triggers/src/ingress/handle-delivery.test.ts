@@ -61,6 +61,17 @@ describe('handleDelivery', () => {
     expect(outbox.deliveries()).toHaveLength(1);
   });
 
+  it('completes a delivery whose worker died after storing it, when the provider retries', async () => {
+    const { outbox, deps } = setup();
+    const req = shopifyDelivery('{"id":1}');
+    // The dead worker's traces: the id is marked seen and the raw delivery stored, no events.
+    await deps.seen.markSeen('ep_9f2c', 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043', 3600);
+    await outbox.storeDelivery({ tenantId: 't1', subscriptionId: 'sub1', endpointId: 'ep_9f2c', eventId: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043', dedupeKey: 'id:b54557e4-bdd9-4b37-8a5f-bf7d70bcd043', receivedAt: NOW, headers: {}, query: {}, rawBody: req.rawBody });
+    expect(await handleDelivery(req, deps)).toMatchObject({ status: 200, body: { events: 1, duplicate: false } });
+    expect(await handleDelivery(req, deps)).toMatchObject({ status: 200, body: { events: 0, duplicate: true } });
+    expect(await outbox.readAfter({ tenantId: 't1', limit: 10 })).toHaveLength(1);
+  });
+
   it('stores a duplicate once even when the seen-set forgot it (outbox idempotency)', async () => {
     const { outbox, deps } = setup();
     await handleDelivery(shopifyDelivery('{"id":1}'), deps);

@@ -111,8 +111,10 @@ function flatQuery(query: IngressRequest['query']): Record<string, string> {
  * raw delivery, the connector's transform, and one outbox event per transformed event with a stable key
  * (`<dedupeKey>#<index>`), so a delivery processed twice stores its events once.
  *
- * A 2xx is returned only once the delivery and its events are stored. Failures after the event id was marked seen
- * un-mark it and answer 5xx so the provider's retry is accepted.
+ * A 2xx is returned only once the delivery and its events are stored. A replay (an event id seen before) is
+ * answered 200 `{ duplicate: true }` without a second event once the outbox says the first one was processed; if
+ * it was stored but never processed (a worker died mid-way), the replay completes it. Failures after the event id
+ * was marked seen un-mark it and answer 5xx so the provider's retry is accepted.
  */
 export async function handleDelivery(request: IngressRequest, deps: IngressDeps): Promise<IngressResponse> {
   const limits = deps.limits ?? {};
@@ -154,12 +156,12 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
 
   const headers = normalizeHeaders(request.headers);
   const eventId = extractEventId(webhook?.eventId, headers, body);
-  if (eventId !== undefined) {
-    const fresh = await deps.seen.markSeen(endpoint.id, eventId, limits.dedupeTtlSeconds ?? DEFAULT_DEDUPE_TTL);
-    if (!fresh) return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: true, events: 0 } };
-  }
+  // A seen id is not proof the delivery was processed: the worker that marked it may have died before storing
+  // its events. So a repeat still goes to the outbox, which knows (`processed`) and stores everything once.
+  let fresh = true;
+  if (eventId !== undefined) fresh = await deps.seen.markSeen(endpoint.id, eventId, limits.dedupeTtlSeconds ?? DEFAULT_DEDUPE_TTL);
   const forget = async () => {
-    if (eventId !== undefined) await deps.seen.forget(endpoint.id, eventId).catch(() => undefined);
+    if (eventId !== undefined && fresh) await deps.seen.forget(endpoint.id, eventId).catch(() => undefined);
   };
   const dedupeKey = eventId !== undefined ? `id:${eventId}` : `body:${createHash('sha256').update(request.rawBody).digest('hex')}`;
   const query = flatQuery(request.query);
