@@ -240,6 +240,7 @@ export async function createTestHarness(options: TestHarnessOptions): Promise<Te
     oauth = await createOAuthProvider({
       clients: [{ clientId, redirectUris: [redirectUri], ...(clientSecret === undefined ? {} : { clientSecret }) }],
       scopes: oauthOptions.scopes,
+      scopeSeparator: spec.scopeSeparator,
       accessTokenTtlSeconds: oauthOptions.accessTokenTtlSeconds,
       rotateRefreshTokens: oauthOptions.rotateRefreshTokens,
       requirePkce: oauthOptions.requirePkce,

@@ -190,6 +190,14 @@ describe('token endpoint: refresh_token and client_credentials', () => {
     expect(await post({ scope: 'read admin' })).toMatchObject({ error: 'invalid_scope' });
   });
 
+  it('reads and writes comma-separated scopes when configured (Shopify, Slack)', async () => {
+    await using p = await createOAuthProvider({ clients: [{ clientId: 'c', clientSecret: 's', redirectUris: [REDIRECT] }], scopes: ['read_orders', 'write_orders'], scopeSeparator: ',' });
+    const res = await fetch(p.tokenUrl, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'c', client_secret: 's', scope: 'read_orders,write_orders' }) });
+    const body = (await res.json()) as { scope: string; access_token: string };
+    expect(body.scope).toBe('read_orders,write_orders');
+    expect(p.verify(body.access_token)).toMatchObject({ active: true, scope: 'read_orders write_orders' });
+  });
+
   it('issues client-credentials tokens only to confidential clients, without refresh tokens', async () => {
     const ok = await token({ grant_type: 'client_credentials', scope: 'read' }, basic('app', 's3cret'));
     expect(ok.status).toBe(200);

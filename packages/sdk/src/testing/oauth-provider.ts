@@ -20,6 +20,11 @@ export interface OAuthProviderOptions {
   clients: OAuthClientConfig[];
   /** Scopes the provider knows; a request for another scope fails with `invalid_scope`. Omitted: any scope is accepted. */
   scopes?: string[];
+  /**
+   * How scope lists are written (default a space, per RFC 6749 §3.3). Shopify, Slack and GitHub use a comma:
+   * requests may use either, responses use this one.
+   */
+  scopeSeparator?: string;
   /** Lifetime of access tokens (default 3600). */
   accessTokenTtlSeconds?: number;
   /** Lifetime of authorization codes (default 60; RFC 6749 recommends at most 10 minutes). */
@@ -130,8 +135,11 @@ function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url');
 }
 
-function splitScope(scope: string | undefined): string[] {
-  return (scope ?? '').split(' ').filter((s) => s !== '');
+function splitScope(scope: string | undefined, separator = ' '): string[] {
+  return (scope ?? '')
+    .split(/\s+/)
+    .flatMap((part) => (separator.trim() === '' ? [part] : part.split(separator)))
+    .filter((s) => s !== '');
 }
 
 /**
@@ -158,6 +166,7 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
   const codeTtl = options.codeTtlSeconds ?? 60;
   const rotate = options.rotateRefreshTokens ?? true;
   const subject = options.subject ?? 'user-1';
+  const separator = options.scopeSeparator ?? ' ';
   const known = options.scopes ? new Set(options.scopes) : undefined;
   let offsetMs = 0;
   const now = () => (options.now ?? Date.now)() + offsetMs;
@@ -183,7 +192,7 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
   };
 
   const checkScope = (requested: string | undefined, allowed?: string[]): string => {
-    const list = splitScope(requested);
+    const list = splitScope(requested, separator);
     for (const s of list) {
       if (!SCOPE_TOKEN_RE.test(s)) throw new OAuthError('invalid_scope', `Scope "${s}" contains characters RFC 6749 §3.3 does not allow`);
       if (known && !known.has(s)) throw new OAuthError('invalid_scope', `Unknown scope "${s}"; this provider knows: ${[...known].join(' ') || '(none)'}`);
@@ -196,7 +205,7 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
     const at = now();
     const access = token('mat');
     tokens.set(access, { kind: 'access', clientId, scope, subject, issuedAt: at, expiresAt: at + accessTtl * 1000, revoked: false, family: [] });
-    const response: TokenResponse = { access_token: access, token_type: 'Bearer', expires_in: accessTtl, scope };
+    const response: TokenResponse = { access_token: access, token_type: 'Bearer', expires_in: accessTtl, scope: scope.split(' ').filter(Boolean).join(separator) };
     let refresh = refreshToken;
     if (withRefresh && refresh === undefined) {
       refresh = token('mrt');
