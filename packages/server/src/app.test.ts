@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.ts';
 import { createTestApp, type TestApp } from './test-app.ts';
 
 describe('service basics', () => {
@@ -77,5 +78,53 @@ describe('service basics', () => {
 
   it('stays up after bad input', async () => {
     expect((await t.app.inject({ url: '/health' })).statusCode).toBe(200);
+  });
+});
+
+describe('start-up in the background', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is live at once, ready only after start-up, and holds store requests until then', async () => {
+    let finish!: () => void;
+    const startup = new Promise<void>((resolve) => (finish = resolve));
+    const app = await buildApp({ config: t.config, db: t.store.db, startup });
+    try {
+      expect((await app.inject({ url: '/health' })).statusCode).toBe(200);
+      expect((await app.inject({ url: '/openapi.json' })).statusCode).toBe(200);
+      const notReady = await app.inject({ url: '/ready' });
+      expect(notReady.statusCode).toBe(503);
+      expect(notReady.json()).toMatchObject({ type: expect.stringContaining('not-ready') });
+      const pending = app.inject({ url: '/marketplace/search?q=x' });
+      let answered = false;
+      void pending.then(() => (answered = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(answered).toBe(false);
+      finish();
+      expect((await pending).statusCode).toBe(200);
+      expect((await app.inject({ url: '/ready' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers 503 when start-up failed, and stays live', async () => {
+    const startup = Promise.reject(new Error('migration 002 failed'));
+    const app = await buildApp({ config: t.config, db: t.store.db, startup });
+    try {
+      await startup.catch(() => {});
+      const res = await app.inject({ url: '/marketplace/search' });
+      expect(res.statusCode).toBe(503);
+      expect(res.body).not.toContain('migration 002');
+      expect((await app.inject({ url: '/health' })).statusCode).toBe(200);
+      expect((await app.inject({ url: '/ready' })).statusCode).toBe(503);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -6,8 +6,8 @@ import type { ServerConfig } from './config.ts';
 import type { Db } from './db/db.ts';
 import { readApiKey } from './http/api-key.ts';
 import { authenticate, authorize } from './http/authenticate.ts';
-import { PROBLEM_CONTENT_TYPE, problem, problemSchema, toProblem } from './http/problem.ts';
-import type { RouteDefinition, RouteDeps } from './http/route.ts';
+import { PROBLEM_CONTENT_TYPE, problem, ProblemError, problemSchema, toProblem } from './http/problem.ts';
+import type { RouteDefinition, RouteDeps, StartupState } from './http/route.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { ROUTES } from './routes/index.ts';
 
@@ -19,6 +19,18 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Routes to serve; defaults to every route of the service. */
   routes?: readonly RouteDefinition[];
+  /**
+   * Start-up work still running (migrations, bootstrap, seeding). Until it settles, requests other than liveness and
+   * the API description wait for it (up to `startupWaitMs`), then get 503 if it failed or is still running.
+   */
+  startup?: Promise<void>;
+  startupWaitMs?: number;
+}
+
+// Routes that never need the store, answered while start-up is still running.
+function needsStore(url: string | undefined): boolean {
+  if (url === undefined) return true;
+  return !(url === '/health' || url === '/ready' || url === '/openapi.json' || url.startsWith('/docs'));
 }
 
 const VERSION = '0.1.0';
@@ -29,6 +41,13 @@ const VERSION = '0.1.0';
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, db } = options;
+  // Start-up state, tracked from the first tick (before any await) so a failed start-up is never unhandled.
+  const startup = options.startup ?? Promise.resolve();
+  let startupState: StartupState = options.startup ? 'running' : 'ok';
+  startup.then(
+    () => (startupState = 'ok'),
+    () => (startupState = 'failed'),
+  );
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: config.limits.bodyBytes,
@@ -72,7 +91,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const deps: RouteDeps = { config, db };
+  if (options.startup) {
+    const waitMs = options.startupWaitMs ?? 120_000;
+    app.addHook('onRequest', async (request) => {
+      if (startupState === 'ok' || !needsStore(request.routeOptions.url)) return;
+      if (startupState === 'running') {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([startup.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+        clearTimeout(timer);
+      }
+      if (startupState === 'running') throw new ProblemError('INTERNAL', 'The service is still starting (store initialising); retry shortly', { status: 503, type: 'starting' });
+      if (startupState === 'failed') throw new ProblemError('INTERNAL', 'The service failed to start; see its log', { status: 503, type: 'not-ready' });
+    });
+  }
+
+  const deps: RouteDeps = { config, db, startupState: () => startupState };
   for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
   return app;
 }
@@ -102,3 +135,4 @@ function registerRoute(app: FastifyInstance, route: RouteDefinition, deps: Route
     handler: (request, reply) => route.handler(request, reply, deps),
   });
 }
+

@@ -4,6 +4,7 @@ import { bootstrapPlatform, writeAdminKeyFile } from './bootstrap.ts';
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
+import { deferredDb } from './db/deferred.ts';
 import { openDb } from './db/open.ts';
 import { seedBundledConnectors } from './marketplace/seed.ts';
 
@@ -13,6 +14,8 @@ export interface RunningServer {
   db: Db;
   /** The address it listens on, e.g. `http://127.0.0.1:3000`. */
   address: string;
+  /** Opening the store, migrations, bootstrap and seeding; the service listens (liveness) before this settles. */
+  startup: Promise<void>;
   /** Stops accepting connections, lets in-flight requests finish (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -22,28 +25,32 @@ export interface RunningServer {
  * @example const server = await startServer(loadConfig(process.env)); await server.stop();
  */
 export async function startServer(config: ServerConfig, log: (line: string) => void = console.log): Promise<RunningServer> {
-  const db = await openDb(config);
-  try {
-    await migrate(db);
-    const boot = await bootstrapPlatform(db);
+  const opening = openDb(config);
+  const db = deferredDb(opening, config.databaseUrl ? 'postgres' : 'pglite');
+  const startup = (async () => {
+    const store = await opening;
+    await migrate(store);
+    const boot = await bootstrapPlatform(store);
     if (boot.secret) {
-      const lines = [
-        '',
-        '  Platform admin API key (shown once, store it now):',
-        `    ${boot.secret}`,
-      ];
+      const lines = ['', '  Platform admin API key (shown once, store it now):', `    ${boot.secret}`];
       if (!config.databaseUrl) lines.push(`  Also written to ${await writeAdminKeyFile(config.dataDir, boot.secret)} (mode 0600).`);
       log(lines.concat('').join('\n'));
     }
-    for (const outcome of await seedBundledConnectors(db)) {
+    for (const outcome of await seedBundledConnectors(store)) {
       if (outcome.status === 'failed') log(`Bundled connector ${outcome.packageName} was not added to the catalogue: ${outcome.error}`);
     }
+  })();
+  startup.catch(() => {});
+  let app: FastifyInstance;
+  let address: string;
+  try {
+    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup });
+    address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await startup.catch(() => {});
     await db.close();
     throw error;
   }
-  const app = await buildApp({ config, db, logger: { level: config.logLevel } });
-  const address = await app.listen({ port: config.port, host: config.host });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -52,12 +59,14 @@ export async function startServer(config: ServerConfig, log: (line: string) => v
         await app.close();
       } finally {
         clearTimeout(grace);
+        // Let start-up work finish its transaction before the store closes under it.
+        await startup.catch(() => {});
         await db.close();
       }
     })();
     return stopping;
   };
-  return { app, db, address, stop };
+  return { app, db, address, startup, stop };
 }
 
 /**
@@ -83,6 +92,13 @@ export async function main(_argv: string[] = []): Promise<number> {
   }
   server.app.log.info({ address: server.address, store: config.databaseUrl ? 'postgres' : `pglite (${config.dataDir}/pglite)` }, 'connectors service listening');
   return new Promise<number>((resolve) => {
+    server.startup.then(
+      () => server.app.log.info('start-up complete: store migrated and catalogue seeded'),
+      (error: unknown) => {
+        console.error(`The connectors service could not start: ${(error as Error).message}`);
+        server.stop().finally(() => resolve(1));
+      },
+    );
     const onSignal = (signal: NodeJS.Signals): void => {
       server.app.log.info({ signal }, 'shutting down: draining in-flight requests');
       process.once(signal, () => process.exit(130));

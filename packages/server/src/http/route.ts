@@ -10,10 +10,14 @@ declare module 'fastify' {
   }
 }
 
+/** Whether start-up work (migrations, bootstrap, seeding) has finished. */
+export type StartupState = 'running' | 'ok' | 'failed';
+
 /** What every route handler receives besides the request. */
 export interface RouteDeps {
   config: ServerConfig;
   db: Db;
+  startupState(): StartupState;
 }
 
 /**

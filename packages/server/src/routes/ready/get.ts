@@ -26,7 +26,11 @@ export default defineRoute({
       },
     },
   },
-  async handler(_request, _reply, { db }) {
+  async handler(_request, _reply, { db, startupState }) {
+    const state = startupState();
+    if (state !== 'ok') {
+      throw new ProblemError('INTERNAL', state === 'running' ? 'The service is still starting (migrations and seeding)' : 'Start-up failed; see the service log', { status: 503, type: 'not-ready' });
+    }
     try {
       await db.query('SELECT 1');
     } catch (error) {
