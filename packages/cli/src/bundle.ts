@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import type { ConnectorManifest } from '@businessos/connector-sdk';
@@ -14,15 +14,51 @@ const BUILTIN_NAMES = [...new Set(builtinModules.map((m) => m.replace(/^node:/, 
 const BUILTIN_FILTER = new RegExp(`^(node:.*|(${BUILTIN_NAMES.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(/.*)?)$`);
 const PROVIDED_FILTER = new RegExp(`^(${PROVIDED_SPECIFIERS.map((s) => s.replace(/[/.]/g, '\\$&')).join('|')})$`);
 
-/** An esbuild plugin mapping the SDK entries to the package's own copy or the CLI's (see {@link resolveProvided}). */
+const SDK_NAMESPACE = 'bos-sdk';
+const SDK_NAME = '@businessos/connector-sdk';
+
+/** The folder holding the package.json of the package a file belongs to. */
+function packageRootOf(file: string): string {
+  let dir = dirname(file);
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) return dirname(file);
+    dir = up;
+  }
+  return dir;
+}
+
+const LOADERS: Record<string, esbuild.Loader> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.json': 'json' };
+
+/**
+ * An esbuild plugin mapping the SDK entries to the package's own copy or the CLI's (see {@link resolveProvided}).
+ * SDK files get virtual paths (`@businessos/connector-sdk/src/http.ts`), so the bundle does not depend on where
+ * the SDK is installed: the same connector builds to the same bytes in any folder, on any machine.
+ */
 export function providedModulesPlugin(dir: string): esbuild.Plugin {
   const provided = resolveProvided(dir);
+  const sdkEntry = provided.get(SDK_NAME);
+  const sdkRoot = sdkEntry ? packageRootOf(realpathSync(sdkEntry.path)) : undefined;
+  const virtual = (real: string) => (sdkRoot && !relative(sdkRoot, real).startsWith('..') ? `${SDK_NAME}/${relative(sdkRoot, real).split(sep).join('/')}` : undefined);
+  const realOf = (path: string) => join(sdkRoot ?? '', path.slice(SDK_NAME.length + 1));
   return {
     name: 'bos-provided-modules',
     setup(build) {
       build.onResolve({ filter: PROVIDED_FILTER }, (args) => {
         const hit = provided.get(args.path as (typeof PROVIDED_SPECIFIERS)[number]);
-        return hit ? { path: hit.path } : undefined;
+        if (!hit) return undefined;
+        const real = realpathSync(hit.path);
+        const path = virtual(real);
+        return path ? { path, namespace: SDK_NAMESPACE } : { path: real };
+      });
+      build.onResolve({ filter: /^\.\.?\//, namespace: SDK_NAMESPACE }, (args) => {
+        const real = resolve(dirname(realOf(args.importer)), args.path);
+        const path = virtual(real);
+        return path ? { path, namespace: SDK_NAMESPACE } : { path: real };
+      });
+      build.onLoad({ filter: /.*/, namespace: SDK_NAMESPACE }, (args) => {
+        const real = realOf(args.path);
+        return { contents: readFileSync(real, 'utf8'), loader: LOADERS[extname(real)] ?? 'js', resolveDir: dirname(real) };
       });
     },
   };

@@ -1,7 +1,7 @@
 // End to end through `main()` in temporary folders: init → validate → test → lint → build → pack, plus the
 // failures a reviewer relies on (eval / child_process with file:line, a broken schema with its JSON path).
 import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,11 @@ describe('bos-connector end to end', () => {
     expect(manifest).toMatchObject({ name: 'acme', manifestVersion: 1 });
     const again = JSON.parse((await cli(pkg, 'build', '--json')).stdout) as { sha256: string };
     expect(again.sha256).toBe(a.sha256);
+    // The same sources in another folder (another depth) build to the same bytes.
+    const elsewhere = join(root, 'elsewhere', 'deeper', 'acme');
+    cpSync(pkg, elsewhere, { recursive: true, filter: (src) => !src.includes(`${pkg}/dist`) });
+    const moved = JSON.parse((await cli(elsewhere, 'build', '--json')).stdout) as { sha256: string };
+    expect(moved.sha256).toBe(a.sha256);
 
     const p1 = await cli(pkg, 'pack', '--json');
     expect(p1.code, p1.stderr).toBe(EXIT.OK);

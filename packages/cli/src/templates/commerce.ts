@@ -41,7 +41,9 @@ export default defineConnector({
   triggers: [orderCreated],
 });
 `,
-    'src/schemas.ts': `/** An order as the API returns it. */
+    'src/schemas.ts': `import type { Infer } from '@businessos/connector-sdk';
+
+/** An order as the API returns it. */
 export const orderSchema = {
   type: 'object',
   properties: {
@@ -54,6 +56,17 @@ export const orderSchema = {
   },
   required: ['id'],
 } as const;
+
+export type Order = Infer<typeof orderSchema>;
+
+/** A product as the API returns it. */
+export const productSchema = {
+  type: 'object',
+  properties: { id: { type: 'integer' }, title: { type: 'string' }, status: { type: 'string' } },
+  required: ['id', 'title'],
+} as const;
+
+export type Product = Infer<typeof productSchema>;
 `,
     'src/actions/list-orders.ts': `import { collect, defineAction, paginate } from '@businessos/connector-sdk';
 
@@ -81,7 +94,7 @@ export const listOrders = defineAction({
 });
 `,
     'src/actions/get-order.ts': `import { defineAction } from '@businessos/connector-sdk';
-import { orderSchema } from '../schemas.ts';
+import { orderSchema, type Order } from '../schemas.ts';
 
 export const getOrder = defineAction({
   name: 'getOrder',
@@ -91,12 +104,13 @@ export const getOrder = defineAction({
   params: { id: { type: 'integer', minimum: 1, required: true } },
   output: orderSchema,
   async execute({ id }, ctx) {
-    const res = await ctx.http.get<{ order: unknown }>(\`/orders/\${id}.json\`);
-    return res.data.order as never;
+    const res = await ctx.http.get<{ order: Order }>(\`/orders/\${id}.json\`);
+    return res.data.order;
   },
 });
 `,
     'src/actions/create-product.ts': `import { defineAction } from '@businessos/connector-sdk';
+import { productSchema, type Product } from '../schemas.ts';
 
 export const createProduct = defineAction({
   name: 'createProduct',
@@ -117,14 +131,10 @@ export const createProduct = defineAction({
       },
     },
   },
-  output: {
-    type: 'object',
-    properties: { id: { type: 'integer' }, title: { type: 'string' }, status: { type: 'string' } },
-    required: ['id', 'title'],
-  },
+  output: productSchema,
   async execute(params, ctx) {
-    const res = await ctx.http.post<{ product: unknown }>('/products.json', { product: params });
-    return res.data.product as never;
+    const res = await ctx.http.post<{ product: Product }>('/products.json', { product: params });
+    return res.data.product;
   },
 });
 `,

@@ -34,7 +34,9 @@ export default defineConnector({
   triggers: [newContact],
 });
 `,
-    'src/schemas.ts': `/** A contact as the API returns it. */
+    'src/schemas.ts': `import type { Infer } from '@businessos/connector-sdk';
+
+/** A contact as the API returns it. */
 export const contactSchema = {
   type: 'object',
   properties: {
@@ -47,9 +49,20 @@ export const contactSchema = {
   },
   required: ['id', 'email'],
 } as const;
+
+export type Contact = Infer<typeof contactSchema>;
+
+/** A deal as the API returns it. */
+export const dealSchema = {
+  type: 'object',
+  properties: { id: { type: 'string' }, title: { type: 'string' }, stage: { type: 'string' }, amount: { type: 'number' } },
+  required: ['id', 'title', 'stage'],
+} as const;
+
+export type Deal = Infer<typeof dealSchema>;
 `,
     'src/actions/create-contact.ts': `import { defineAction } from '@businessos/connector-sdk';
-import { contactSchema } from '../schemas.ts';
+import { contactSchema, type Contact } from '../schemas.ts';
 
 export const createContact = defineAction({
   name: 'createContact',
@@ -64,13 +77,13 @@ export const createContact = defineAction({
   output: contactSchema,
   examples: [{ description: 'A new lead', params: { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace' } }],
   async execute(params, ctx) {
-    const res = await ctx.http.post<{ contact: unknown }>('/contacts', { contact: params });
-    return res.data.contact as never;
+    const res = await ctx.http.post<{ contact: Contact }>('/contacts', { contact: params });
+    return res.data.contact;
   },
 });
 `,
     'src/actions/get-contact.ts': `import { defineAction } from '@businessos/connector-sdk';
-import { contactSchema } from '../schemas.ts';
+import { contactSchema, type Contact } from '../schemas.ts';
 
 export const getContact = defineAction({
   name: 'getContact',
@@ -80,8 +93,8 @@ export const getContact = defineAction({
   params: { id: { type: 'string', minLength: 1, required: true } },
   output: contactSchema,
   async execute({ id }, ctx) {
-    const res = await ctx.http.get<{ contact: unknown }>(\`/contacts/\${encodeURIComponent(id)}\`);
-    return res.data.contact as never;
+    const res = await ctx.http.get<{ contact: Contact }>(\`/contacts/\${encodeURIComponent(id)}\`);
+    return res.data.contact;
   },
 });
 `,
@@ -125,6 +138,7 @@ export const listContacts = defineAction({
 });
 `,
     'src/actions/create-deal.ts': `import { defineAction } from '@businessos/connector-sdk';
+import { dealSchema, type Deal } from '../schemas.ts';
 
 export const createDeal = defineAction({
   name: 'createDeal',
@@ -136,14 +150,10 @@ export const createDeal = defineAction({
     amount: { type: 'number', minimum: 0, description: 'Value in the account currency' },
     stage: { type: 'string', enum: ['lead', 'qualified', 'proposal', 'won', 'lost'], default: 'lead' },
   },
-  output: {
-    type: 'object',
-    properties: { id: { type: 'string' }, title: { type: 'string' }, stage: { type: 'string' }, amount: { type: 'number' } },
-    required: ['id', 'title', 'stage'],
-  },
+  output: dealSchema,
   async execute(params, ctx) {
-    const res = await ctx.http.post<{ deal: unknown }>('/deals', { deal: { ...params, stage: params.stage ?? 'lead' } });
-    return res.data.deal as never;
+    const res = await ctx.http.post<{ deal: Deal }>('/deals', { deal: { ...params, stage: params.stage ?? 'lead' } });
+    return res.data.deal;
   },
 });
 `,

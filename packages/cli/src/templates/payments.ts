@@ -35,7 +35,9 @@ export default defineConnector({
   triggers: [chargeSucceeded],
 });
 `,
-    'src/schemas.ts': `/** A charge as the API returns it. Amounts are integers in the smallest currency unit. */
+    'src/schemas.ts': `import type { Infer } from '@businessos/connector-sdk';
+
+/** A charge as the API returns it. Amounts are integers in the smallest currency unit. */
 export const chargeSchema = {
   type: 'object',
   properties: {
@@ -47,8 +49,20 @@ export const chargeSchema = {
   },
   required: ['id', 'amount', 'currency', 'status'],
 } as const;
+
+export type Charge = Infer<typeof chargeSchema>;
+
+/** A customer as the API returns it. */
+export const customerSchema = {
+  type: 'object',
+  properties: { id: { type: 'string' }, email: { type: 'string' } },
+  required: ['id'],
+} as const;
+
+export type Customer = Infer<typeof customerSchema>;
 `,
     'src/actions/create-customer.ts': `import { defineAction } from '@businessos/connector-sdk';
+import { customerSchema, type Customer } from '../schemas.ts';
 
 export const createCustomer = defineAction({
   name: 'createCustomer',
@@ -59,16 +73,16 @@ export const createCustomer = defineAction({
     name: { type: 'string' },
     metadata: { type: 'object', additionalProperties: { type: 'string' }, description: 'Up to 50 string key/value pairs' },
   },
-  output: { type: 'object', properties: { id: { type: 'string' }, email: { type: 'string' } }, required: ['id'] },
+  output: customerSchema,
   async execute(params, ctx) {
     // The API takes application/x-www-form-urlencoded bodies; nested objects become metadata[key]=value.
-    const res = await ctx.http.post('/customers', params, { bodyType: 'form' });
-    return res.data as never;
+    const res = await ctx.http.post<Customer>('/customers', params, { bodyType: 'form' });
+    return res.data;
   },
 });
 `,
     'src/actions/create-charge.ts': `import { defineAction } from '@businessos/connector-sdk';
-import { chargeSchema } from '../schemas.ts';
+import { chargeSchema, type Charge } from '../schemas.ts';
 
 export const createCharge = defineAction({
   name: 'createCharge',
@@ -84,13 +98,13 @@ export const createCharge = defineAction({
   output: chargeSchema,
   async execute({ idempotencyKey, ...charge }, ctx) {
     const headers: Record<string, string> = idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {};
-    const res = await ctx.http.post('/charges', charge, { bodyType: 'form', headers });
-    return res.data as never;
+    const res = await ctx.http.post<Charge>('/charges', charge, { bodyType: 'form', headers });
+    return res.data;
   },
 });
 `,
     'src/actions/get-charge.ts': `import { defineAction } from '@businessos/connector-sdk';
-import { chargeSchema } from '../schemas.ts';
+import { chargeSchema, type Charge } from '../schemas.ts';
 
 export const getCharge = defineAction({
   name: 'getCharge',
@@ -100,8 +114,8 @@ export const getCharge = defineAction({
   params: { id: { type: 'string', pattern: '^ch_', required: true } },
   output: chargeSchema,
   async execute({ id }, ctx) {
-    const res = await ctx.http.get(\`/charges/\${encodeURIComponent(id)}\`);
-    return res.data as never;
+    const res = await ctx.http.get<Charge>(\`/charges/\${encodeURIComponent(id)}\`);
+    return res.data;
   },
 });
 `,

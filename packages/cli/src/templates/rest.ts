@@ -30,11 +30,16 @@ export default defineConnector({
   triggers: [itemUpdated],
 });
 `,
-    'src/schemas.ts': `export const itemSchema = {
+    'src/schemas.ts': `import type { Infer } from '@businessos/connector-sdk';
+
+/** An item as the API returns it. */
+export const itemSchema = {
   type: 'object',
   properties: { id: { type: 'string' }, name: { type: 'string' }, updatedAt: { type: 'string' } },
   required: ['id', 'name'],
 } as const;
+
+export type Item = Infer<typeof itemSchema>;
 `,
     'src/actions/list-items.ts': `import { collect, defineAction, paginate } from '@businessos/connector-sdk';
 
@@ -59,7 +64,7 @@ export const listItems = defineAction({
 });
 `,
     'src/actions/get-item.ts': `import { defineAction } from '@businessos/connector-sdk';
-import { itemSchema } from '../schemas.ts';
+import { itemSchema, type Item } from '../schemas.ts';
 
 export const getItem = defineAction({
   name: 'getItem',
@@ -69,12 +74,12 @@ export const getItem = defineAction({
   params: { id: { type: 'string', minLength: 1, required: true } },
   output: itemSchema,
   async execute({ id }, ctx) {
-    return (await ctx.http.get(\`/items/\${encodeURIComponent(id)}\`)).data as never;
+    return (await ctx.http.get<Item>(\`/items/\${encodeURIComponent(id)}\`)).data;
   },
 });
 `,
     'src/actions/create-item.ts': `import { defineAction } from '@businessos/connector-sdk';
-import { itemSchema } from '../schemas.ts';
+import { itemSchema, type Item } from '../schemas.ts';
 
 export const createItem = defineAction({
   name: 'createItem',
@@ -83,7 +88,7 @@ export const createItem = defineAction({
   params: { name: { type: 'string', minLength: 1, required: true }, tags: { type: 'array', items: { type: 'string' } } },
   output: itemSchema,
   async execute(params, ctx) {
-    return (await ctx.http.post('/items', params)).data as never;
+    return (await ctx.http.post<Item>('/items', params)).data;
   },
 });
 `,
