@@ -61,6 +61,15 @@ describe('handleDelivery', () => {
     expect(outbox.deliveries()).toHaveLength(1);
   });
 
+  it('answers a replay of a processed event from the seen-set, without touching the outbox', async () => {
+    const { outbox, deps } = setup();
+    await handleDelivery(shopifyDelivery('{"id":1}'), deps);
+    const storeDelivery = vi.fn(outbox.storeDelivery);
+    const res = await handleDelivery(shopifyDelivery('{"id":1}'), { ...deps, outbox: { ...outbox, storeDelivery } });
+    expect(res).toMatchObject({ status: 200, body: { duplicate: true } });
+    expect(storeDelivery).not.toHaveBeenCalled();
+  });
+
   it('completes a delivery whose worker died after storing it, when the provider retries', async () => {
     const { outbox, deps } = setup();
     const req = shopifyDelivery('{"id":1}');

@@ -157,9 +157,18 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
   const headers = normalizeHeaders(request.headers);
   const eventId = extractEventId(webhook?.eventId, headers, body);
   // A seen id is not proof the delivery was processed: the worker that marked it may have died before storing
-  // its events. So a repeat still goes to the outbox, which knows (`processed`) and stores everything once.
+  // its events. Only a processed mark answers a replay here; otherwise the outbox decides (`processed`).
+  const ttl = limits.dedupeTtlSeconds ?? DEFAULT_DEDUPE_TTL;
   let fresh = true;
-  if (eventId !== undefined) fresh = await deps.seen.markSeen(endpoint.id, eventId, limits.dedupeTtlSeconds ?? DEFAULT_DEDUPE_TTL);
+  if (eventId !== undefined) {
+    fresh = await deps.seen.markSeen(endpoint.id, eventId, ttl);
+    if (!fresh && (await deps.seen.isProcessed(endpoint.id, eventId))) {
+      return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: true, events: 0 } };
+    }
+  }
+  const markProcessed = async () => {
+    if (eventId !== undefined) await deps.seen.markProcessed(endpoint.id, eventId, ttl).catch(() => undefined);
+  };
   const forget = async () => {
     if (eventId !== undefined && fresh) await deps.seen.forget(endpoint.id, eventId).catch(() => undefined);
   };
@@ -185,6 +194,7 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
     return errorResponse(500, 'INTERNAL', 'The delivery could not be stored; retry later');
   }
   if (stored.duplicate && stored.processed) {
+    await markProcessed();
     return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: true, events: 0 } };
   }
 
@@ -204,6 +214,7 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
       { tenantId: endpoint.tenantId, subscriptionId: endpoint.subscriptionId, deliveryId: stored.id },
       events.map((payload, i) => ({ key: `${dedupeKey}#${i}`, payload })),
     );
+    await markProcessed();
     return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: appended.length === 0 && events.length > 0, events: appended.length } };
   } catch (error) {
     await forget();

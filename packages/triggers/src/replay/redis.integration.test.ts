@@ -25,7 +25,7 @@ describe.skipIf(!url)('triggers: Redis dedupe, rate limit, state, lock (real Red
     b.disconnect();
   });
 
-  it('SeenEvents: exactly one of many concurrent markSeen calls across clients wins, with the TTL set', async () => {
+  it('SeenEvents: exactly one of many concurrent markSeen calls across clients wins, with the TTL set; processed marks are shared', async () => {
     const seenA = createRedisSeenEvents({ redis: a, prefix: `${prefix}seen:` });
     const seenB = createRedisSeenEvents({ redis: b, prefix: `${prefix}seen:` });
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? seenA : seenB).markSeen('ep1', 'evt_1', 120)));
@@ -34,7 +34,13 @@ describe.skipIf(!url)('triggers: Redis dedupe, rate limit, state, lock (real Red
     expect(ttl).toBeGreaterThan(100);
     expect(ttl).toBeLessThanOrEqual(120);
     expect(await seenA.markSeen('ep2', 'evt_1', 120)).toBe(true);
+    expect(await seenB.isProcessed('ep1', 'evt_1')).toBe(false);
+    await seenA.markProcessed('ep1', 'evt_1', 120);
+    expect(await seenB.isProcessed('ep1', 'evt_1')).toBe(true);
+    expect(await seenB.markSeen('ep1', 'evt_1', 120)).toBe(false);
+    expect(await a.ttl(`${prefix}seen:ep1:evt_1`)).toBeGreaterThan(100);
     await seenB.forget('ep1', 'evt_1');
+    expect(await seenA.isProcessed('ep1', 'evt_1')).toBe(false);
     expect(await seenA.markSeen('ep1', 'evt_1', 120)).toBe(true);
   });
 

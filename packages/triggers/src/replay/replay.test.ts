@@ -49,6 +49,18 @@ describe('memory SeenEvents', () => {
     await seen.forget('ep1', 'evt');
     expect(await seen.markSeen('ep1', 'evt', 60)).toBe(true);
   });
+  it('tells processed ids from merely seen ones, until they expire', async () => {
+    let now = 0;
+    const seen = createMemorySeenEvents({ clock: { now: () => now } });
+    expect(await seen.markSeen('ep', 'a', 60)).toBe(true);
+    expect(await seen.isProcessed('ep', 'a')).toBe(false);
+    await seen.markProcessed('ep', 'a', 60);
+    expect(await seen.isProcessed('ep', 'a')).toBe(true);
+    expect(await seen.markSeen('ep', 'a', 60)).toBe(false);
+    expect(await seen.isProcessed('ep2', 'a')).toBe(false);
+    now = 61_000;
+    expect(await seen.isProcessed('ep', 'a')).toBe(false);
+  });
   it('stays bounded, dropping the oldest ids', async () => {
     const seen = createMemorySeenEvents({ maxEntries: 2 });
     for (const id of ['a', 'b', 'c']) await seen.markSeen('ep', id, 60);
