@@ -122,8 +122,9 @@ describe('listOrders', () => {
     expect(out.orders.map((o) => o.name)).toEqual(['#1001', '#1000', '#999']);
     expect(h.api.requests.map((r) => [r.method, r.path, r.query])).toEqual([
       ['GET', '/orders.json', { status: 'any', financial_status: 'paid', created_at_min: '2025-01-01T00:00:00Z', limit: '250' }],
-      // The next page is exactly the URL Shopify handed out: page_info and limit only, no other filters.
-      ['GET', '/admin/api/2025-01/orders.json', { limit: '2', page_info: 'eyJsYXN0X2lkIjo0NTA3ODk0NjgsImRpcmVjdGlvbiI6Im5leHQifQ' }],
+      // The next page is exactly the URL Shopify handed out (page_info and limit only, no other filters),
+      // mapped by the simulator onto the same path a relative call uses.
+      ['GET', '/orders.json', { limit: '2', page_info: 'eyJsYXN0X2lkIjo0NTA3ODk0NjgsImRpcmVjdGlvbiI6Im5leHQifQ' }],
     ]);
     expect(h.api.requests.every((r) => r.headers['x-shopify-access-token'] === TOKEN)).toBe(true);
   });

@@ -58,6 +58,18 @@ describe('paginate', () => {
   });
 });
 
+describe('paginate with empty pages', () => {
+  it('keeps following a cursor past an empty page', async () => {
+    const { client } = fakeApi({
+      '/list?': { status: 200, headers: {}, data: { items: [], next: 'c2' } },
+      '/list?cursor=c2': { status: 200, headers: {}, data: { items: ['x'], next: '' } },
+    });
+    type Page = { items: string[]; next: string };
+    const items = await collect(paginate(client, { method: 'GET', url: '/list' }, { type: 'cursor', cursorParam: 'cursor', items: (r) => (r.data as Page).items, nextCursor: (r) => (r.data as Page).next }));
+    expect(items).toEqual(['x']);
+  });
+});
+
 describe('parseLinkNext', () => {
   it('finds rel=next among several relations', () => {
     expect(parseLinkNext('<https://a/1>; rel="prev", <https://a/3>; rel="next"')).toBe('https://a/3');

@@ -67,7 +67,10 @@ export async function* paginate<T>(
       yield item;
       yielded++;
     }
-    if (yielded >= maxItems || items.length === 0) return;
+    if (yielded >= maxItems) return;
+    // An empty page ends an offset walk; cursor and link walks end only when the provider gives no next page
+    // (Slack, for one, may answer an empty page that still carries a next cursor).
+    if (items.length === 0 && strategy.type === 'offset') return;
     const query: Record<string, QueryValue> = { ...(next.query ?? {}) };
     switch (strategy.type) {
       case 'cursor': {

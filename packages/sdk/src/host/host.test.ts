@@ -148,6 +148,19 @@ describe('createLocalTransport and runAction against a loopback API', () => {
     expect(seen.at(-1)?.headers['x-api-key']).toBe('k-123');
   });
 
+  it('maps absolute next-page URLs under the base URL onto the same simulator paths', async () => {
+    const c = defineConnector({
+      name: 'pager',
+      version: '1.0.0',
+      baseUrl: 'https://{tenant}.acme.test/api/v2',
+      auth: new ApiKeyAuth({ name: 'X-Api-Key', fields: { tenant: { type: 'string', label: 'Account' } } }),
+      actions: [defineAction({ name: 'next', description: 'follow a link', async execute(_p, ctx) { return (await ctx.http.get('https://t1.acme.test/api/v2/customers?page=2', { throwOnError: false })).status; } })],
+    });
+    const before = seen.length;
+    await runAction(c, 'next', {}, { credentials: { apiKey: 'k', fields: { tenant: 't1' } }, baseUrlOverride: origin });
+    expect(seen.slice(before).map((s) => s.url)).toEqual(['/customers?page=2']);
+  });
+
   it('rejects bad params before sending anything, and bad output after', async () => {
     const before = seen.length;
     await expect(runAction(acme, 'createCustomer', { email: 'not-an-email' }, { credentials: { apiKey: 'k' }, baseUrlOverride: origin })).rejects.toMatchObject({ code: 'INVALID_INPUT', path: '/email' });

@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponse, QueryValue, Transport } from '../http.t
 import { applyAuth } from './apply-auth.ts';
 import { encodeForm } from './form.ts';
 import { refreshAccessToken, type PlatformConfig } from './oauth2.ts';
-import { resolveUrl } from './url.ts';
+import { fillTemplate, resolveUrl } from './url.ts';
 
 export interface LocalTransportOptions {
   manifest: ConnectorManifest;
@@ -61,7 +61,13 @@ export function createLocalTransport(options: LocalTransportOptions): Transport 
     const url = resolveUrl(manifest, fields(), req.url);
     if (!options.baseUrlOverride) return url;
     const isAbsolute = /^[a-z][a-z0-9+.-]*:/i.test(req.url);
-    const path = isAbsolute ? url.pathname : new URL(req.url.startsWith('/') ? req.url : `/${req.url}`, 'http://x').pathname;
+    let path = isAbsolute ? url.pathname : new URL(req.url.startsWith('/') ? req.url : `/${req.url}`, 'http://x').pathname;
+    if (isAbsolute && manifest.baseUrl) {
+      // An absolute URL under the base URL (a next-page link) maps to the same path a relative call would use.
+      const base = new URL(fillTemplate(manifest.baseUrl, fields(), 'baseUrl'));
+      const prefix = base.pathname.replace(/\/+$/, '');
+      if (base.host === url.host && prefix && (path === prefix || path.startsWith(`${prefix}/`))) path = path.slice(prefix.length) || '/';
+    }
     const out = new URL(options.baseUrlOverride.replace(/\/+$/, '') + path);
     out.search = url.search;
     return out;
