@@ -162,6 +162,21 @@ describe('warm sandboxes and tenant isolation', () => {
   });
 });
 
+describe('code cache', () => {
+  it('resends a bundle the worker has evicted from its code cache', async () => {
+    const small = createSandboxPool({ workers: 1, maxCodeCachePerWorker: 1, maxWarmPerWorker: 1, quarantine: { enabled: false } });
+    try {
+      const other = bundleOf('export default { async executeAction() { return { other: true }; } };', 'other@1.0.0');
+      expect(await small.run(actionJob('cc', stateful, 'get'), recordingHost())).toMatchObject({ ok: true });
+      expect(await small.run(actionJob('cc', other, 'x'), recordingHost())).toMatchObject({ ok: true, value: { other: true } });
+      // Neither a warm sandbox nor the code of the first bundle is left in the worker: it must ask for the code again.
+      expect(await small.run(actionJob('cc-2', stateful, 'get'), recordingHost())).toMatchObject({ ok: true, value: { secret: null }, stats: { warm: false } });
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('quarantine', () => {
   it('refuses a bundle key after repeated violations, lists it and lets an operator clear it', async () => {
     let clock = 1_000_000;

@@ -32,6 +32,8 @@ export interface SandboxPoolOptions {
   /** Warm sandboxes kept per worker (default 64) and how long an idle one lives (default 5 minutes). */
   maxWarmPerWorker?: number;
   warmIdleMs?: number;
+  /** Bundle sources each worker keeps so warm jobs need not resend the code (default 32). */
+  maxCodeCachePerWorker?: number;
   /** V8 heap cap of each worker's own (host-side) heap in MiB (default 256). Guest memory is separate. */
   workerHeapMb?: number;
   quarantine?: QuarantineOptions;
@@ -112,7 +114,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
       env: {},
       stdout: false,
       stderr: false,
-      workerData: { maxWarm: options.maxWarmPerWorker ?? 64, warmIdleMs: options.warmIdleMs ?? 300_000, interrupts: options.engineInterrupts ?? true },
+      workerData: { maxWarm: options.maxWarmPerWorker ?? 64, warmIdleMs: options.warmIdleMs ?? 300_000, interrupts: options.engineInterrupts ?? true, maxCodeCache: options.maxCodeCachePerWorker ?? 32 },
       resourceLimits: { stackSizeMb: 16, maxOldGenerationSizeMb: options.workerHeapMb ?? 256 },
     });
     const slot: Slot = { worker, active: new Map(), warm: new Set(), codes: new Set(), dead: false, ready: false };

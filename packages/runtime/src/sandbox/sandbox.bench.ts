@@ -12,7 +12,7 @@ function pct(values: number[], p: number): number {
 const fmt = (n: number) => n.toFixed(3);
 
 // ~200 KB: the SDK plus many actions with schemas and descriptions, like a large real connector.
-const actions = Array.from({ length: 260 }, (_, i) => `
+const actions = Array.from({ length: 350 }, (_, i) => `
   defineAction({
     name: 'action${i}', description: 'Action number ${i}: ${'does a realistic amount of work and documents it. '.repeat(3)}',
     params: { id: 'string', limit: 'number?', note: { type: 'string', description: 'free text ${i}' } },

@@ -7,8 +7,8 @@ import { warmKeyOf, type DoneStats, type FromWorker, type RunMessage, type ToWor
 import { createQuickJSEngine } from './quickjs-engine.ts';
 import type { EngineHostBridge, EngineSandbox } from './types.ts';
 
-const MAX_CODE_CACHE = 32;
-const config = (workerData ?? {}) as { maxWarm?: number; warmIdleMs?: number; interrupts?: boolean };
+const config = (workerData ?? {}) as { maxWarm?: number; warmIdleMs?: number; interrupts?: boolean; maxCodeCache?: number };
+const MAX_CODE_CACHE = config.maxCodeCache ?? 32;
 const MAX_WARM = config.maxWarm ?? 64;
 const WARM_IDLE_MS = config.warmIdleMs ?? 300_000;
 /** Every log line costs at least this much of the log quota, so floods of empty lines are bounded too. */
