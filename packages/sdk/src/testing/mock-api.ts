@@ -211,7 +211,8 @@ export async function createMockApi(options: MockApiOptions = {}): Promise<MockA
           return deny(`The access token ${why}`, `Bearer realm="mock-api", error="invalid_token", error_description="token ${st.reason}"`);
         }
         if (st.kind !== 'access') return deny('A refresh token cannot be used to call the API', 'Bearer realm="mock-api", error="invalid_token"');
-        const granted = st.scope.split(' ');
+        // Providers write scope lists with spaces (RFC 6749) or commas (Shopify, Slack).
+        const granted = st.scope.split(/[\s,]+/);
         const missing = (auth.requiredScopes ?? []).filter((s) => !granted.includes(s));
         if (missing.length > 0) {
           return deny(`The access token lacks scope ${missing.join(' ')}`, `Bearer realm="mock-api", error="insufficient_scope", scope="${missing.join(' ')}"`, 403);

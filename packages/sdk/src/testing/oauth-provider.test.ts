@@ -195,7 +195,8 @@ describe('token endpoint: refresh_token and client_credentials', () => {
     const res = await fetch(p.tokenUrl, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'c', client_secret: 's', scope: 'read_orders,write_orders' }) });
     const body = (await res.json()) as { scope: string; access_token: string };
     expect(body.scope).toBe('read_orders,write_orders');
-    expect(p.verify(body.access_token)).toMatchObject({ active: true, scope: 'read_orders write_orders' });
+    expect(p.verify(body.access_token)).toMatchObject({ active: true, scope: 'read_orders,write_orders' });
+    expect(p.issued[0]?.scope).toBe('read_orders,write_orders');
   });
 
   it('issues client-credentials tokens only to confidential clients, without refresh tokens', async () => {

@@ -167,6 +167,8 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
   const rotate = options.rotateRefreshTokens ?? true;
   const subject = options.subject ?? 'user-1';
   const separator = options.scopeSeparator ?? ' ';
+  // Scopes are kept space-separated inside; everything the provider shows uses the configured separator.
+  const wire = (scope: string) => scope.split(' ').filter(Boolean).join(separator);
   const known = options.scopes ? new Set(options.scopes) : undefined;
   let offsetMs = 0;
   const now = () => (options.now ?? Date.now)() + offsetMs;
@@ -180,7 +182,7 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
     if (!rec) return { active: false, reason: 'unknown' };
     if (rec.revoked) return { active: false, reason: 'revoked' };
     if (rec.expiresAt !== undefined && rec.expiresAt <= now()) return { active: false, reason: 'expired' };
-    return { active: true, kind: rec.kind, clientId: rec.clientId, scope: rec.scope, subject: rec.subject, expiresAt: rec.expiresAt, issuedAt: rec.issuedAt };
+    return { active: true, kind: rec.kind, clientId: rec.clientId, scope: wire(rec.scope), subject: rec.subject, expiresAt: rec.expiresAt, issuedAt: rec.issuedAt };
   };
 
   const revokeToken = (value: string) => {
@@ -205,7 +207,7 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
     const at = now();
     const access = token('mat');
     tokens.set(access, { kind: 'access', clientId, scope, subject, issuedAt: at, expiresAt: at + accessTtl * 1000, revoked: false, family: [] });
-    const response: TokenResponse = { access_token: access, token_type: 'Bearer', expires_in: accessTtl, scope: scope.split(' ').filter(Boolean).join(separator) };
+    const response: TokenResponse = { access_token: access, token_type: 'Bearer', expires_in: accessTtl, scope: wire(scope) };
     let refresh = refreshToken;
     if (withRefresh && refresh === undefined) {
       refresh = token('mrt');
@@ -217,7 +219,7 @@ export async function createOAuthProvider(options: OAuthProviderOptions): Promis
       if (accessRec) accessRec.family.push(refresh);
       response.refresh_token = refresh;
     }
-    const entry: (typeof issued)[number] = { accessToken: access, clientId, grant, scope };
+    const entry: (typeof issued)[number] = { accessToken: access, clientId, grant, scope: wire(scope) };
     if (refresh !== undefined) entry.refreshToken = refresh;
     issued.push(entry);
     return response;
