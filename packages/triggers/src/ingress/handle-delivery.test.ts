@@ -190,6 +190,20 @@ describe('handleDelivery', () => {
     expect(outbox.deliveries()).toHaveLength(1);
   });
 
+  it('keeps accepting deliveries, once each, when the rate limiter and the seen-set are down', async () => {
+    const down = async () => { throw new Error('ECONNREFUSED 127.0.0.1:6379'); };
+    const onError = vi.fn();
+    const { outbox, deps } = setup({
+      seen: { markSeen: down, markProcessed: down, isProcessed: down, forget: down },
+      rateLimiter: { take: down },
+      onError,
+    });
+    expect(await handleDelivery(shopifyDelivery('{"id":1}'), deps)).toMatchObject({ status: 200, body: { events: 1 } });
+    expect(await handleDelivery(shopifyDelivery('{"id":1}'), deps)).toMatchObject({ status: 200, body: { duplicate: true } });
+    expect(await outbox.readAfter({ tenantId: 't1', limit: 10 })).toHaveLength(1);
+    expect(onError.mock.calls.map(([stage]) => stage)).toEqual(['rate-limit', 'dedupe', 'rate-limit', 'dedupe']);
+  });
+
   it('stores one event per transformed event, each with a stable key', async () => {
     const { outbox, deps } = setup({ transform: async () => [{ n: 1 }, { n: 2 }, { n: 3 }] });
     expect((await handleDelivery(shopifyDelivery('{"batch":true}'), deps)).body).toMatchObject({ events: 3 });

@@ -45,8 +45,8 @@ export interface IngressDeps {
   /** Per-endpoint rate limit; none when absent. */
   rateLimiter?: RateLimiter;
   limits?: IngressLimits;
-  /** Told about failures the sender does not see in detail (storage, transform). */
-  onError?: (stage: 'verify' | 'store' | 'transform' | 'append', error: unknown, endpoint: WebhookEndpoint) => void;
+  /** Told about failures the sender does not see in detail; rate-limit and dedupe failures do not fail the delivery. */
+  onError?: (stage: 'rate-limit' | 'verify' | 'dedupe' | 'store' | 'transform' | 'append', error: unknown, endpoint: WebhookEndpoint | undefined) => void;
 }
 
 export interface IngressRequest {
@@ -123,7 +123,11 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
     return errorResponse(413, 'PAYLOAD_TOO_LARGE', `The body is ${request.rawBody.length} bytes; webhook deliveries are limited to ${maxBody} bytes`);
   }
   if (deps.rateLimiter) {
-    const decision = await deps.rateLimiter.take(request.endpointId, request.now);
+    // A failing limiter (Redis down) lets the delivery through: losing deliveries is worse than a burst.
+    const decision = await deps.rateLimiter.take(request.endpointId, request.now).catch((error: unknown) => {
+      deps.onError?.('rate-limit', error, request.endpoint);
+      return { allowed: true, retryAfterSeconds: 0 };
+    });
     if (!decision.allowed) {
       return errorResponse(429, 'RATE_LIMITED', `Too many deliveries for this endpoint; retry in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
     }
@@ -159,11 +163,16 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
   // A seen id is not proof the delivery was processed: the worker that marked it may have died before storing
   // its events. Only a processed mark answers a replay here; otherwise the outbox decides (`processed`).
   const ttl = limits.dedupeTtlSeconds ?? DEFAULT_DEDUPE_TTL;
-  let fresh = true;
+  let fresh = false;
   if (eventId !== undefined) {
-    fresh = await deps.seen.markSeen(endpoint.id, eventId, ttl);
-    if (!fresh && (await deps.seen.isProcessed(endpoint.id, eventId))) {
-      return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: true, events: 0 } };
+    try {
+      fresh = await deps.seen.markSeen(endpoint.id, eventId, ttl);
+      if (!fresh && (await deps.seen.isProcessed(endpoint.id, eventId))) {
+        return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: true, events: 0 } };
+      }
+    } catch (error) {
+      // Without the seen-set (Redis down) the outbox alone still stores every event once.
+      deps.onError?.('dedupe', error, endpoint);
     }
   }
   const markProcessed = async () => {
@@ -206,7 +215,7 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
     await forget();
     deps.onError?.('transform', error, endpoint);
     const data = toErrorData(error);
-    return errorResponse(500, data.code === 'INTERNAL' ? 'INTERNAL' : data.code, 'The delivery was stored but could not be turned into events; retry later');
+    return errorResponse(500, data.code, 'The delivery was stored but could not be turned into events; retry later');
   }
 
   try {
