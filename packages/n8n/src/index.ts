@@ -7,3 +7,7 @@ export { actionNodeProperties, toProperty } from './export/properties.ts';
 export type { N8nProperty } from './export/properties.ts';
 export { exportNames } from './export/naming.ts';
 export type { ExportNames } from './export/naming.ts';
+export { importN8nNode } from './import/import-node.ts';
+export type { ImportN8nOptions, ImportN8nResult, ImportReport, UnsupportedFeature } from './import/import-node.ts';
+export { ensureNodeCli, NODE_CLI_CACHE } from './export/node-cli.ts';
+export type { NodeCli } from './export/node-cli.ts';

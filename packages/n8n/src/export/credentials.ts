@@ -83,8 +83,10 @@ function credentialParts(manifest: ConnectorManifest): CredentialParts {
       break;
   }
   for (const source of configSecrets(manifest)) {
-    const key = source.slice('config:'.length);
-    props.push({ ...secret(displayName(key), configSecretProperty(source)), required: false, description: 'Checks the signature of incoming webhooks' });
+    const name = configSecretProperty(source);
+    // An OAuth2 app's client secret (Shopify signs webhooks with it) is already a field of n8n's oAuth2Api.
+    if (extendsOAuth2 && (name === 'clientSecret' || name === 'clientId')) continue;
+    props.push({ displayName: displayName(source.slice('config:'.length)), name, type: 'string', typeOptions: { password: true }, default: '', description: 'Checks the signature of incoming webhooks' });
   }
   if (manifest.baseUrl) {
     props.push({
