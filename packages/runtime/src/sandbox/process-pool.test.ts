@@ -76,6 +76,11 @@ describe.skipIf(!isolated)('process tier', () => {
     expect(await pool.run(actionJob('p1', sample, 'missing'), host)).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
   });
 
+  it('refuses a bundle whose code does not match its sha256', async () => {
+    const r = await pool.run(actionJob('p1', { ...sample, sha256: '0'.repeat(64) }, 'echo', { text: 'x' }), recordingHost());
+    expect(r).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
+  });
+
   it('reads only its own folder and writes only its scratch folder', async () => {
     const r = await pool.run(actionJob('p1', evil, 'fs'), recordingHost());
     expect(r).toMatchObject({

@@ -4,6 +4,7 @@
 // inspector), a V8 heap cap, no network at all (its own network namespace via `unshare -n`), and a SIGKILL
 // watchdog. All HTTP goes over IPC to the same SandboxHost as the QuickJS tier.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -374,6 +375,9 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       try {
         if (!job || typeof job.tenant !== 'string' || !job.tenant || typeof job.bundle?.code !== 'string' || typeof job.bundle.sha256 !== 'string' || typeof job.bundle.key !== 'string') {
           throw { code: 'INVALID_INPUT', message: 'A sandbox job needs tenant, bundle.key, bundle.code and bundle.sha256' } satisfies ErrorData;
+        }
+        if (createHash('sha256').update(job.bundle.code).digest('hex') !== job.bundle.sha256.toLowerCase()) {
+          throw { code: 'INVALID_INPUT', message: `Bundle ${job.bundle.key} does not match its sha256 (${job.bundle.sha256}); reload it from the artifact store` } satisfies ErrorData;
         }
         limits = resolveLimits(defaults, job.limits);
       } catch (error) {
