@@ -100,6 +100,7 @@ export function compilePath(path: string): RegExp {
       .join('/');
     re = new RegExp(`^${source}/?$`);
   }
+  if (compiled.size > 1000) compiled.clear();
   compiled.set(path, re);
   return re;
 }

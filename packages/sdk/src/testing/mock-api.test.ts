@@ -133,6 +133,12 @@ describe('createMockApi: auth', () => {
     expect(forbidden.headers.get('www-authenticate')).toContain('insufficient_scope');
     expect((await call(good.refresh_token as string)).status).toBe(401);
     expect((await call('mat_forged')).status).toBe(401);
+    const soon = provider.issueTokens({ clientId: 'c', scope: 'read' });
+    provider.expire(soon.access_token);
+    const expired = await call(soon.access_token);
+    expect(expired.status).toBe(401);
+    expect(expired.headers.get('www-authenticate')).toContain('invalid_token');
+    expect(await expired.json()).toEqual({ error: { code: 'unauthorized', message: 'The access token has expired' } });
     provider.revoke(good.access_token);
     const revoked = await call(good.access_token);
     expect(revoked.status).toBe(401);
