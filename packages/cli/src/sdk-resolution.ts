@@ -33,14 +33,15 @@ function resolveFromCli(specifier: string): string {
 }
 
 /**
- * Resolves the SDK entries and Vitest for a connector package: the package's own installed copy when it has one
- * (`npm install` was run), otherwise the copy installed with this CLI. This is what lets a freshly scaffolded
+ * Resolves the SDK entries for a connector package: the package's own installed copy when it has one
+ * (`npm install` was run), otherwise the copy installed with this CLI. `vitest` is always the CLI's (the runner's). This is what lets a freshly scaffolded
  * package validate, test, build and pack before any `npm install`.
  */
 export function resolveProvided(dir: string): Map<ProvidedSpecifier, ResolvedSpecifier> {
   const out = new Map<ProvidedSpecifier, ResolvedSpecifier>();
   for (const specifier of PROVIDED_SPECIFIERS) {
-    const own = resolveFromPackage(dir, specifier);
+    // Test files must import the very Vitest that runs them, so `vitest` always resolves to the CLI's copy.
+    const own = specifier === 'vitest' ? undefined : resolveFromPackage(dir, specifier);
     out.set(specifier, own ? { specifier, path: own, source: 'package' } : { specifier, path: resolveFromCli(specifier), source: 'cli' });
   }
   return out;

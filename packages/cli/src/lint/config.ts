@@ -21,6 +21,7 @@ export const FIX_HINTS: Record<string, string> = {
   'bos/no-process': 'Read configuration from ctx.connection.fields and let the host apply credentials; connectors have no process.',
   'bos/no-require': 'Use ESM `import` of bundled packages; require/module/__dirname do not exist in the sandbox.',
   'bos/no-global-write': 'Keep state in module variables or ctx.store; do not write to globalThis/global/window.',
+  'bos/no-constructor-escape': 'Do not reach for constructors of functions; write the code in source.',
   'bos/no-extend-native': 'Write a helper function instead of adding to a built-in prototype.',
   'bos/no-global-assign': 'Use a local variable instead of reassigning a built-in global.',
   'bos/no-proto': 'Use Object.getPrototypeOf / Object.create instead of __proto__.',
@@ -47,6 +48,7 @@ export const bosPlugin: ESLint.Plugin = {
     'no-process': core('no-restricted-globals'),
     'no-require': core('no-restricted-globals'),
     'no-global-write': core('no-restricted-syntax'),
+    'no-constructor-escape': core('no-restricted-syntax'),
     'no-extend-native': core('no-extend-native'),
     'no-global-assign': core('no-global-assign'),
     'no-proto': core('no-proto'),
@@ -97,6 +99,17 @@ export const SECURITY_RULES: Linter.RulesRecord = {
     {
       selector: "CallExpression[callee.object.name=/^(Object|Reflect)$/][callee.property.name=/^(defineProperty|defineProperties|assign|setPrototypeOf|set)$/][arguments.0.type='MemberExpression'][arguments.0.property.name='prototype']",
       message: 'Changing a prototype through Object/Reflect mutates shared built-ins.',
+    },
+  ],
+  'bos/no-constructor-escape': [
+    'error',
+    {
+      selector: "MemberExpression[property.name='constructor'][object.type='MemberExpression'][object.property.name=/^(constructor|prototype)$/]",
+      message: 'Reaching the Function constructor through .constructor.constructor builds code from strings, like eval.',
+    },
+    {
+      selector: "MemberExpression[property.name='constructor'][object.type='MemberExpression'][object.object.name=/^(Function|AsyncFunction|GeneratorFunction)$/]",
+      message: 'Reaching the Function constructor through its prototype builds code from strings, like eval.',
     },
   ],
   'bos/no-extend-native': 'error',

@@ -18,6 +18,10 @@ const CASES: Record<string, { ok: string; bad: string }> = {
   'bos/no-process': { ok: 'export const env = { region: "eu" };', bad: 'export const key = globalThis.process.env.KEY;' },
   'bos/no-require': { ok: "import fmt from './fmt.ts';\nexport { fmt };", bad: "export const lib = require('left-pad');" },
   'bos/no-global-write': { ok: 'const cache: Record<string, string> = {};\ncache.x = "1";\nexport { cache };', bad: 'globalThis.sharedCache = {};' },
+  'bos/no-constructor-escape': {
+    ok: 'class A { constructor(readonly n: number) {} }\nexport const make = () => new A(1);',
+    bad: "export const f = (() => undefined).constructor.constructor('return this')();",
+  },
   'bos/no-extend-native': { ok: 'export const trimAll = (s: string) => s.trim();', bad: 'Object.prototype.polluted = true;' },
   'bos/no-global-assign': { ok: 'let counter = 0;\ncounter = 1;\nexport { counter };', bad: 'JSON = { parse: () => 1 };' },
   'bos/no-proto': { ok: 'export const proto = Object.getPrototypeOf({});', bad: 'export const proto = ({}).__proto__;' },
