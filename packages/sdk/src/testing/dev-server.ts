@@ -141,6 +141,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       }
       if (method === 'GET' && parts[0] === 'connect' && oauth2 && h.manifest.auth.type === 'oauth2') {
         const spec = h.manifest.auth;
+        if (!h.oauth) throw new ConnectorError('INVALID_INPUT', 'The dev server was started with credentials, so no local OAuth provider runs; restart it without credentials to connect');
         if (spec.grant === 'client_credentials') {
           const creds = await h.connect();
           return sendJson(res, 200, { ok: true, connected: true, scope: creds.scope ?? null });
