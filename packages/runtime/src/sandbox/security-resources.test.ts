@@ -29,7 +29,7 @@ async function expectCode(result: Promise<SandboxResult>, code: ErrorCode): Prom
 }
 
 async function expectHealthy(): Promise<void> {
-  const r = await pool.run(actionJob('tenant-good', healthy, 'add', { x: 20, y: 22 }), recordingHost());
+  const r = await pool.run(actionJob('tenant-good', healthy, 'add', { x: 20, y: 22 }, { limits: { deadlineMs: 15_000 } }), recordingHost());
   expect(r).toMatchObject({ ok: true, value: { sum: 42 } });
 }
 
@@ -159,7 +159,7 @@ describe('quotas', () => {
 describe('many attacks at once', () => {
   it('keeps serving other tenants while attacks run in parallel', async () => {
     const attacks = ['syncLoop', 'typedArrayBomb', 'deepRecursion', 'hostFlood', 'logFlood'].map((a) => pool.run(job(a), recordingHost()));
-    const normal = Array.from({ length: 10 }, (_, i) => pool.run(actionJob(`tenant-${i}`, healthy, 'add', { x: i, y: 1 }), recordingHost()));
+    const normal = Array.from({ length: 10 }, (_, i) => pool.run(actionJob(`tenant-${i}`, healthy, 'add', { x: i, y: 1 }, { limits: { deadlineMs: 15_000 } }), recordingHost()));
     const [bad, good] = await Promise.all([Promise.all(attacks), Promise.all(normal)]);
     for (const r of bad) expect(r.ok).toBe(false);
     good.forEach((r, i) => expect(r).toMatchObject({ ok: true, value: { sum: i + 1 } }));

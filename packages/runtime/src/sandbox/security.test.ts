@@ -26,7 +26,7 @@ async function attack(action: string, params: unknown = {}, host: RecordingHost 
 }
 
 async function expectHealthy(): Promise<void> {
-  const r = await pool.run(actionJob('tenant-good', healthy, 'add', { x: 2, y: 3 }), recordingHost());
+  const r = await pool.run(actionJob('tenant-good', healthy, 'add', { x: 2, y: 3 }, { limits: { deadlineMs: 15_000 } }), recordingHost());
   expect(r).toMatchObject({ ok: true, value: { action: 'add', params: { x: 2, y: 3 }, sum: 5 } });
 }
 
