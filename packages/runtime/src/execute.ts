@@ -160,6 +160,8 @@ export interface Runtime {
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** Reason given to host requests still running when their attempt ended (made once; see egress-client). */
+const ATTEMPT_OVER = Object.freeze(Object.assign(new Error('the execution attempt ended'), { name: 'AbortError' }));
 
 /**
  * Creates a runtime.
@@ -275,9 +277,15 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     return pending;
   }
 
+  // Schemas belong to cached manifests, so object identity is a cheap cache key.
+  const validators = new WeakMap<object, ReturnType<typeof compileSchema>>();
   function assertSchema(schema: JsonSchema | undefined, value: unknown, what: string, code: ErrorCode, base = ''): void {
     if (!schema) return;
-    const fn = compileSchema(schema);
+    let fn = validators.get(schema);
+    if (!fn) {
+      fn = compileSchema(schema);
+      validators.set(schema, fn);
+    }
     if (fn(value)) return;
     const issues = toIssues(fn.errors, base);
     throw new ConnectorError(code, `Invalid ${what}: ${formatIssues(issues.slice(0, 5))}${issues.length > 5 ? ` (and ${issues.length - 5} more)` : ''}`, {
@@ -305,7 +313,12 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     let attempts = 0;
     const secrets = new Set<string>();
     const meta = (): ExecutionMeta => ({ executionId, durationMs: Math.max(0, clock.now() - startedAt), attempts, ...stats });
-    const redactor = () => createRedactor(secrets);
+    // Rebuilt only when a secret was added (e.g. a refreshed token).
+    let cachedRedactor: { size: number; redactor: ReturnType<typeof createRedactor> } | undefined;
+    const redactor = () => {
+      if (!cachedRedactor || cachedRedactor.size !== secrets.size) cachedRedactor = { size: secrets.size, redactor: createRedactor(secrets) };
+      return cachedRedactor.redactor;
+    };
     let outcome: { status: 'ok' } | { status: 'error'; code: ErrorCode } = { status: 'ok' };
     try {
       const data = await scheduler.run(target.tenant, async () => {
@@ -348,7 +361,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
               host,
             );
           } finally {
-            attemptAbort.abort();
+            attemptAbort.abort(ATTEMPT_OVER);
           }
           if (result.ok) {
             plan.validateOutput?.(manifest, result.value);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from 'node:crypto';
 
 /** AES-256-GCM output, each part base64. */
 export interface Sealed {
@@ -8,7 +8,7 @@ export interface Sealed {
 }
 
 /** Encrypts `plaintext` with a 32-byte key, binding `aad` (authenticated, not stored). */
-export function seal(key: Uint8Array, plaintext: Uint8Array, aad: string): Sealed {
+export function seal(key: Uint8Array | KeyObject, plaintext: Uint8Array, aad: string): Sealed {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
@@ -17,7 +17,7 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: string): Seale
 }
 
 /** Decrypts what {@link seal} produced; throws when the key, the AAD or any byte differs. */
-export function open(key: Uint8Array, sealed: Sealed, aad: string): Buffer {
+export function open(key: Uint8Array | KeyObject, sealed: Sealed, aad: string): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
   decipher.setAAD(Buffer.from(aad, 'utf8'));
   decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { ConnectorError, type Credentials } from '@businessos/connector-sdk';
 import { systemClock, type Clock } from '../clock.ts';
 import { dataKeyAad, open, seal, secretAad } from './crypto.ts';
@@ -53,10 +53,13 @@ export function createVault(options: VaultOptions): Vault {
     if (!keyring.has(parsed.id)) keyring.set(parsed.id, parsed);
   }
   // tenant\0version -> unwrapped key; Map keeps insertion order, which gives a cheap LRU-ish eviction.
-  const cache = new Map<string, { key: Buffer; expires: number }>();
+  const cache = new Map<string, { key: KeyObject; expires: number }>();
   const latestVersion = new Map<string, number>();
 
-  function remember(tenant: string, version: number, key: Buffer): void {
+  // Cached as KeyObjects: importing raw key bytes on every decrypt is measurable on the hot path.
+  function remember(tenant: string, version: number, raw: Buffer): KeyObject {
+    const key = createSecretKey(raw);
+    raw.fill(0);
     const id = `${tenant}\u0000${version}`;
     cache.delete(id);
     cache.set(id, { key, expires: clock.now() + ttl });
@@ -65,6 +68,7 @@ export function createVault(options: VaultOptions): Vault {
       if (oldest === undefined) break;
       cache.delete(oldest);
     }
+    return key;
   }
 
   function unwrap(record: DataKeyRecord): Buffer {
@@ -82,17 +86,15 @@ export function createVault(options: VaultOptions): Vault {
     }
   }
 
-  async function dataKey(tenant: string, version: number): Promise<Buffer> {
+  async function dataKey(tenant: string, version: number): Promise<KeyObject> {
     const hit = cache.get(`${tenant}\u0000${version}`);
     if (hit && hit.expires > clock.now()) return hit.key;
     const record = await store.getDataKey(tenant, version);
     if (!record) throw new ConnectorError('INTERNAL', `Data key v${version} of tenant ${tenant} is missing from the vault store; the secret cannot be decrypted`);
-    const key = unwrap(record);
-    remember(tenant, version, key);
-    return key;
+    return remember(tenant, version, unwrap(record));
   }
 
-  async function currentDataKey(tenant: string): Promise<{ version: number; key: Buffer }> {
+  async function currentDataKey(tenant: string): Promise<{ version: number; key: KeyObject }> {
     const known = latestVersion.get(tenant);
     if (known !== undefined) return { version: known, key: await dataKey(tenant, known) };
     let record = await store.getDataKey(tenant);
@@ -110,16 +112,13 @@ export function createVault(options: VaultOptions): Vault {
       };
       if (await store.putDataKey(fresh, { onlyIfAbsent: true })) {
         latestVersion.set(tenant, 1);
-        remember(tenant, 1, plain);
-        return { version: 1, key: plain };
+        return { version: 1, key: remember(tenant, 1, plain) };
       }
       record = await store.getDataKey(tenant);
       if (!record) throw new ConnectorError('INTERNAL', `Vault store lost the data key of tenant ${tenant} right after creating it`);
     }
-    const key = unwrap(record);
     latestVersion.set(tenant, record.version);
-    remember(tenant, record.version, key);
-    return { version: record.version, key };
+    return { version: record.version, key: remember(tenant, record.version, unwrap(record)) };
   }
 
   return {
