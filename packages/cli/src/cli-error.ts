@@ -1,17 +1,21 @@
+import type { ErrorCode } from '@businessos/connector-sdk';
 import { EXIT, type ExitCode } from './exit-codes.ts';
 
 /**
  * An expected failure of a command: printed as `error: <message>` plus a hint, never with a stack trace.
- * `exitCode` comes from {@link EXIT}.
+ * `exitCode` comes from {@link EXIT}; `code` is the matching entry of the SDK's error catalogue
+ * (`INVALID_INPUT` for usage errors and findings, `INTERNAL` for environment failures).
  */
 export class CliError extends Error {
   readonly exitCode: ExitCode;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
 
   constructor(message: string, options: { exitCode?: ExitCode; hint?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CliError';
     this.exitCode = options.exitCode ?? EXIT.ENVIRONMENT;
+    this.code = this.exitCode === EXIT.ENVIRONMENT ? 'INTERNAL' : 'INVALID_INPUT';
     this.hint = options.hint;
   }
 }
