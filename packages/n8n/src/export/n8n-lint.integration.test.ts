@@ -30,7 +30,9 @@ async function exportAndCheck(label: string, exportIt: () => Promise<{ dir: stri
   if (!cli.ok) return;
   const { dir } = await exportIt();
   symlinkSync(cli.nodeModules, join(dir, 'node_modules'), 'dir');
-  const lint = spawnSync(process.execPath, [cli.bin, 'lint'], { cwd: dir, encoding: 'utf8', timeout: 240_000, env: { ...process.env, CI: '1' } });
+  // eslint-plugin-n8n-nodes-base switches to its own test fixtures' file names when NODE_ENV=test (which Vitest sets).
+  const env = { ...process.env, CI: '1', NODE_ENV: 'production' };
+  const lint = spawnSync(process.execPath, [cli.bin, 'lint'], { cwd: dir, encoding: 'utf8', timeout: 240_000, env });
   const output = strip(`${lint.stdout}${lint.stderr}`);
   const problems = output.split('\n').filter((l) => /\b(error|warning)\b/.test(l) && !/^\s*$/.test(l));
   expect({ label, exit: lint.status, problems }).toEqual({ label, exit: 0, problems: [] });
