@@ -12,6 +12,10 @@ describe('connector names', () => {
     expect(checkName('1acme')).toMatch(/start with a letter/);
     expect(checkName('acme_crm')).toMatch(/a-z, 0-9 and single hyphens/);
     expect(checkName('acme-')).toMatch(/single hyphens/);
+    // Every suggestion offered is itself a valid name.
+    expect(checkName('Bad_Name')).toContain('(e.g. "bad-name")');
+    expect(checkName('1acme')).toContain('(e.g. "acme")');
+    expect(checkName('___')).not.toContain('e.g.');
     expect(checkName('acme--crm')).toMatch(/single hyphens/);
     expect(checkName('')).toMatch(/empty/);
     expect(checkName('a'.repeat(51))).toMatch(/longer than 50/);

@@ -12,9 +12,17 @@ export function checkName(name: string): string | undefined {
   if (NAME_PATTERN.test(name)) return undefined;
   if (name.length === 0) return 'the name is empty';
   if (name.length > 50) return 'the name is longer than 50 characters';
-  if (/[A-Z]/.test(name)) return `"${name}" has upper-case letters; use lower case (e.g. "${name.toLowerCase()}")`;
-  if (!/^[a-z]/.test(name)) return `"${name}" must start with a letter a-z`;
-  return `"${name}" may only contain a-z, 0-9 and single hyphens between them`;
+  const suggestion = suggestName(name);
+  const hint = suggestion ? ` (e.g. "${suggestion}")` : '';
+  if (/[A-Z]/.test(name)) return `"${name}" has upper-case letters; use lower case${hint}`;
+  if (!/^[a-z]/.test(name)) return `"${name}" must start with a letter a-z${hint}`;
+  return `"${name}" may only contain a-z, 0-9 and single hyphens between them${hint}`;
+}
+
+/** The nearest valid name (`Bad_Name` → `bad-name`), or undefined when nothing sensible is left. */
+export function suggestName(name: string): string | undefined {
+  const s = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^[^a-z]+/, '').replace(/-+$/, '').slice(0, 50).replace(/-+$/, '');
+  return NAME_PATTERN.test(s) ? s : undefined;
 }
 
 /** `acme-crm` → `Acme Crm`. */

@@ -32,6 +32,9 @@ describe('errorFromResponse', () => {
     expect(errorFromResponse(req, { status: 404, headers: {}, data: {} }).code).toBe('NOT_FOUND');
     expect(errorFromResponse(req, { status: 422, headers: {}, data: { error: { message: 'amount too small' } } }).message).toContain('amount too small');
     expect(errorFromResponse(req, { status: 503, headers: {}, data: '' }).code).toBe('UPSTREAM_ERROR');
+    // 4xx answers other than 408/429 must never be classed retryable.
+    for (const status of [402, 403, 405, 410, 412, 413, 418]) expect(isRetryable(errorFromResponse(req, { status, headers: {}, data: {} }).code)).toBe(false);
+    expect(errorFromResponse(req, { status: 402, headers: {}, data: {} }).code).toBe('NON_RETRYABLE');
     const limited = errorFromResponse(req, { status: 429, headers: { 'Retry-After': '12' }, data: {} });
     expect(limited).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 12, upstreamStatus: 429 });
   });

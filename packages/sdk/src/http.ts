@@ -96,9 +96,15 @@ export function errorFromResponse(request: Pick<HttpRequest, 'method' | 'url'>, 
   if (s === 401) { code = 'AUTH_FAILED'; hint = 'check the connection\'s credentials'; }
   else if (s === 403) { code = 'FORBIDDEN'; hint = 'the account lacks a permission or scope this call needs'; }
   else if (s === 404) { code = 'NOT_FOUND'; hint = 'the resource does not exist or is not visible to this account'; }
-  else if (s === 409) { code = 'CONFLICT'; hint = 'the resource changed or already exists'; }
+  else if (s === 410) { code = 'NOT_FOUND'; hint = 'the resource is gone'; }
+  else if (s === 409 || s === 412 || s === 428) { code = 'CONFLICT'; hint = 'the resource changed or already exists'; }
   else if (s === 400 || s === 422) { code = 'INVALID_INPUT'; hint = 'the provider rejected the input'; }
+  else if (s === 402) { code = 'NON_RETRYABLE'; hint = 'the provider refused the payment or the account needs billing attention'; }
+  else if (s === 408) { code = 'TIMEOUT'; hint = 'the provider timed out waiting for the request'; }
+  else if (s === 413) { code = 'PAYLOAD_TOO_LARGE'; hint = 'the provider refused a request this large'; }
   else if (s >= 500) { code = 'UPSTREAM_ERROR'; hint = 'the provider failed; retry later'; }
+  // Any other 4xx: the same request will fail the same way, so it must not be retried.
+  else if (s >= 400) { code = 'NON_RETRYABLE'; hint = 'the provider refused the request'; }
   else { code = 'UPSTREAM_ERROR'; hint = 'unexpected answer from the provider'; }
   return new ConnectorError(code, `${where} answered ${s} (${hint})${suffix}`, extra);
 }
