@@ -2,7 +2,8 @@
 //   node packages/n8n/scripts/n8n-e2e.ts            (root script: npm run test:n8n)
 // 1. installs n8n into ~/.cache/bos-n8n (once; BOS_N8N_VERSION overrides the version),
 // 2. exports the Stripe connector as n8n-nodes-stripe and installs it, packed, as a community package into
-//    <N8N_USER_FOLDER>/.n8n/nodes (a temporary user folder),
+//    <N8N_USER_FOLDER>/.n8n/nodes (a temporary user folder): n8n's community-packages module loads every package
+//    under .n8n/nodes/node_modules at start-up, and puts its own modules on NODE_PATH for their `n8n-workflow`,
 // 3. starts a loopback mock of the Stripe API, imports a credential (its Base URL pointing at the mock) and a
 //    workflow "Manual Trigger → Stripe: create customer" with n8n's CLI,
 // 4. runs `n8n execute --id <id> --rawOutput` and reads the created customer back from n8n's output,
@@ -66,7 +67,7 @@ const pack = run('npm', ['pack', '--pack-destination', work], { cwd: exported.di
 const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
 if (pack.status !== 0 || !tarball) fail('npm pack of the exported package failed', pack.stderr);
 writeFileSync(join(nodesDir, 'package.json'), '{ "name": "installed-nodes", "private": true }\n');
-const install = run('npm', ['install', join(work, tarball), '--no-audit', '--no-fund'], { cwd: nodesDir, timeoutMs: 20 * 60_000 });
+const install = run('npm', ['install', join(work, tarball), '--legacy-peer-deps', '--no-audit', '--no-fund'], { cwd: nodesDir, timeoutMs: 20 * 60_000 });
 if (install.status !== 0) fail('installing the package into ~/.n8n/nodes failed', install.stderr);
 log(`installed ${tarball} into ${nodesDir}`);
 
