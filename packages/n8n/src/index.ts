@@ -11,3 +11,5 @@ export { importN8nNode } from './import/import-node.ts';
 export type { ImportN8nOptions, ImportN8nResult, ImportReport, UnsupportedFeature } from './import/import-node.ts';
 export { ensureNodeCli, NODE_CLI_CACHE } from './export/node-cli.ts';
 export type { NodeCli } from './export/node-cli.ts';
+export { loadN8nSource } from './import/load-source.ts';
+export type { N8nSource } from './import/load-source.ts';

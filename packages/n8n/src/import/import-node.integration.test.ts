@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector } from '@businessos/connector-sdk';
 import { runAction, validateManifest } from '@businessos/connector-sdk/host';
 import { importN8nNode, type ImportN8nResult } from './import-node.ts';
+import { loadN8nSource } from './load-source.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..', '..');
 const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'acme-crm.node.json'), 'utf8')) as unknown;
@@ -141,6 +142,16 @@ describe('importN8nNode (Acme CRM declarative node)', () => {
     expect(seen.at(-1)?.url).toBe('/contacts?archived=false&per_page=2');
     await run('updateStageDeal', { dealId: 'd/7', stage: 'won' });
     expect(seen.at(-1)).toMatchObject({ method: 'PATCH', url: '/deals/d%2F7', body: { stage: 'won' } });
+  });
+
+  it('reads the CLI input file and refuses missing paths', () => {
+    expect(loadN8nSource(join(import.meta.dirname, '..', 'fixtures', 'acme-crm.node.json'))).toEqual({ nodeDescription: fixture, credentialTypes: [] });
+    expect(() => loadN8nSource(join(work, 'nope.json'))).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('reports a programmatic node precisely instead of converting nothing silently', async () => {
+    const programmatic = { name: 'legacy', displayName: 'Legacy', properties: [{ displayName: 'Operation', name: 'operation', type: 'options', options: [{ name: 'Run', value: 'run' }], default: 'run' }], execute: () => [] };
+    await expect(importN8nNode({ nodeDescription: programmatic, outDir: work })).rejects.toThrow(/\/execute: the node has a programmatic execute\(\).*\/properties\/0\/options\/0\/routing: operation \/run has no routing.request/);
   });
 
   it('rejects bad params through the generated schema and refuses inputs without properties', async () => {
