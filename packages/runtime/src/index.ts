@@ -60,9 +60,10 @@ export { createMemoryUsageSink, createUsageMeter } from './usage/usage.ts';
 export type { UsageMeter, UsageMeterOptions, UsageQuery, UsageRecord, UsageSink } from './usage/usage.ts';
 
 // Sandbox
-export { createQuarantine, createQuickJSEngine, createSandboxPool, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './sandbox/index.ts';
+export { canIsolateNetwork, createProcessPool, createQuarantine, createQuickJSEngine, createSandboxPool, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './sandbox/index.ts';
 export type {
   EngineHostBridge,
+  ProcessPoolOptions,
   EngineSandbox,
   QuarantineEntry,
   Quarantine,

@@ -3,8 +3,14 @@ export interface JsonSchema {
   readonly [keyword: string]: unknown;
 }
 
-/** A property in the shorthand form may say `required: true`; it moves into the object's `required` list. */
-export type ShorthandProperty = JsonSchema & { readonly required?: boolean | readonly string[] };
+/** JSON Schema's primitive type names, accepted alone as a shorthand property: `{ id: 'string' }`. */
+export type TypeName = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'null';
+
+/**
+ * A property in the shorthand form: a schema (which may say `required: true`; it moves into the object's
+ * `required` list) or just a type name.
+ */
+export type ShorthandProperty = TypeName | (JsonSchema & { readonly required?: boolean | readonly string[] });
 
 /** `{ line_items: { type: 'array' } }`: a map of property name to schema, normalised to an object schema. */
 export type SchemaShorthand = { readonly [property: string]: ShorthandProperty };
@@ -25,7 +31,7 @@ type FullSchemaMarker =
   | { readonly const: unknown };
 
 type RequiredKeys<S> = { [K in keyof S]: S[K] extends { readonly required: true } ? K : never }[keyof S];
-type StripRequired<P> = P extends { readonly required: boolean } ? Omit<P, 'required'> : P;
+type StripRequired<P> = P extends string ? { readonly type: P } : P extends { readonly required: boolean } ? Omit<P, 'required'> : P;
 
 /** The full object schema a shorthand stands for, at the type level. */
 export type NormalizedShorthand<S> = {
@@ -109,7 +115,14 @@ export function normalizeSchema(input: SchemaInput | undefined): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
   for (const [name, raw] of Object.entries(input as SchemaShorthand)) {
-    const { required: isRequired, ...schema } = raw as ShorthandProperty & Record<string, unknown>;
+    if (typeof raw === 'string') {
+      properties[name] = { type: raw };
+      continue;
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new TypeError(`Schema shorthand property "${name}" must be a JSON Schema object or a type name such as 'string', got ${JSON.stringify(raw)}`);
+    }
+    const { required: isRequired, ...schema } = raw as JsonSchema & Record<string, unknown>;
     if (isRequired === true) required.push(name);
     // `required` given as an array is the ordinary keyword of a nested object schema: keep it.
     properties[name] = (Array.isArray(isRequired) ? { ...schema, required: isRequired } : schema) as JsonSchema;

@@ -38,7 +38,8 @@ export const devCommand = defineCommand({
       port,
       fields,
       ...(existsSync(fixturesDir) ? { fixturesDir } : {}),
-      print: (line) => ctx.output.err(line),
+      // The command prints the URLs itself (stdout, for scripts); the simulator's own banner would repeat them.
+      print: () => {},
     });
     for (const [label, url] of Object.entries(server.urls)) if (url) ctx.output.out(`${label.padEnd(10)} ${url}`);
     ctx.output.err('simulator running; press Ctrl-C to stop');
