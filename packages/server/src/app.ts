@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Vault } from '@businessos/connector-runtime';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -25,6 +26,8 @@ export interface AppOptions {
    */
   startup?: Promise<void>;
   startupWaitMs?: number;
+  /** Credential vault (runtime `createVault` over the store); without it, connections cannot hold secrets. */
+  vault?: Vault;
 }
 
 // Routes that never need the store, answered while start-up is still running.
@@ -105,7 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
 
-  const deps: RouteDeps = { config, db, startupState: () => startupState };
+  const deps: RouteDeps = { config, db, vault: options.vault, startupState: () => startupState };
   for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
   return app;
 }

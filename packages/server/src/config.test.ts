@@ -60,6 +60,12 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toContain('PORT: "eighty" is not a whole number');
   });
 
+  it('reads OAuth apps as JSON and rejects a bad shape', () => {
+    expect(loadConfig({ BOS_OAUTH_APPS: '{"shopify":{"client_id":"abc"}}' }).oauthApps).toEqual({ shopify: { client_id: 'abc' } });
+    expect(() => loadConfig({ BOS_OAUTH_APPS: '{"shopify":{"client_id":1}}' })).toThrow(/BOS_OAUTH_APPS: must map/);
+    expect(() => loadConfig({ BOS_OAUTH_APPS: '{nope' })).toThrow(/BOS_OAUTH_APPS: is not valid JSON/);
+  });
+
   it('rejects an out-of-range port', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
   });

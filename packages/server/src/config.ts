@@ -16,6 +16,11 @@ export interface ServerConfig {
   dataDir: string;
   /** Base URL the service is reachable at from browsers and providers (`BOS_PUBLIC_URL`), without a trailing slash. */
   publicUrl: string;
+  /**
+   * OAuth apps the platform registered with providers, per connector name (`BOS_OAUTH_APPS`, JSON:
+   * `{"shopify": {"client_id": "...", "client_secret": "..."}}`); manifests refer to them as `config.client_id`.
+   */
+  oauthApps: Record<string, Record<string, string>>;
   /** Log level (`BOS_LOG_LEVEL`, default info). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: {
@@ -107,6 +112,21 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   const publicRaw = url('BOS_PUBLIC_URL', ['http:', 'https:']);
   const publicUrl = (publicRaw ?? `http://localhost:${port}`).replace(/\/+$/, '');
 
+  let oauthApps: Record<string, Record<string, string>> = {};
+  const appsRaw = read('BOS_OAUTH_APPS');
+  if (appsRaw !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(appsRaw);
+      const valid =
+        typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) &&
+        Object.values(parsed).every((app) => typeof app === 'object' && app !== null && Object.values(app).every((v) => typeof v === 'string'));
+      if (valid) oauthApps = parsed as Record<string, Record<string, string>>;
+      else issues.push({ variable: 'BOS_OAUTH_APPS', message: 'must map connector names to objects of strings, e.g. {"shopify":{"client_id":"...","client_secret":"..."}}' });
+    } catch {
+      issues.push({ variable: 'BOS_OAUTH_APPS', message: 'is not valid JSON' });
+    }
+  }
+
   const levelRaw = read('BOS_LOG_LEVEL') ?? 'info';
   const logLevel = (LOG_LEVELS as readonly string[]).includes(levelRaw) ? (levelRaw as ServerConfig['logLevel']) : 'info';
   if (logLevel !== levelRaw) issues.push({ variable: 'BOS_LOG_LEVEL', message: `"${levelRaw}" is not one of ${LOG_LEVELS.join(', ')}` });
@@ -119,5 +139,5 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   };
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { port, host, databaseUrl, redisUrl, masterKey, dataDir, publicUrl, logLevel, limits };
+  return { port, host, databaseUrl, redisUrl, masterKey, dataDir, publicUrl, oauthApps, logLevel, limits };
 }

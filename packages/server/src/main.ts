@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { createVault, loadOrCreateMasterKeyFile } from '@businessos/connector-runtime';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { bootstrapPlatform, writeAdminKeyFile } from './bootstrap.ts';
@@ -7,6 +9,7 @@ import { migrate } from './db/migrate.ts';
 import { deferredDb } from './db/deferred.ts';
 import { openDb } from './db/open.ts';
 import { seedBundledConnectors } from './marketplace/seed.ts';
+import { createPgVaultStore } from './vault/pg-vault-store.ts';
 
 /** A running service and how to stop it. */
 export interface RunningServer {
@@ -24,9 +27,14 @@ export interface RunningServer {
  * Opens the store, applies migrations, bootstraps the platform admin on an empty store, and listens.
  * @example const server = await startServer(loadConfig(process.env)); await server.stop();
  */
-export async function startServer(config: ServerConfig, log: (line: string) => void = console.log): Promise<RunningServer> {
+export async function startServer(given: ServerConfig, log: (line: string) => void = console.log): Promise<RunningServer> {
+  // Embedded mode keeps a generated master key beside the store, so connections work out of the box.
+  const masterKey = given.masterKey ?? (given.databaseUrl ? undefined : (await loadOrCreateMasterKeyFile(path.join(given.dataDir, 'master.key'))).key);
+  if (!masterKey) log('No BOS_MASTER_KEY: connections cannot store credentials until one is configured.');
+  const config: ServerConfig = { ...given, masterKey };
   const opening = openDb(config);
   const db = deferredDb(opening, config.databaseUrl ? 'postgres' : 'pglite');
+  const vault = masterKey ? createVault({ store: createPgVaultStore(db), masterKey }) : undefined;
   const startup = (async () => {
     const store = await opening;
     await migrate(store);
@@ -44,7 +52,7 @@ export async function startServer(config: ServerConfig, log: (line: string) => v
   let app: FastifyInstance;
   let address: string;
   try {
-    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup });
+    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup, ...(vault ? { vault } : {}) });
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await startup.catch(() => {});

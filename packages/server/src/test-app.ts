@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createVault } from '@businessos/connector-runtime';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from './app.ts';
 import { bootstrapPlatform } from './bootstrap.ts';
@@ -8,6 +9,7 @@ import { loadConfig, type ServerConfig } from './config.ts';
 import type { TestDb } from './db/test-db.ts';
 import { createTestPglite } from './db/test-db.ts';
 import { seedBundledConnectors, type BundledConnector } from './marketplace/seed.ts';
+import { createPgVaultStore } from './vault/pg-vault-store.ts';
 
 /** A service on a throw-away store, for `app.inject()` tests. */
 export interface TestApp {
@@ -34,7 +36,8 @@ export async function createTestApp(options: { store?: TestDb; env?: Record<stri
     const failed = (await seedBundledConnectors(store.db, options.seed)).filter((o) => o.status === 'failed');
     if (failed.length > 0) throw new Error(`seeding failed: ${failed.map((f) => `${f.packageName}: ${f.error}`).join('; ')}`);
   }
-  const app = await buildApp({ config, db: store.db });
+  const vault = config.masterKey ? createVault({ store: createPgVaultStore(store.db), masterKey: config.masterKey }) : undefined;
+  const app = await buildApp({ config, db: store.db, ...(vault ? { vault } : {}) });
   await app.ready();
   const as = (key: string | undefined, inject: InjectOptions) =>
     app.inject({ ...inject, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...inject.headers } });

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, FastifySchema, RouteGenericInterface } from 'fastify';
 import type { ServerConfig } from '../config.ts';
+import type { Vault } from '@businessos/connector-runtime';
 import type { Db } from '../db/db.ts';
 import type { Principal, Role } from './api-key.ts';
 
@@ -17,6 +18,8 @@ export type StartupState = 'running' | 'ok' | 'failed';
 export interface RouteDeps {
   config: ServerConfig;
   db: Db;
+  /** Encrypts connection credentials; undefined when no master key is configured (connections then refuse secrets). */
+  vault: Vault | undefined;
   startupState(): StartupState;
 }
 

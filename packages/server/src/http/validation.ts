@@ -27,5 +27,21 @@ function createAjv(coerceTypes: boolean | 'array'): Ajv {
 export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const strict = createAjv(false);
   const coercing = createAjv('array');
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+  return ({ schema, httpPart }) => {
+    const validate = (httpPart === 'body' ? strict : coercing).compile(schema as object);
+    const required = (schema as { required?: unknown[] }).required ?? [];
+    if (httpPart !== 'body' || required.length > 0) return validate as ReturnType<FastifySchemaCompiler<unknown>>;
+    // A body whose every field is optional may be left out entirely.
+    const optional = (data: unknown): boolean => {
+      if (data === undefined || data === null) {
+        optional.errors = null;
+        return true;
+      }
+      const ok = validate(data) as boolean;
+      optional.errors = validate.errors ?? null;
+      return ok;
+    };
+    optional.errors = null as unknown;
+    return optional as unknown as ReturnType<FastifySchemaCompiler<unknown>>;
+  };
 }

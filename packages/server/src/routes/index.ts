@@ -2,7 +2,12 @@ import type { RouteDefinition } from '../http/route.ts';
 import deleteApiKey from './api-keys/_id/delete.ts';
 import listApiKeys from './api-keys/get.ts';
 import createApiKey from './api-keys/post.ts';
+import deleteConnection from './connections/_id/delete.ts';
+import listConnections from './connections/get.ts';
+import createConnection from './connections/post.ts';
 import getHealth from './health/get.ts';
+import listInstallations from './installations/get.ts';
+import install from './marketplace/install/_id/post.ts';
 import getConnector from './marketplace/connectors/_id/get.ts';
 import putRating from './marketplace/connectors/_id/rating/put.ts';
 import listReviews from './marketplace/connectors/_id/reviews/get.ts';
@@ -10,6 +15,7 @@ import listVersions from './marketplace/connectors/_id/versions/get.ts';
 import searchMarketplace from './marketplace/search/get.ts';
 import getReady from './ready/get.ts';
 import createTenant from './tenants/post.ts';
+import getUsage from './usage/get.ts';
 
 /** Every route of the service. Files mirror URLs: `/a/{id}/b` is `a/_id/b/<method>.ts`. */
 export const ROUTES = [
@@ -24,4 +30,10 @@ export const ROUTES = [
   listVersions,
   listReviews,
   putRating,
+  install,
+  listInstallations,
+  createConnection,
+  listConnections,
+  deleteConnection,
+  getUsage,
 ] as unknown as readonly RouteDefinition[];
