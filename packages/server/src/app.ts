@@ -83,7 +83,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     const body = { ...toProblem(error), requestId: request.id };
-    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    // Unexpected failures are logged with their stack (server side only); deliberate problems are not errors.
+    if (body.status >= 500 && !(error instanceof ProblemError)) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.code, detail: body.detail }, 'request rejected');
     return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
   });
