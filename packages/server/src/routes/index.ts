@@ -13,6 +13,7 @@ import putRating from './marketplace/connectors/_id/rating/put.ts';
 import listReviews from './marketplace/connectors/_id/reviews/get.ts';
 import listVersions from './marketplace/connectors/_id/versions/get.ts';
 import searchMarketplace from './marketplace/search/get.ts';
+import oauthCallback from './oauth/callback/get.ts';
 import getReady from './ready/get.ts';
 import createTenant from './tenants/post.ts';
 import getUsage from './usage/get.ts';
@@ -36,4 +37,5 @@ export const ROUTES = [
   listConnections,
   deleteConnection,
   getUsage,
+  oauthCallback,
 ] as unknown as readonly RouteDefinition[];

@@ -1,0 +1,106 @@
+import { ConnectorError, type ConnectorManifest } from '@businessos/connector-sdk';
+import { exchangeCode } from '@businessos/connector-sdk/host';
+import { recordAudit } from '../../../audit.ts';
+import { ProblemError } from '../../../http/problem.ts';
+import { defineRoute } from '../../../http/route.ts';
+import { stateKey, verifyState } from '../../../installations/setup.ts';
+import { findInstallation } from '../../../installations/shared.ts';
+import { CONNECTION_SELECT, connectionSchema, connectionView, type ConnectionRow } from '../../connections/shared.ts';
+
+interface Query {
+  state?: string;
+  code?: string;
+  error?: string;
+  error_description?: string;
+}
+
+interface StateRow {
+  id: string;
+  tenant_id: string;
+  installation_id: string;
+  connection_name: string;
+  code_verifier: string | null;
+  redirect_uri: string;
+  fields: Record<string, string>;
+  expired: boolean;
+}
+
+/**
+ * Where the provider sends the tenant's browser back. The signed state identifies the flow (no API key here); it is
+ * spent on first use, whatever happens next. The code is exchanged (with the PKCE verifier) and the tokens go to the vault.
+ */
+export default defineRoute<{ Querystring: Query }>({
+  method: 'GET',
+  url: '/oauth/callback',
+  access: 'public',
+  schema: {
+    summary: 'OAuth2 redirect target: finishes a connection',
+    tags: ['connections'],
+    querystring: {
+      type: 'object',
+      // Providers add their own parameters (Shopify: hmac, shop, host, timestamp): accept and ignore them.
+      additionalProperties: true,
+      properties: {
+        state: { type: 'string', maxLength: 512 },
+        code: { type: 'string', maxLength: 4096 },
+        error: { type: 'string', maxLength: 200 },
+        error_description: { type: 'string', maxLength: 2000 },
+      },
+    },
+    response: { 200: connectionSchema },
+  },
+  async handler(request, _reply, { db, vault, config }) {
+    const { state, code, error } = request.query;
+    if (!vault || !config.masterKey) throw new ProblemError('NOT_IMPLEMENTED', 'OAuth connections need a master key (BOS_MASTER_KEY)', { status: 503 });
+    const id = state ? verifyState(state, stateKey(config.masterKey)) : undefined;
+    if (!id) throw new ProblemError('INVALID_INPUT', 'The OAuth state is missing or was altered; start again from POST /marketplace/install/{id}', { type: 'oauth-state-invalid', errors: [{ path: '/state', in: 'querystring', message: 'is not a state this service issued' }] });
+
+    // No tenant is known yet: the signed state is the credential, so this one lookup runs as the owner.
+    const spent = await db.transaction((tx) =>
+      tx.query<StateRow>(
+        `UPDATE connectors.oauth_states SET used_at = now() WHERE id = $1 AND used_at IS NULL
+         RETURNING id, tenant_id, installation_id, connection_name, code_verifier, redirect_uri, fields, expires_at < now() AS expired`,
+        [id],
+      ),
+    );
+    const flow = spent.rows[0];
+    if (!flow) throw new ProblemError('INVALID_INPUT', 'This OAuth state was already used; start again from POST /marketplace/install/{id}', { type: 'oauth-state-used' });
+    if (flow.expired) throw new ProblemError('INVALID_INPUT', 'This OAuth flow expired (10 minutes); start again from POST /marketplace/install/{id}', { type: 'oauth-state-expired' });
+    if (error) throw new ProblemError('AUTH_FAILED', `The provider did not authorize the connection: ${error}${request.query.error_description ? ` (${request.query.error_description})` : ''}`, { type: 'oauth-denied' });
+    if (!code) throw new ProblemError('INVALID_INPUT', 'The provider sent no authorization code', { errors: [{ path: '/code', in: 'querystring', message: 'is required' }] });
+
+    const installation = await db.withTenant(flow.tenant_id, (tx) => findInstallation(tx, flow.installation_id));
+    const manifest: ConnectorManifest = installation.manifest;
+    if (manifest.auth.type !== 'oauth2') throw new ProblemError('CONFLICT', `${manifest.name} no longer uses OAuth2; install it again`);
+    let credentials;
+    try {
+      credentials = await exchangeCode({
+        spec: manifest.auth,
+        code,
+        redirectUri: flow.redirect_uri,
+        ...(flow.code_verifier ? { codeVerifier: flow.code_verifier } : {}),
+        fields: flow.fields,
+        config: config.oauthApps[manifest.name] ?? {},
+      });
+    } catch (e) {
+      if (e instanceof ConnectorError) throw new ProblemError(e.code === 'INVALID_INPUT' ? 'AUTH_FAILED' : e.code, `The provider refused the authorization code: ${e.message}`, { type: 'oauth-exchange-failed' });
+      throw e;
+    }
+    const connectionId = await db.withTenant(flow.tenant_id, async (tx) => {
+      const inserted = await tx.query<{ id: string }>(
+        'INSERT INTO connectors.connections (tenant_id, installation_id, name, fields) VALUES ($1, $2, $3, $4) RETURNING id',
+        [flow.tenant_id, flow.installation_id, flow.connection_name, JSON.stringify(flow.fields)],
+      );
+      await recordAudit(tx, { tenantId: flow.tenant_id, actor: 'oauth', action: 'connection.create', targetType: 'connection', targetId: inserted.rows[0]!.id, details: { connector: manifest.name, grant: 'authorization_code' } });
+      return inserted.rows[0]!.id;
+    });
+    try {
+      await vault.putCredentials(flow.tenant_id, connectionId, { ...credentials, fields: flow.fields });
+    } catch (e) {
+      await db.withTenant(flow.tenant_id, (tx) => tx.query('DELETE FROM connectors.connections WHERE id = $1', [connectionId]));
+      throw e;
+    }
+    const { rows } = await db.withTenant(flow.tenant_id, (tx) => tx.query<ConnectionRow>(`${CONNECTION_SELECT} WHERE c.id = $1`, [connectionId]));
+    return connectionView(rows[0]!);
+  },
+});

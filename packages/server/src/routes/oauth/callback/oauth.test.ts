@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { defineConnector, OAuth2Auth } from '@businessos/connector-sdk';
+import { createOAuthProvider, type OAuthProvider } from '@businessos/connector-sdk/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishManifestListing } from '../../../marketplace/listing.ts';
+import { createTestApp, type TestApp } from '../../../test-app.ts';
+
+describe('OAuth2 connection flow', () => {
+  let t: TestApp;
+  let provider: OAuthProvider;
+  const redirectUri = 'https://bos.example.com/oauth/callback';
+
+  beforeAll(async () => {
+    provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
+    t = await createTestApp({
+      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
+    });
+    const crm = defineConnector({
+      name: 'crm',
+      version: '1.0.0',
+      displayName: 'CRM',
+      description: 'A CRM behind OAuth2.',
+      category: 'crm',
+      baseUrl: 'https://api.crm.example.com',
+      auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, scopes: ['contacts'] }),
+      actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
+    });
+    await t.store.db.transaction((tx) => publishManifestListing(tx, crm.manifest, { tenantId: null, npmPackage: '@fixtures/crm', verified: false }));
+  });
+  afterAll(async () => {
+    await t?.close();
+    await provider?.close();
+  });
+
+  /** Plays the browser: follows the authorize URL to the provider and returns where it redirects back to. */
+  async function consent(authorizeUrl: string): Promise<URL> {
+    const res = await fetch(authorizeUrl, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    return new URL(res.headers.get('location')!);
+  }
+
+  it('exchanges the code with PKCE, stores the tokens in the vault, and spends the state', async () => {
+    const { key, tenantId } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: '/marketplace/install/crm', payload: { connectionName: 'Sales CRM' } });
+    expect(installed.statusCode).toBe(201);
+    const { setup } = installed.json() as { setup: { authorizeUrl: string } };
+    const back = await consent(setup.authorizeUrl);
+    expect(back.origin + back.pathname).toBe(redirectUri);
+
+    const callback = await t.app.inject({ url: `/oauth/callback${back.search}` });
+    expect(callback.statusCode, callback.body).toBe(200);
+    const conn = callback.json() as { id: string; name: string; hasCredentials: boolean };
+    expect(conn).toMatchObject({ name: 'Sales CRM', connector: 'crm', hasCredentials: true, status: 'ok' });
+
+    const issued = provider.issued.at(-1)!;
+    expect(callback.body).not.toContain(issued.accessToken);
+    const stored = await t.store.db.query<{ ciphertext: string }>('SELECT ciphertext FROM connectors.vault_secrets WHERE connection_id = $1', [conn.id]);
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0]!.ciphertext).not.toContain(issued.accessToken);
+
+    const replay = await t.app.inject({ url: `/oauth/callback${back.search}` });
+    expect(replay.statusCode).toBe(400);
+    expect(replay.json()).toMatchObject({ type: expect.stringContaining('oauth-state-used') });
+
+    const listed = await t.as(key, { url: '/connections' });
+    expect((listed.json() as { items: { id: string }[] }).items.map((c) => c.id)).toEqual([conn.id]);
+    expect(tenantId).toBeTruthy();
+  });
+
+  it('rejects a forged or missing state before touching the store', async () => {
+    const forged = await t.app.inject({ url: '/oauth/callback?state=00000000-0000-4000-8000-000000000000.AAAA&code=x' });
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json()).toMatchObject({ type: expect.stringContaining('oauth-state-invalid'), errors: [{ path: '/state' }] });
+    expect((await t.app.inject({ url: '/oauth/callback?code=x' })).statusCode).toBe(400);
+  });
+
+  it('reports a denied consent and spends the state', async () => {
+    const { key } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: '/marketplace/install/crm' });
+    const state = (installed.json() as { setup: { state: string } }).setup.state;
+    const denied = await t.app.inject({ url: `/oauth/callback?state=${encodeURIComponent(state)}&error=access_denied` });
+    expect(denied.statusCode).toBe(401);
+    expect(denied.json()).toMatchObject({ code: 'AUTH_FAILED', detail: expect.stringContaining('access_denied') });
+    expect((await t.app.inject({ url: `/oauth/callback?state=${encodeURIComponent(state)}&code=x` })).statusCode).toBe(400);
+  });
+
+  it('refuses a code the provider does not know', async () => {
+    const { key } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: '/marketplace/install/crm' });
+    const state = (installed.json() as { setup: { state: string } }).setup.state;
+    const res = await t.app.inject({ url: `/oauth/callback?state=${encodeURIComponent(state)}&code=bogus` });
+    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+    expect(res.statusCode).toBeLessThan(600);
+    expect(res.json()).toMatchObject({ type: expect.stringContaining('oauth-exchange-failed') });
+  });
+});
