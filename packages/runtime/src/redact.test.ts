@@ -13,6 +13,21 @@ describe('redaction', () => {
     expect(r.text(new URLSearchParams({ k: secret }).toString())).toBe(`k=${REDACTED}`);
   });
 
+  it('matches the encoders it imitates for awkward characters', () => {
+    for (const odd of ["p a!s'(s)~w*o-r_d.é€😀+/=", 'a\u0000b"c\\d\ne€e', '~~~~~~~~']) {
+      const red = createRedactor([odd]);
+      const encoded = [
+        Buffer.from(odd).toString('base64'),
+        Buffer.from(odd).toString('base64').replace(/=+$/, ''),
+        Buffer.from(odd).toString('base64url'),
+        encodeURIComponent(odd),
+        new URLSearchParams({ k: odd }).toString().slice(2),
+        JSON.stringify(odd).slice(1, -1),
+      ];
+      for (const form of encoded) expect(red.text(`<${form}>`)).toBe(`<${REDACTED}>`);
+    }
+  });
+
   it('redacts deep inside values, keys included, without touching the input', () => {
     const input = { a: [{ b: `token ${secret}` }], [secret]: 1, n: 5 };
     expect(r.value(input)).toEqual({ a: [{ b: `token ${REDACTED}` }], [REDACTED]: 1, n: 5 });

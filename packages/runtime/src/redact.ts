@@ -15,15 +15,26 @@ export interface Redactor {
 /** Secrets shorter than this are not redacted (replacing "a" everywhere would garble every output). */
 const MIN_SECRET_LENGTH = 6;
 
+const FORM_EXTRA = /[!'()~]/g;
+
+/**
+ * The forms a secret can take on the wire. Built from one base64 and one percent-encoding pass (the
+ * redactor is made per execution, so this is on the hot path): base64url is base64 with `-_` and no
+ * padding; form encoding is percent-encoding plus `!'()~` escaped and space as `+`.
+ */
 function variants(secret: string): string[] {
-  const out = new Set<string>([secret]);
   const b64 = Buffer.from(secret, 'utf8').toString('base64');
-  out.add(b64);
-  out.add(b64.replace(/=+$/, ''));
-  out.add(Buffer.from(secret, 'utf8').toString('base64url'));
-  out.add(encodeURIComponent(secret));
-  out.add(new URLSearchParams({ x: secret }).toString().slice(2));
-  out.add(JSON.stringify(secret).slice(1, -1));
+  const unpadded = b64.replace(/=+$/, '');
+  const uri = encodeURIComponent(secret);
+  const out = new Set<string>([
+    secret,
+    b64,
+    unpadded,
+    unpadded.replace(/\+/g, '-').replace(/\//g, '_'),
+    uri,
+    uri.replace(/%20/g, '+').replace(FORM_EXTRA, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    JSON.stringify(secret).slice(1, -1),
+  ]);
   return [...out].filter((v) => v.length >= MIN_SECRET_LENGTH);
 }
 
