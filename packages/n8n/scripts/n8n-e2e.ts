@@ -35,11 +35,18 @@ function installedVersion(): string | undefined {
 }
 
 function ensureN8n(): void {
-  if (installedVersion() === VERSION && existsSync(N8N_BIN)) return;
+  const sqliteBinding = join(CACHE, 'node_modules', 'sqlite3', 'build', 'Release', 'node_sqlite3.node');
+  if (installedVersion() === VERSION && existsSync(N8N_BIN) && existsSync(sqliteBinding)) return;
   mkdirSync(CACHE, { recursive: true });
   if (!existsSync(join(CACHE, 'package.json'))) writeFileSync(join(CACHE, 'package.json'), '{ "name": "bos-n8n-cache", "private": true }\n');
   log(`installing n8n@${VERSION} into ${CACHE} (several minutes the first time)`);
-  const r = run('npm', ['install', '--prefix', CACHE, `n8n@${VERSION}`, '--no-audit', '--no-fund'], { timeoutMs: 60 * 60_000 });
+  // --ignore-scripts: @confluentinc/kafka-javascript's install script downloads zlib from zlib.net (outside the npm
+  // registry, unreachable here) and fails the whole install. Only the native modules this run needs are rebuilt.
+  const r = run('npm', ['install', '--prefix', CACHE, `n8n@${VERSION}`, '--ignore-scripts', '--no-audit', '--no-fund'], { timeoutMs: 60 * 60_000 });
+  if (installedVersion() === VERSION && !existsSync(sqliteBinding)) {
+    const rebuild = run('npm', ['rebuild', 'sqlite3', 'isolated-vm'], { cwd: CACHE, timeoutMs: 60 * 60_000 });
+    if (rebuild.status !== 0) log(`npm rebuild sqlite3 isolated-vm exited ${String(rebuild.status)}: ${(rebuild.stdout + rebuild.stderr).trim().split('\n').slice(-5).join(' | ')}`);
+  }
   if (installedVersion() !== VERSION) {
     console.error(`[n8n-e2e] cannot install n8n@${VERSION}: npm exit ${String(r.status)}\n${(r.stdout + r.stderr).trim().split('\n').slice(-15).join('\n')}`);
     process.exit(2);
