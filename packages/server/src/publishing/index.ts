@@ -1,0 +1,89 @@
+import { createSandboxPool, type SandboxPool } from '@businessos/connector-runtime';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db/db.ts';
+import { authenticate, authorize } from '../http/authenticate.ts';
+import { ProblemError, problemSchema } from '../http/problem.ts';
+import type { RouteDefinition } from '../http/route.ts';
+import getArtifact from '../routes/marketplace/governance/artifact.ts';
+import deprecate from '../routes/marketplace/governance/deprecate.ts';
+import yank from '../routes/marketplace/governance/yank.ts';
+import approve from '../routes/marketplace/submissions/_id/approve/post.ts';
+import getOne from '../routes/marketplace/submissions/_id/get.ts';
+import reject from '../routes/marketplace/submissions/_id/reject/post.ts';
+import list from '../routes/marketplace/submissions/get.ts';
+import submit, { TARBALL_CONTENT_TYPES } from '../routes/marketplace/submissions/post.ts';
+import type { PublishingRouteFactory, PublishingServices } from './services.ts';
+import { DEFAULT_TARBALL_LIMITS, type TarballLimits } from './tarball.ts';
+
+export { createDbArtifactStore } from './artifact-store.ts';
+export { canonicalJson, checkPackage, diffManifests, lintBundle } from './checks.ts';
+export type { CheckedPackage, CheckResult, ManifestDiff } from './checks.ts';
+export type { PublishingServices } from './services.ts';
+export type { SubmissionView, Visibility } from './store.ts';
+export { DEFAULT_TARBALL_LIMITS, readConnectorTarball, safeEntryPath } from './tarball.ts';
+export type { TarballLimits } from './tarball.ts';
+
+/** What {@link registerPublishingRoutes} needs. */
+export interface PublishingDeps {
+  db: Db;
+  /** Sandbox pool for dry loads; when left out, one small pool is created on first use and closed with the app. */
+  sandbox?: SandboxPool;
+  /** Largest accepted upload in bytes (default 10 MiB). */
+  maxUploadBytes?: number;
+  tarballLimits?: Partial<TarballLimits>;
+}
+
+/** Default upload cap: 10 MiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+
+const FACTORIES: readonly PublishingRouteFactory[] = [submit, list, getOne, approve, reject, deprecate, yank, getArtifact];
+
+/**
+ * Registers the publishing API (submit → automated checks → review → publish, deprecation, yanking, artifacts) on
+ * `app`, in its own encapsulated context (the tarball content-type parser and 413 mapping stay inside it). Call
+ * before `app.ready()`.
+ * @example await registerPublishingRoutes(app, { db });
+ */
+export async function registerPublishingRoutes(app: FastifyInstance, deps: PublishingDeps): Promise<void> {
+  let ownPool: SandboxPool | undefined;
+  const maxUploadBytes = deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const services: PublishingServices = {
+    db: deps.db,
+    pool: () => deps.sandbox ?? (ownPool ??= createSandboxPool({ workers: 1 })),
+    maxUploadBytes,
+    tarballLimits: { ...DEFAULT_TARBALL_LIMITS, ...deps.tarballLimits },
+  };
+  app.addHook('onClose', async () => {
+    await ownPool?.close();
+  });
+  await app.register(async (scope) => {
+    scope.addContentTypeParser(TARBALL_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, (_request, body, done) => done(null, body));
+    scope.setErrorHandler((error) => {
+      if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        throw new ProblemError('PAYLOAD_TOO_LARGE', `The upload is larger than ${maxUploadBytes} bytes; a packed connector should be far smaller (check the bundle does not inline large assets)`);
+      }
+      throw error;
+    });
+    for (const factory of FACTORIES) mount(scope, factory(services), deps.db);
+  });
+}
+
+// Same contract as the service's own route registration: schema + problem envelopes + key/role check.
+function mount(app: FastifyInstance, route: RouteDefinition, db: Db): void {
+  const { access } = route;
+  const label = `${route.method} ${route.url}`;
+  app.route({
+    method: route.method,
+    url: route.url,
+    schema: {
+      ...route.schema,
+      security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
+      response: { ...(route.schema.response as object), '4xx': problemSchema, '5xx': problemSchema },
+    },
+    preHandler: async (request) => {
+      request.principal = await authenticate(db, request);
+      if (access !== 'public' && access !== 'optional') authorize(request.principal, access, label);
+    },
+    handler: (request, reply) => route.handler(request, reply, undefined as never),
+  });
+}
