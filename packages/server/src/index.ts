@@ -1,6 +1,8 @@
 // Public surface of @businessos/connectors-server.
 export { buildApp } from './app.ts';
 export type { AppOptions } from './app.ts';
+export { bootstrapPlatform, writeAdminKeyFile } from './bootstrap.ts';
+export type { BootstrapResult } from './bootstrap.ts';
 export { ConfigError, loadConfig } from './config.ts';
 export type { ConfigIssue, ServerConfig } from './config.ts';
 export type { Db, Queryable, QueryResult } from './db/db.ts';
@@ -10,3 +12,9 @@ export { createPgDb } from './db/pg.ts';
 export { createPgliteDb } from './db/pglite.ts';
 export { main, startServer } from './main.ts';
 export type { RunningServer } from './main.ts';
+export { BUNDLED_CONNECTORS, seedBundledConnectors } from './marketplace/seed.ts';
+export type { BundledConnector, SeedOutcome } from './marketplace/seed.ts';
+export { searchListings } from './marketplace/search.ts';
+export type { ListingSummary, SearchInput, SearchResult, SearchSort } from './marketplace/search.ts';
+export type { Problem, ProblemFieldError } from './http/problem.ts';
+export { createPgVaultStore } from './vault/pg-vault-store.ts';

@@ -17,7 +17,7 @@ describe('readMigrations', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'bos-migrations-'));
     writeFileSync(path.join(dir, '001_a.sql'), 'SELECT 1;');
     writeFileSync(path.join(dir, '003_c.sql'), 'SELECT 1;');
-    expect(() => readMigrations(dir)).toThrow(/003_c is out of sequence: expected version 2/);
+    expect(() => readMigrations(dir)).toThrow(/003_c\.sql is out of sequence: expected version 2/);
   });
 
   it('rejects a badly named file', () => {
