@@ -88,7 +88,8 @@ export function resolveRequestUrl(
   } else {
     const base = baseUrlOverride ?? manifest.baseUrl;
     if (!base) throw new ConnectorError('INVALID_INPUT', `Connector ${manifest.name} has no baseUrl, so the relative URL "${url}" cannot be resolved; use an absolute URL`, { path: '/url' });
-    text = `${fillUrlTemplate(base, fields).replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
+    // Most base URLs have no placeholder: then only the URL parser below checks them (user info, syntax).
+    text = `${(base.includes('{') ? fillUrlTemplate(base, fields) : base).replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
   }
   let parsed: URL;
   try {
@@ -106,6 +107,7 @@ export function resolveRequestUrl(
 function compilePattern(pattern: string, fields: Record<string, string>): { host: string; port?: string } | undefined {
   const m = /^(.*?)(?::(\d+))?$/.exec(pattern.trim().toLowerCase());
   if (!m?.[1]) return undefined;
+  if (!m[1].includes('{')) return m[2] ? { host: m[1], port: m[2] } : { host: m[1] };
   try {
     const host = fillHostTemplate(m[1], fields);
     return m[2] ? { host, port: m[2] } : { host };
