@@ -159,6 +159,12 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** Host requests of one execution attempt: how many are running, and whether the attempt is over. */
+interface Attempt {
+  inflight: number;
+  ended: boolean;
+}
+
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 /** Reason given to host requests still running when their attempt ended (made once; see egress-client). */
 const ATTEMPT_OVER = Object.freeze(Object.assign(new Error('the execution attempt ended'), { name: 'AbortError' }));
@@ -353,7 +359,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           attempts++;
           const attemptAbort = new AbortController();
           const signal = target.signal ? AbortSignal.any([target.signal, attemptAbort.signal]) : attemptAbort.signal;
-          const host = createHost({ manifest, tenant: target.tenant, connectionId: target.connection?.id, executionId, stats, signal, guestFields, allFields, baseUrlOverride, redactor, secrets, getCredentials: () => credentials, setCredentials: (c) => { credentials = c; addSecrets(c); } });
+          const attempt: Attempt = { inflight: 0, ended: false };
+          const host = createHost({ manifest, tenant: target.tenant, connectionId: target.connection?.id, executionId, stats, signal, attempt, guestFields, allFields, baseUrlOverride, redactor, secrets, getCredentials: () => credentials, setCredentials: (c) => { credentials = c; addSecrets(c); } });
           let result;
           try {
             result = await deps.sandbox.run(
@@ -361,7 +368,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
               host,
             );
           } finally {
-            attemptAbort.abort(ATTEMPT_OVER);
+            // Aborting dispatches an event; only requests still running need it, later ones are refused.
+            attempt.ended = true;
+            if (attempt.inflight > 0) attemptAbort.abort(ATTEMPT_OVER);
           }
           if (result.ok) {
             plan.validateOutput?.(manifest, result.value);
@@ -405,6 +414,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     executionId: string;
     stats: EgressStats;
     signal: AbortSignal;
+    attempt: Attempt;
     guestFields: Record<string, string>;
     allFields: Record<string, string>;
     baseUrlOverride: string | undefined;
@@ -454,7 +464,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
 
     return {
       async request(request) {
+        ctx.attempt.inflight++;
         try {
+          if (ctx.attempt.ended) throw new ConnectorError('INTERNAL', 'The execution attempt that made this request has ended; the request was not sent');
           if (typeof request !== 'object' || request === null) throw new ConnectorError('INVALID_INPUT', 'A request must be an object { method, url }');
           const url = resolveRequestUrl(manifest, ctx.allFields, request.url, undefined, ctx.baseUrlOverride);
           const breakerKey = `${manifest.name}|${url.host}`;
@@ -473,6 +485,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           return ctx.redactor().value(response);
         } catch (error) {
           throw ctx.redactor().value(toErrorData(error));
+        } finally {
+          ctx.attempt.inflight--;
         }
       },
       log(level, message, data) {
