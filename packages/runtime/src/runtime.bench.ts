@@ -2,13 +2,13 @@
 // sandbox, host HTTP with credential injection, redaction, metering) beside the same connector called
 // in-process with the key in hand; cached vault reads; throughput of 10 tenants with and without an
 // eleventh tenant running an infinite loop. Run: node packages/runtime/src/runtime.bench.ts
-import { cpus, loadavg } from 'node:os';
 import { build } from 'esbuild';
 import { Agent, request } from 'undici';
 import type { Connector, HttpRequest, HttpResponse } from '@businessos/connector-sdk';
 import { createMemoryArtifactStore } from './artifacts/artifact-store.ts';
 import { createRuntime } from './execute.ts';
 import { createSandboxPool } from './sandbox/index.ts';
+import { conditions, interleaved, measure, median, met, ms, pct, table } from './testing/bench-report.ts';
 import { createInProcessPool } from './testing/in-process-pool.ts';
 import { sendJson, startMockServer } from './testing/mock-server.ts';
 import { createMemoryUsageSink } from './usage/usage.ts';
@@ -17,11 +17,7 @@ import { createMemoryVaultStore } from './vault/memory-store.ts';
 import { createVault } from './vault/vault.ts';
 
 const KEY = 'bench_key_0123456789abcdef';
-const pct = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-const ms = (n: number) => `${n.toFixed(3)} ms`;
+const conds = conditions();
 
 const api = await startMockServer((req, res) => {
   if (req.headers['x-api-key'] !== KEY) return sendJson(res, 401, { error: 'bad key' });
@@ -62,23 +58,12 @@ const execHostOnly = () => hostOnly.execute({ tenant: 'tenant-0', connector: 'be
 
 const exec = (tenant: string, action = 'ping') => runtime.execute({ tenant, connector: 'bench', version: '1.0.0', action, params: action === 'ping' ? { id: '1' } : {}, connection: { id: 'conn' } });
 
-async function measure(fn: () => Promise<unknown>, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return out;
-}
-
-await measure(() => exec('tenant-0'), 50);
-await measure(() => direct.executeAction('ping', { id: '1' }, { transport }), 50);
-await measure(execHostOnly, 50);
-const viaRuntime = await measure(() => exec('tenant-0'), 400);
-const viaHostOnly = await measure(execHostOnly, 400);
-const inProcess = await measure(() => direct.executeAction('ping', { id: '1' }, { transport }), 400);
-
+const inProcessCall = () => direct.executeAction('ping', { id: '1' }, { transport } as never);
+// Warm-up (JIT, sockets, warm sandboxes), then alternating rounds so load bursts hit every candidate alike.
+await measure(() => exec('tenant-0'), 100);
+await measure(inProcessCall, 100);
+await measure(execHostOnly, 100);
+const warm = await interleaved({ runtime: () => exec('tenant-0'), hostOnly: execHostOnly, inProcess: inProcessCall }, 8, 100);
 const vaultReads = await measure(() => vault.getCredentials('tenant-0', 'conn'), 20_000);
 
 async function throughput(seconds: number, withLoop: boolean): Promise<{ ok: number; errors: number; loopErrors: number }> {
@@ -103,12 +88,33 @@ async function throughput(seconds: number, withLoop: boolean): Promise<{ ok: num
 const calm = await throughput(5, false);
 const attacked = await throughput(5, true);
 
-const added = pct(viaRuntime, 50) - pct(inProcess, 50);
-console.log(`machine: ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
-console.log(`warm execution, one HTTP call: runtime p50 ${ms(pct(viaRuntime, 50))} p95 ${ms(pct(viaRuntime, 95))} | in-process p50 ${ms(pct(inProcess, 50))} p95 ${ms(pct(inProcess, 95))} | added p50 ${ms(added)} (goal ≤ 0.3 ms), ratio ${(pct(viaRuntime, 50) / pct(inProcess, 50)).toFixed(2)}× (goal ≤ 5×)`);
-console.log(`host side alone (runtime with the in-process test double, no sandbox): p50 ${ms(pct(viaHostOnly, 50))} p95 ${ms(pct(viaHostOnly, 95))}, added p50 ${ms(pct(viaHostOnly, 50) - pct(inProcess, 50))}`);
-console.log(`vault read (cached data key): p50 ${ms(pct(vaultReads, 50))} p95 ${ms(pct(vaultReads, 95))} (goal p50 ≤ 0.1 ms)`);
-console.log(`10 tenants for 5 s: ${calm.ok} ok / ${calm.errors} errors (${(calm.ok / 5).toFixed(0)}/s); with an 11th tenant looping: ${attacked.ok} ok / ${attacked.errors} errors (${(attacked.ok / 5).toFixed(0)}/s), looping executions stopped: ${attacked.loopErrors}`);
+const p50 = { runtime: pct(warm.runtime.wall, 50), hostOnly: pct(warm.hostOnly.wall, 50), inProcess: pct(warm.inProcess.wall, 50) };
+const added = p50.runtime - p50.inProcess;
+const ratio = p50.runtime / p50.inProcess;
+const cpuAdded = warm.runtime.cpuPerOp - warm.inProcess.cpuPerOp;
+const rate = (c: { ok: number; errors: number }) => (c.ok + c.errors === 0 ? 'n/a' : `${((100 * c.errors) / (c.ok + c.errors)).toFixed(2)} %`);
+const SECONDS = 5;
+
+console.log('### Warm execution: one action, one HTTP call to a loopback mock\n');
+console.log(table(['Measure', 'Through the runtime', 'Baseline: in-process, key in hand', 'Added', 'Goal', 'Met'], [
+  ['wall p50', ms(p50.runtime), ms(p50.inProcess), ms(added), 'added ≤ 0.3 ms', met(added <= 0.3)],
+  ['wall p50 ratio', `${ratio.toFixed(2)}×`, '1×', '', '≤ 5×', met(ratio <= 5)],
+  ['wall p95', ms(pct(warm.runtime.wall, 95)), ms(pct(warm.inProcess.wall, 95)), ms(pct(warm.runtime.wall, 95) - pct(warm.inProcess.wall, 95)), '', ''],
+  ['process CPU per call (median of 8 rounds)', ms(warm.runtime.cpuPerOp), ms(warm.inProcess.cpuPerOp), ms(cpuAdded), '', ''],
+  ['host side alone (in-process test double instead of the sandbox): wall p50', ms(p50.hostOnly), ms(p50.inProcess), ms(p50.hostOnly - p50.inProcess), '', ''],
+  ['host side alone: process CPU per call', ms(warm.hostOnly.cpuPerOp), ms(warm.inProcess.cpuPerOp), ms(warm.hostOnly.cpuPerOp - warm.inProcess.cpuPerOp), '', ''],
+]));
+console.log('\n### Vault read (cached data key)\n');
+console.log(table(['Measure', 'Figure', 'Goal', 'Met'], [
+  ['p50', ms(median(vaultReads.wall)), '≤ 0.1 ms', met(median(vaultReads.wall) <= 0.1)],
+  ['p95', ms(pct(vaultReads.wall, 95)), '', ''],
+]));
+console.log(`\n### 10 tenants in parallel for ${SECONDS} s each run (pool of 2 workers, deadline 1 s)\n`);
+console.log(table(['Run', 'Executions of the 10 tenants', 'Throughput of the 10 tenants', 'Error rate of the 10 tenants', 'Looping executions stopped'], [
+  ['without a looping tenant (baseline)', String(calm.ok + calm.errors), `${(calm.ok / SECONDS).toFixed(0)}/s`, rate(calm), '-'],
+  ['with an 11th tenant in an infinite loop', String(attacked.ok + attacked.errors), `${(attacked.ok / SECONDS).toFixed(0)}/s (${((100 * attacked.ok) / Math.max(1, calm.ok)).toFixed(0)} % of baseline)`, rate(attacked), String(attacked.loopErrors)],
+]));
+console.log(`\n${conds.end()}`);
 
 await runtime.close();
 await hostOnly.close();
