@@ -63,10 +63,14 @@ export async function startServer(given: ServerConfig, log: (line: string) => vo
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       const grace = setTimeout(() => app.server.closeAllConnections(), config.limits.shutdownGraceSeconds * 1000);
+      // Keep-alive connections that finish their last request while we drain would otherwise linger until the grace
+      // period ends: drop them as soon as they go idle.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       try {
         await app.close();
       } finally {
         clearTimeout(grace);
+        clearInterval(sweep);
         // Let start-up work finish its transaction before the store closes under it.
         await startup.catch(() => {});
         await db.close();

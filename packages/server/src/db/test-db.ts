@@ -8,6 +8,8 @@ import { createPgliteDb } from './pglite.ts';
 /** A migrated store for one test file, and how to throw it away. */
 export interface TestDb {
   db: Db;
+  /** Connection string of the throw-away database (PostgreSQL only). */
+  url?: string;
   /** Closes the store and, on PostgreSQL, drops its throw-away database. */
   dispose(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export async function createTestPostgres(adminUrl: string): Promise<TestDb> {
   await migrate(db);
   return {
     db,
+    url: url.toString(),
     async dispose() {
       await db.close();
       const dropper = new pg.Client({ connectionString: adminUrl });
