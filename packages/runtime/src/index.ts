@@ -34,8 +34,9 @@ export type { RotationReport } from './vault/rotate.ts';
 export { createEgressClient } from './egress/egress-client.ts';
 export type { EgressCall, EgressClient, EgressOptions, EgressStats, Resolver } from './egress/egress-client.ts';
 export { addressDenial } from './egress/address-policy.ts';
-export { applyAuth } from './egress/apply-auth.ts';
-export { encodeForm } from './egress/encode-form.ts';
+export { applyAuth, authHeaderName } from './egress/apply-auth.ts';
+/** Form encoding of request bodies (`bodyType: 'form'`): the SDK's, re-exported. */
+export { encodeForm } from '@businessos/connector-sdk/host';
 export { assertUrlAllowed, fillUrlTemplate, resolveRequestUrl } from './egress/url-policy.ts';
 
 // Redaction

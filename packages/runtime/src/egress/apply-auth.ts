@@ -1,4 +1,5 @@
 import { ConnectorError, type AuthSpec, type Credentials } from '@businessos/connector-sdk';
+import { applyAuth as sdkApplyAuth } from '@businessos/connector-sdk/host';
 
 /** A request on its way out, before credentials are added. */
 export interface OutgoingTarget {
@@ -6,55 +7,37 @@ export interface OutgoingTarget {
   headers: Record<string, string>;
 }
 
-function setHeader(headers: Record<string, string>, name: string, value: string): void {
-  for (const key of Object.keys(headers)) if (key.toLowerCase() === name.toLowerCase()) delete headers[key];
-  headers[name] = value;
-}
+const KNOWN_TYPES: ReadonlySet<string> = new Set(['none', 'api_key', 'basic', 'bearer', 'oauth2']);
 
-function need(value: string | undefined, what: string, spec: AuthSpec): string {
-  if (typeof value !== 'string' || value === '') {
-    throw new ConnectorError('AUTH_FAILED', `The connection has no ${what}, which ${spec.type} auth needs; reconnect the account`);
+/** The header an auth spec writes, if any (an API key in the query writes none). */
+export function authHeaderName(spec: AuthSpec): string | undefined {
+  switch (spec.type) {
+    case 'api_key':
+      return spec.in === 'query' ? undefined : spec.name;
+    case 'basic':
+    case 'bearer':
+      return 'Authorization';
+    case 'oauth2':
+      return spec.tokenHeader?.name ?? 'Authorization';
+    default:
+      return undefined;
   }
-  return value;
 }
 
 /**
- * Adds the connection's credentials to an outgoing request on the host side, as the manifest's auth spec
- * says: API key in a header or the query (with its prefix), HTTP basic, a bearer token, or an OAuth2 access
- * token (in `tokenHeader`, by default `Authorization: Bearer`). Overrides any header of the same name the
- * connector set. Answers the header names it set, so a redirect to another host can drop them.
+ * Adds the connection's credentials to an outgoing request on the host side, in place, using the SDK's
+ * `applyAuth` (API key in a header or the query, basic, bearer, OAuth2 token in `tokenHeader`). Overrides
+ * any header of the same name the connector set. Refuses auth types it does not know (the SDK helper would
+ * send such a request without credentials). Answers the header names it set.
  */
 export function applyAuth(target: OutgoingTarget, spec: AuthSpec, credentials: Credentials | undefined): string[] {
-  const c = credentials ?? {};
-  switch (spec.type) {
-    case 'none':
-      return [];
-    case 'api_key': {
-      const value = `${spec.prefix ?? ''}${need(c.apiKey, 'API key', spec)}`;
-      if (spec.in === 'query') {
-        target.url.searchParams.set(spec.name, value);
-        return [];
-      }
-      setHeader(target.headers, spec.name, value);
-      return [spec.name];
-    }
-    case 'basic': {
-      const user = need(c.username, 'username', spec);
-      const encoded = Buffer.from(`${user}:${c.password ?? ''}`, 'utf8').toString('base64');
-      setHeader(target.headers, 'Authorization', `Basic ${encoded}`);
-      return ['Authorization'];
-    }
-    case 'bearer': {
-      setHeader(target.headers, 'Authorization', `Bearer ${need(c.token ?? c.accessToken, 'token', spec)}`);
-      return ['Authorization'];
-    }
-    case 'oauth2': {
-      const token = need(c.accessToken, 'OAuth2 access token', spec);
-      const header = spec.tokenHeader ?? { name: 'Authorization', prefix: 'Bearer ' };
-      setHeader(target.headers, header.name, `${header.prefix}${token}`);
-      return [header.name];
-    }
-    default:
-      throw new ConnectorError('NOT_IMPLEMENTED', `Auth type "${(spec as { type: string }).type}" is not supported by this runtime`);
+  if (!KNOWN_TYPES.has(spec.type)) {
+    throw new ConnectorError('NOT_IMPLEMENTED', `Auth type "${(spec as { type: string }).type}" is not supported by this runtime`);
   }
+  const out = sdkApplyAuth(target, spec, credentials);
+  if (out.url.search !== target.url.search) target.url.search = out.url.search;
+  for (const k of Object.keys(target.headers)) if (!(k in out.headers)) delete target.headers[k];
+  Object.assign(target.headers, out.headers);
+  const name = authHeaderName(spec);
+  return name ? [name] : [];
 }

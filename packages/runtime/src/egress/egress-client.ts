@@ -2,9 +2,9 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { Agent, buildConnector, request as undiciRequest } from 'undici';
 import { ConnectorError, isConnectorError, type ConnectorManifest, type HttpRequest, type HttpResponse } from '@businessos/connector-sdk';
+import { encodeForm } from '@businessos/connector-sdk/host';
 import { addressDenial, isLoopbackAddress } from './address-policy.ts';
 import type { OutgoingTarget } from './apply-auth.ts';
-import { encodeForm } from './encode-form.ts';
 import { assertUrlAllowed, resolveRequestUrl } from './url-policy.ts';
 
 /** Resolves a host name to addresses; the default is the system resolver (`dns.lookup`, all addresses). */
@@ -90,7 +90,7 @@ function encodeBody(request: HttpRequest, headers: Record<string, string>): Buff
       throw new ConnectorError('INVALID_INPUT', 'A form body must be an object', { path: '/body' });
     }
     if (!has('content-type')) headers['content-type'] = 'application/x-www-form-urlencoded';
-    return Buffer.from(encodeForm(request.body as Record<string, unknown>), 'utf8');
+    return Buffer.from(encodeForm(request.body), 'utf8');
   }
   if (typeof request.body === 'string' && request.bodyType === undefined) {
     if (!has('content-type')) headers['content-type'] = 'text/plain; charset=utf-8';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { applyAuth } from './apply-auth.ts';
-import { encodeForm } from './encode-form.ts';
 import { assertUrlAllowed, resolveRequestUrl } from './url-policy.ts';
 
 const shopify = { name: 'shopify', baseUrl: 'https://{shop}.myshopify.com/admin/api/2024-01', hosts: ['{shop}.myshopify.com', '*.slack.com', 'api.example.com:8443'] };
@@ -75,14 +74,14 @@ describe('applyAuth', () => {
     expect(o.headers['X-Shopify-Access-Token']).toBe('at');
     expect(set).toEqual(['X-Shopify-Access-Token']);
   });
+  it('puts an API key in the query without touching headers, and refuses unknown auth types', () => {
+    const t = target();
+    expect(applyAuth(t, { type: 'api_key', in: 'query', name: 'key' }, { apiKey: 'k&1' })).toEqual([]);
+    expect(t.url.href).toBe('https://api.example.com/x?key=k%261');
+    expect(t.headers).toEqual({ authorization: 'connector-made' });
+    expect(() => applyAuth(target(), { type: 'mtls' } as never, {})).toThrow(expect.objectContaining({ code: 'NOT_IMPLEMENTED' }));
+  });
   it('fails with AUTH_FAILED when the credential is missing', () => {
     expect(() => applyAuth(target(), { type: 'bearer' }, {})).toThrow(expect.objectContaining({ code: 'AUTH_FAILED' }));
-  });
-});
-
-describe('encodeForm', () => {
-  it('encodes nested objects and arrays Stripe-style', () => {
-    const text = encodeForm({ amount: 100, metadata: { order: '42' }, items: [{ price: 'p_1', qty: 2 }], skip: undefined, clear: null, ok: true });
-    expect(decodeURIComponent(text)).toBe('amount=100&metadata[order]=42&items[0][price]=p_1&items[0][qty]=2&clear=&ok=true');
   });
 });
