@@ -45,6 +45,11 @@ describe('publishing: submit → checks → review → publish (PGlite)', () => 
     expect(await createDbArtifactStore(t.store.db).get('acmeitems', '9.9.9')).toBeUndefined();
   });
 
+  it('the publishing routes are in the OpenAPI document', async () => {
+    const doc = (await t.as(undefined, { method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
+    for (const p of ['/marketplace/submissions', '/marketplace/submissions/{id}/approve', '/marketplace/connectors/{id}/deprecate', '/artifacts/{sha256}']) expect(Object.keys(doc.paths)).toContain(p);
+  });
+
   it('a published version is immutable in the database', async () => {
     await expect(t.store.db.query("UPDATE connectors.connector_versions SET manifest = '{}' WHERE version = '0.1.0'")).rejects.toThrow(/immutable/);
     await expect(t.store.db.query("UPDATE connectors.connector_versions SET artifact_sha256 = NULL WHERE version = '0.1.0'")).rejects.toThrow(/immutable/);
