@@ -64,11 +64,13 @@ export function App() {
       </a>
       <header className="topbar">
         <div className="topbar-inner">
-          <Link to="/" className="brand" aria-label="BusinessOS Connectors, home">
+          <Link to="/" className="brand">
             <span className="brand-mark" aria-hidden="true">
               B
             </span>
-            <span className="brand-text">Connectors</span>
+            <span className="brand-text">
+              <span className="visually-hidden">BusinessOS </span>Connectors
+            </span>
           </Link>
           <nav aria-label="Main" className="mainnav">
             <ul>

@@ -13,14 +13,14 @@ export function UsageChart({ days, from, to }: { days: readonly UsageItem[]; fro
     series.push({ day, executions: item?.executions ?? 0, errors: item?.errors ?? 0 });
   }
   const max = Math.max(1, ...series.map((s) => s.executions));
-  const W = 640;
-  const H = 200;
+  const W = 960;
+  const H = 240;
   const pad = { l: 36, r: 8, t: 12, b: 28 };
   const innerW = W - pad.l - pad.r;
   const innerH = H - pad.t - pad.b;
   const bw = innerW / Math.max(1, series.length);
   const y = (v: number) => pad.t + innerH - (v / max) * innerH;
-  const ticks = [0, Math.ceil(max / 2), max];
+  const ticks = [...new Set([0, Math.ceil(max / 2), max])];
   const labelEvery = Math.ceil(series.length / 7);
   const total = series.reduce((a, s) => a + s.executions, 0);
   const errors = series.reduce((a, s) => a + s.errors, 0);

@@ -71,7 +71,7 @@ export function BrowseScreen() {
               {(data?.facets.categories ?? []).map((f) => (
                 <li key={f.category}>
                   <button type="button" className={`facet${state.category === f.category ? ' facet-on' : ''}`} aria-pressed={state.category === f.category} onClick={() => go({ category: state.category === f.category ? '' : f.category })}>
-                    <span>{f.category}</span>
+                    <span className="facet-name">{f.category}</span>
                     <span className="facet-count" aria-label={`${f.count} connectors`}>
                       {f.count}
                     </span>

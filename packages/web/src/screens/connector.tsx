@@ -354,7 +354,7 @@ export function ConnectorScreen({ id }: { id: string }) {
             )}
             <h3>Hosts it may call</h3>
             <ul className="hosts">
-              {[...(c.baseUrl ? [c.baseUrl] : []), ...c.hosts].map((h) => (
+              {(c.hosts.length > 0 ? c.hosts : c.baseUrl ? [c.baseUrl] : []).map((h) => (
                 <li key={h}>
                   <code>{h}</code>
                 </li>
