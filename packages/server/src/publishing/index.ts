@@ -36,15 +36,20 @@ export interface PublishingDeps {
 /** Default upload cap: 10 MiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
+const REGISTERED = 'bosPublishingRoutes';
+
 const FACTORIES: readonly PublishingRouteFactory[] = [submit, list, getOne, approve, reject, deprecate, yank, getArtifact];
 
 /**
  * Registers the publishing API (submit → automated checks → review → publish, deprecation, yanking, artifacts) on
  * `app`, in its own encapsulated context (the tarball content-type parser and 413 mapping stay inside it). Call
- * before `app.ready()`.
+ * before `app.ready()`; a second call on the same app does nothing.
  * @example await registerPublishingRoutes(app, { db });
  */
 export async function registerPublishingRoutes(app: FastifyInstance, deps: PublishingDeps): Promise<void> {
+  // Registering twice (buildApp and a test helper both doing it) is a no-op rather than a duplicate-route crash.
+  if (app.hasDecorator(REGISTERED)) return;
+  app.decorate(REGISTERED, true);
   let ownPool: SandboxPool | undefined;
   const maxUploadBytes = deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const services: PublishingServices = {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDbArtifactStore } from './artifact-store.ts';
 import { sha256Hex } from './checks.ts';
 import { runHappyPath } from './flow.ts';
+import { registerPublishingRoutes } from './index.ts';
 import { rawTarGz } from './raw-tar.ts';
 import type { SubmissionView } from './store.ts';
 import { readConnectorTarball } from './tarball.ts';
@@ -47,6 +48,8 @@ describe('publishing: submit → checks → review → publish (PGlite)', () => 
 
   it('the publishing routes are in the OpenAPI document', async () => {
     const doc = (await t.as(undefined, { method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, unknown> };
+    // buildApp may register the plugin too once wired in; a second registration is a no-op.
+    await expect(registerPublishingRoutes(t.app, { db: t.store.db })).resolves.toBeUndefined();
     for (const p of ['/marketplace/submissions', '/marketplace/submissions/{id}/approve', '/marketplace/connectors/{id}/deprecate', '/artifacts/{sha256}']) expect(Object.keys(doc.paths)).toContain(p);
   });
 
