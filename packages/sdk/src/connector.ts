@@ -225,13 +225,15 @@ export function humanize(name: string): string {
     .replace(/\b\w/g, (c) => c.toUpperCase());
 }
 
-/** The host names (`{shop}.myshopify.com`) of absolute URLs, placeholders kept. */
+/** The host (`{shop}.myshopify.com`, or `host:port` for a non-default port) of an absolute URL, placeholders kept. */
 export function hostOf(url: string | undefined): string | undefined {
   if (!url) return undefined;
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)/i.exec(url);
-  if (!m?.[1]) return undefined;
-  const authority = m[1].replace(/^[^@]*@/, '');
-  return authority.replace(/:\d+$/, '').toLowerCase();
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]+)/i.exec(url);
+  if (!m?.[2]) return undefined;
+  const scheme = (m[1] ?? '').toLowerCase();
+  const authority = m[2].replace(/^[^@]*@/, '').toLowerCase();
+  const defaultPort = scheme === 'https' ? ':443' : scheme === 'http' ? ':80' : '';
+  return defaultPort && authority.endsWith(defaultPort) ? authority.slice(0, -defaultPort.length) : authority;
 }
 
 function buildManifest(def: ConnectorDefinition): ConnectorManifest {

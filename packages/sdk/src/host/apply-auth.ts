@@ -50,8 +50,22 @@ export function applyAuth(request: OutgoingRequest, auth: AuthSpec, credentials:
       setHeader(h.name, `${h.prefix}${token}`);
       break;
     }
+    default:
+      // Never send a request without the credentials its manifest asked for.
+      throw new ConnectorError('NOT_IMPLEMENTED', `Unknown auth type "${(auth as { type?: unknown }).type}"; this host cannot authenticate the request`);
   }
   return { url, headers };
+}
+
+/** The header an auth spec writes its credential into, if any (so a host can drop it on a cross-host redirect). */
+export function authHeaderName(auth: AuthSpec): string | undefined {
+  switch (auth.type) {
+    case 'api_key': return auth.in === 'header' ? auth.name : undefined;
+    case 'basic':
+    case 'bearer': return 'Authorization';
+    case 'oauth2': return auth.tokenHeader?.name ?? 'Authorization';
+    default: return undefined;
+  }
 }
 
 /** The secret strings of a credential set, for redaction. */

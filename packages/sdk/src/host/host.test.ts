@@ -8,7 +8,7 @@ import { encodeForm } from './form.ts';
 import { createLocalTransport } from './local-transport.ts';
 import { buildAuthorizeUrl, createPkcePair } from './oauth2.ts';
 import { runAction } from './run.ts';
-import { fillTemplate, resolveUrl } from './url.ts';
+import { fillTemplate, isHostAllowed, resolveUrl } from './url.ts';
 import { validateManifest, validateValue } from './validate.ts';
 
 const createCustomer = defineAction({
@@ -72,6 +72,22 @@ describe('URL templating and declared hosts', () => {
     expect(() => fillTemplate('https://{shop}.myshopify.com/', {})).toThrow(/needs the connection field "shop"/);
   });
 
+  it('refuses . and .. as path values, which would walk up the base path', () => {
+    const m = { name: 'x', baseUrl: 'https://api.example.com/v1/accounts/{account}', hosts: ['api.example.com'] };
+    expect(() => resolveUrl(m, { account: '..' }, '/items')).toThrow(/may not be "\.\."/);
+    expect(resolveUrl(m, { account: 'a b' }, '/items').pathname).toBe('/v1/accounts/a%20b/items');
+  });
+
+  it('matches wildcards on exactly one label and ports only when declared', () => {
+    expect(isHostAllowed('files.slack.com', ['*.slack.com'])).toBe(true);
+    expect(isHostAllowed('a.b.slack.com', ['*.slack.com'])).toBe(false);
+    expect(isHostAllowed('slack.com', ['*.slack.com'])).toBe(false);
+    expect(isHostAllowed('api.example.com:8443', ['api.example.com'])).toBe(false);
+    expect(isHostAllowed('api.example.com:8443', ['api.example.com:8443'])).toBe(true);
+    const m = { name: 'x', baseUrl: 'https://api.example.com', hosts: ['api.example.com'] };
+    expect(() => resolveUrl(m, {}, 'https://api.example.com:8443/x')).toThrow(/may not call api.example.com:8443/);
+  });
+
   it('refuses hosts the manifest does not declare', () => {
     expect(resolveUrl(acme.manifest, { tenant: 't1' }, '/customers').toString()).toBe('https://t1.acme.test/api/customers');
     expect(() => resolveUrl(acme.manifest, { tenant: 't1' }, 'https://attacker.example/steal')).toThrow(/may not call attacker.example/);
@@ -90,6 +106,9 @@ describe('applyAuth', () => {
     expect(applyAuth(base(), new BasicAuth().toSpec(), { username: 'u', password: 'p' }).headers.Authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
     const shopify = new OAuth2Auth({ clientId: 'c', tokenHeader: { name: 'X-Shopify-Access-Token', prefix: '' } }).toSpec();
     expect(applyAuth(base(), shopify, { accessToken: 'shpat' }).headers['X-Shopify-Access-Token']).toBe('shpat');
+  });
+  it('refuses an auth type it does not know instead of sending the request bare', () => {
+    expect(() => applyAuth(base(), { type: 'digest' } as never, {})).toThrow(/Unknown auth type "digest"/);
   });
   it('fails clearly without the credential', () => {
     expect(() => applyAuth(base(), new ApiKeyAuth({ name: 'X' }).toSpec(), {})).toThrow(/no API key/);

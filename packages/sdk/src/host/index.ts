@@ -1,5 +1,5 @@
 // Host-side helpers of @businessos/connector-sdk: they run in the platform (or the CLI), never in the sandbox.
-export { applyAuth, secretValues } from './apply-auth.ts';
+export { applyAuth, authHeaderName, secretValues } from './apply-auth.ts';
 export type { OutgoingRequest } from './apply-auth.ts';
 export { generateDocs } from './docs.ts';
 export { encodeForm } from './form.ts';

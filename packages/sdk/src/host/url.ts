@@ -22,26 +22,41 @@ export function fillTemplate(template: string, fields: Record<string, string>, w
       }
       return value.toLowerCase();
     }
+    // `.` and `..` survive URL encoding and would walk up the base URL's path.
+    if (value === '.' || value === '..') {
+      throw new ConnectorError('INVALID_INPUT', `Connection field "${name}" may not be "${value}"`, { path: `/fields/${name}` });
+    }
     return encodeURIComponent(value);
   });
 }
 
-/** The manifest's declared hosts with placeholders filled: exact names and `*.suffix` wildcards. */
+/** The manifest's declared hosts with placeholders filled: exact names and `*.suffix` wildcards, each with an optional `:port`. */
 export function allowedHosts(manifest: Pick<ConnectorManifest, 'hosts'>, fields: Record<string, string>): string[] {
   return manifest.hosts.map((h) => {
     if (!h.includes('{')) return h.toLowerCase();
     try {
-      return new URL(fillTemplate(`https://${h}/`, fields, `host ${h}`)).hostname;
+      const url = new URL(fillTemplate(`https://${h}/`, fields, `host ${h}`));
+      return url.port ? `${url.hostname}:${url.port}` : url.hostname;
     } catch {
       return '';
     }
   }).filter(Boolean);
 }
 
-/** True when `hostname` is one of `allowed` (exact, or under a `*.` wildcard). */
-export function isHostAllowed(hostname: string, allowed: string[]): boolean {
-  const host = hostname.toLowerCase().replace(/\.$/, '');
-  return allowed.some((a) => (a.startsWith('*.') ? host.endsWith(a.slice(1)) && host.length > a.length - 1 : host === a));
+/**
+ * True when `host` (a hostname, or `hostname:port` for a non-default port) is one of `allowed`. A `*.` wildcard
+ * stands for exactly one label, as in TLS certificates; a declared host without a port admits only the default port.
+ */
+export function isHostAllowed(host: string, allowed: string[]): boolean {
+  const wanted = host.toLowerCase().replace(/\.(?=:|$)/, '');
+  const [name = '', port = ''] = wanted.split(/:(?=\d+$)/);
+  return allowed.some((entry) => {
+    const [pattern = '', allowedPort = ''] = entry.toLowerCase().split(/:(?=\d+$)/);
+    if (port !== allowedPort) return false;
+    if (!pattern.startsWith('*.')) return name === pattern;
+    const suffix = pattern.slice(1);
+    return name.endsWith(suffix) && !name.slice(0, -suffix.length).includes('.') && name.length > suffix.length;
+  });
 }
 
 /**
@@ -65,8 +80,9 @@ export function resolveUrl(manifest: Pick<ConnectorManifest, 'baseUrl' | 'hosts'
     throw new ConnectorError('EGRESS_DENIED', `Only http(s) is allowed, not ${resolved.protocol}`);
   }
   if (resolved.username || resolved.password) throw new ConnectorError('EGRESS_DENIED', 'URLs with embedded credentials are not allowed');
-  if (!isHostAllowed(resolved.hostname, allowedHosts(manifest, fields))) {
-    throw new ConnectorError('EGRESS_DENIED', `Connector ${manifest.name} may not call ${resolved.hostname}: it is not among the hosts its manifest declares (${manifest.hosts.join(', ') || 'none'})`);
+  // URL drops the port when it is the scheme's default, so `resolved.host` carries a port only when it matters.
+  if (!isHostAllowed(resolved.host, allowedHosts(manifest, fields))) {
+    throw new ConnectorError('EGRESS_DENIED', `Connector ${manifest.name} may not call ${resolved.host}: it is not among the hosts its manifest declares (${manifest.hosts.join(', ') || 'none'})`);
   }
   return resolved;
 }
