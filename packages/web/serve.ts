@@ -12,6 +12,8 @@ export interface WebAppOptions {
   distDir?: string;
   /** More first path segments that belong to the API (added to {@link API_PREFIXES}). */
   apiPrefixes?: readonly string[];
+  /** When false, a missing build is logged and the page is not served (the API still is). Default true: throw. */
+  required?: boolean;
 }
 
 /** First path segments that belong to the API: requests under them never fall back to the page. */
@@ -60,6 +62,10 @@ export function wantsPage(url: string, accept: string | undefined, apiPrefixes: 
 export async function registerWebApp(app: FastifyInstance, options: WebAppOptions = {}): Promise<void> {
   const root = path.resolve(options.distDir ?? DEFAULT_DIST_DIR);
   if (!existsSync(path.join(root, 'index.html'))) {
+    if (options.required === false) {
+      app.log.warn(`web page not served: ${path.join(root, 'index.html')} is missing; run \`npm run build -w @businessos/web\``);
+      return;
+    }
     throw new Error(`The web page is not built: ${path.join(root, 'index.html')} is missing; run \`npm run build -w @businessos/web\` and start again`);
   }
   const prefixes = new Set([...API_PREFIXES, ...(options.apiPrefixes ?? [])]);
