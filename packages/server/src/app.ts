@@ -10,6 +10,7 @@ import { authenticate, authorize } from './http/authenticate.ts';
 import { PROBLEM_CONTENT_TYPE, problem, ProblemError, problemSchema, toProblem } from './http/problem.ts';
 import type { RouteDefinition, RouteDeps, StartupState } from './http/route.ts';
 import { createValidatorCompiler } from './http/validation.ts';
+import { registerPublishingRoutes, type PublishingDeps } from './publishing/index.ts';
 import { ROUTES } from './routes/index.ts';
 
 /** What {@link buildApp} needs: everything is passed in, nothing is read from the environment. */
@@ -28,6 +29,8 @@ export interface AppOptions {
   startupWaitMs?: number;
   /** Credential vault (runtime `createVault` over the store); without it, connections cannot hold secrets. */
   vault?: Vault;
+  /** Publishing pipeline options (sandbox pool for dry loads, upload cap). */
+  publishing?: Omit<PublishingDeps, 'db'>;
 }
 
 // Routes that never need the store, answered while start-up is still running.
@@ -111,6 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const deps: RouteDeps = { config, db, vault: options.vault, startupState: () => startupState };
   for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
+  await registerPublishingRoutes(app, { db, ...options.publishing });
   return app;
 }
 

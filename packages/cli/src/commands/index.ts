@@ -8,7 +8,8 @@ import { lintCommand } from './lint.ts';
 import { packCommand } from './pack.ts';
 import { runCommand } from './run.ts';
 import { testCommand } from './test.ts';
-import { exportN8nCommand, importN8nCommand, publishCommand } from './unavailable.ts';
+import { publishCommand } from './publish.ts';
+import { exportN8nCommand, importN8nCommand } from './unavailable.ts';
 import { validateCommand } from './validate.ts';
 
 /** Every command, in the order `--help` lists them. */

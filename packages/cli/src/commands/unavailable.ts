@@ -12,11 +12,6 @@ function unavailable(name: string, summary: string, arrivesWith: string, configu
   });
 }
 
-/** Slot for publishing to the marketplace service. */
-export const publishCommand = unavailable('publish', 'Publish the packed connector to the marketplace', 'the marketplace service', (cmd) => {
-  cmd.argument('[dir]', 'connector package folder', '.');
-});
-
 /** Slot for exporting a connector as an n8n community node. */
 export const exportN8nCommand = unavailable('export-n8n', 'Export the connector as an n8n community node package', 'the n8n compatibility work', (cmd) => {
   cmd.argument('[dir]', 'connector package folder', '.');
