@@ -9,7 +9,7 @@
 // 4. runs `n8n execute --id <id> --rawOutput` and reads the created customer back from n8n's output,
 // 5. checks the mock saw POST /v1/customers with the credential's bearer token and the form-encoded params.
 // Exit code 0 on success, 1 on a failed check, 2 when n8n cannot be installed here (with the reason).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
@@ -27,6 +27,22 @@ const log = (msg: string) => console.log(`[n8n-e2e] ${msg}`);
 function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
   const r = spawnSync(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, encoding: 'utf8', timeout: options.timeoutMs ?? 600_000, maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
+}
+
+/** Like run(), but keeps this process's event loop free: the loopback mock must answer while n8n runs. */
+function runAsync(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGTERM'), options.timeoutMs ?? 600_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      done({ status, stdout, stderr });
+    });
+  });
 }
 
 function installedVersion(): string | undefined {
@@ -151,7 +167,7 @@ for (const [what, args] of [
 }
 
 // 4. Execute and read the result back.
-const exec = cli(['execute', `--id=${workflowId}`, '--rawOutput']);
+const exec = await runAsync(process.execPath, [N8N_BIN, 'execute', `--id=${workflowId}`, '--rawOutput'], { env, cwd: work, timeoutMs: 10 * 60_000 });
 await new Promise((r) => server.close(r));
 const output = exec.stdout;
 if (exec.status !== 0) fail(`n8n execute failed (exit ${String(exec.status)})`, (exec.stdout + exec.stderr).trim().slice(-6000));
