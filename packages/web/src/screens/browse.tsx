@@ -33,7 +33,7 @@ function Card({ c }: { c: SearchResult }) {
           {c.private && <Badge tone="info">Private</Badge>}
         </span>
         <span className="card-stats">
-          <span title="Installs">{formatCount(c.installs)} installs</span>
+          <span>{formatCount(c.installs)} {c.installs === 1 ? 'install' : 'installs'}</span>
           <Stars rating={c.rating} />
         </span>
       </div>

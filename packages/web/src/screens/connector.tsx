@@ -300,7 +300,7 @@ export function ConnectorScreen({ id }: { id: string }) {
         <div>
           <h1>{c.displayName}</h1>
           <p className="muted">
-            {c.category} · v{c.latestVersion} · by {c.author ?? 'unknown'} · {formatCount(c.installs)} installs
+            {c.category} · v{c.latestVersion} · by {c.author ?? 'unknown'} · {formatCount(c.installs)} {c.installs === 1 ? 'install' : 'installs'}
           </p>
           <p className="badges">
             {c.verified && <Badge tone="ok">✓ Verified</Badge>}

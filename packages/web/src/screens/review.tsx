@@ -127,13 +127,13 @@ export function SubmissionsScreen({ mode }: { mode: 'review' | 'mine' }) {
       <p className="lead">
         {mode === 'review'
           ? 'Connector versions waiting for review, with the automated checks and what they may access. Approving publishes the version.'
-          : 'Versions you published with `bos-connector publish`, and where they are in review.'}
+          : 'Versions you published with bos-connector publish, and where they are in review.'}
       </p>
       {list.status === 'error' && <ErrorNotice error={list.error} what={mode === 'review' ? 'Load the review queue' : 'Load your submissions'} onRetry={list.reload} />}
       {!list.data && list.status === 'loading' && <Loading label="Loading submissions" lines={6} height={240} />}
       {list.data && list.data.items.length === 0 && (
         <Empty title={mode === 'review' ? 'The queue is empty' : 'No submissions yet'}>
-          <p>{mode === 'review' ? 'Nothing waits for review.' : 'Pack and publish a connector with `bos-connector publish`.'}</p>
+          <p>{mode === 'review' ? 'Nothing waits for review.' : 'Pack and publish a connector with bos-connector publish.'}</p>
         </Empty>
       )}
       <ul className="installed-list">
