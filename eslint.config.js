@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'packages/web/**', '**/fixtures/**', '**/*.tgz'],
+    ignores: ['**/node_modules/**', '**/dist/**', 'data/**', '**/fixtures/**', '**/*.tgz'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -13,6 +13,7 @@ export default tseslint.config(
     languageOptions: {
       ecmaVersion: 2024,
       sourceType: 'module',
+      parserOptions: { tsconfigRootDir: import.meta.dirname },
       globals: { ...globals.node },
     },
     rules: {

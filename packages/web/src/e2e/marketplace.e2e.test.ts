@@ -13,7 +13,8 @@ const CHROMIUM = process.env.BOS_CHROMIUM ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const REQUIRED = process.env.BOS_REQUIRE_SERVICES === '1';
 const WEB_DIR = fileURLToPath(new URL('../..', import.meta.url));
-const SHOTS = path.join(WEB_DIR, 'docs', 'screenshots');
+// The committed screenshots are refreshed only on request, so an ordinary test run leaves the tree clean.
+const SHOTS = process.env.BOS_UPDATE_SCREENSHOTS === '1' ? path.join(WEB_DIR, 'docs', 'screenshots') : mkdtempSync(path.join(tmpdir(), 'bos-shots-'));
 
 // Which optional routes this build of the service has, read from its OpenAPI document once it runs.
 let paths = new Set<string>();
