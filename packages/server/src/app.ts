@@ -10,6 +10,7 @@ import { authenticate, authorize } from './http/authenticate.ts';
 import { PROBLEM_CONTENT_TYPE, problem, ProblemError, problemSchema, toProblem } from './http/problem.ts';
 import type { RouteDefinition, RouteDeps, StartupState } from './http/route.ts';
 import { createValidatorCompiler } from './http/validation.ts';
+import type { ServiceRuntime } from './execution/service-runtime.ts';
 import { registerPublishingRoutes, type PublishingDeps } from './publishing/index.ts';
 import { ROUTES } from './routes/index.ts';
 
@@ -31,6 +32,8 @@ export interface AppOptions {
   vault?: Vault;
   /** Publishing pipeline options (sandbox pool for dry loads, upload cap). */
   publishing?: Omit<PublishingDeps, 'db'>;
+  /** The process's connector runtime (`createServiceRuntime`); without it execution routes answer 503. Closed by its owner. */
+  runtime?: ServiceRuntime;
 }
 
 // Routes that never need the store, answered while start-up is still running.
@@ -64,6 +67,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('principal', null);
+  app.decorate('connectorRuntime', options.runtime);
 
   await app.register(swagger, {
     openapi: {

@@ -8,8 +8,10 @@ import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
 import { deferredDb } from './db/deferred.ts';
 import { openDb } from './db/open.ts';
+import { allowLoopbackFromEnv, createServiceRuntime, type ServiceRuntime } from './execution/service-runtime.ts';
 import { seedBundledConnectors } from './marketplace/seed.ts';
 import { createPgVaultStore } from './vault/pg-vault-store.ts';
+import { registerWebApp } from '@businessos/web/serve';
 
 /** A running service and how to stop it. */
 export interface RunningServer {
@@ -27,7 +29,11 @@ export interface RunningServer {
  * Opens the store, applies migrations, bootstraps the platform admin on an empty store, and listens.
  * @example const server = await startServer(loadConfig(process.env)); await server.stop();
  */
-export async function startServer(given: ServerConfig, log: (line: string) => void = console.log): Promise<RunningServer> {
+export async function startServer(
+  given: ServerConfig,
+  log: (line: string) => void = console.log,
+  options: { allowLoopbackEgress?: boolean } = {},
+): Promise<RunningServer> {
   // Embedded mode keeps a generated master key beside the store, so connections work out of the box.
   const masterKey = given.masterKey ?? (given.databaseUrl ? undefined : (await loadOrCreateMasterKeyFile(path.join(given.dataDir, 'master.key'))).key);
   if (!masterKey) log('No BOS_MASTER_KEY: connections cannot store credentials until one is configured.');
@@ -35,6 +41,9 @@ export async function startServer(given: ServerConfig, log: (line: string) => vo
   const opening = openDb(config);
   const db = deferredDb(opening, config.databaseUrl ? 'postgres' : 'pglite');
   const vault = masterKey ? createVault({ store: createPgVaultStore(db), masterKey }) : undefined;
+  // One runtime (and sandbox pool) for the process; loopback egress only when explicitly asked (tests, development).
+  const runtime: ServiceRuntime | undefined = vault ? createServiceRuntime({ db, vault, config, allowLoopback: options.allowLoopbackEgress === true }) : undefined;
+  if (options.allowLoopbackEgress) log('BOS_EGRESS_ALLOW_LOOPBACK=1: connectors may call loopback addresses over http (test/development only).');
   const startup = (async () => {
     const store = await opening;
     await migrate(store);
@@ -52,10 +61,13 @@ export async function startServer(given: ServerConfig, log: (line: string) => vo
   let app: FastifyInstance;
   let address: string;
   try {
-    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup, ...(vault ? { vault } : {}) });
+    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup, ...(vault ? { vault } : {}), ...(runtime ? { runtime } : {}) });
+    // The marketplace page (packages/web), served at `/` for GET requests no API route matched.
+    await registerWebApp(app, { required: false });
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await startup.catch(() => {});
+    await runtime?.close();
     await db.close();
     throw error;
   }
@@ -71,6 +83,8 @@ export async function startServer(given: ServerConfig, log: (line: string) => vo
       } finally {
         clearTimeout(grace);
         clearInterval(sweep);
+        // Flush buffered usage and stop the sandbox pool while the store is still open.
+        await runtime?.close().catch((error: unknown) => log(`Closing the connector runtime failed: ${(error as Error).message}`));
         // Let start-up work finish its transaction before the store closes under it.
         await startup.catch(() => {});
         await db.close();
@@ -97,7 +111,7 @@ export async function main(_argv: string[] = []): Promise<number> {
   }
   let server: RunningServer;
   try {
-    server = await startServer(config);
+    server = await startServer(config, console.log, { allowLoopbackEgress: allowLoopbackFromEnv(process.env) });
   } catch (error) {
     console.error(`The connectors service could not start: ${(error as Error).message}`);
     return 1;

@@ -3,6 +3,10 @@ import deleteApiKey from './api-keys/_id/delete.ts';
 import listApiKeys from './api-keys/get.ts';
 import createApiKey from './api-keys/post.ts';
 import deleteConnection from './connections/_id/delete.ts';
+import testConnection from './connections/_id/test/post.ts';
+import executeConnector from './connectors/_name/execute/post.ts';
+import listNodes from './connectors/nodes/get.ts';
+import getExecution from './executions/_id/get.ts';
 import listConnections from './connections/get.ts';
 import createConnection from './connections/post.ts';
 import getHealth from './health/get.ts';
@@ -36,6 +40,10 @@ export const ROUTES = [
   createConnection,
   listConnections,
   deleteConnection,
+  testConnection,
+  executeConnector,
+  getExecution,
+  listNodes,
   getUsage,
   oauthCallback,
 ] as unknown as readonly RouteDefinition[];

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import { isConnectorError, toErrorData, type ErrorData } from '@businessos/connector-sdk';
+import type { ExecutionMeta } from '@businessos/connector-runtime';
+import type { Db } from '../db/db.ts';
+import { ProblemError } from '../http/problem.ts';
+import type { ServiceRuntime } from './service-runtime.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The process's connector runtime; undefined when the service has no vault (no master key). */
+    connectorRuntime: ServiceRuntime | undefined;
+  }
+}
+
+/** What a caller asks to run. */
+export interface ExecutionRequest {
+  tenantId: string;
+  connector: string;
+  action: string;
+  params: Record<string, unknown>;
+  connectionId: string;
+}
+
+/** The meta the API answers for an execution: its id (the `GET /executions/{id}` id) and runtime facts. */
+export interface ApiExecutionMeta {
+  executionId: string;
+  durationMs: number;
+  attempts: number;
+  httpCalls: number;
+}
+
+/** A prepared execution: the tenant's connection resolved to its installation's pinned version. */
+export interface PreparedExecution extends ExecutionRequest {
+  id: string;
+  version: string;
+  fields: Record<string, string>;
+}
+
+/** An execution failure carried to the HTTP layer: the catalogue error plus meta. */
+export class ExecutionFailed extends ProblemError {
+  readonly data: ErrorData;
+  readonly meta: ApiExecutionMeta;
+  constructor(data: ErrorData, meta: ApiExecutionMeta) {
+    super(data.code, data.message);
+    this.name = 'ExecutionFailed';
+    this.data = data;
+    this.meta = meta;
+  }
+}
+
+/** The runtime of the app, or 503 when the service runs without a master key (no vault, so no credentials). */
+export function requireRuntime(runtime: ServiceRuntime | undefined): ServiceRuntime {
+  if (!runtime) throw new ProblemError('NOT_IMPLEMENTED', 'This service has no master key, so it cannot run connectors; the operator sets BOS_MASTER_KEY', { status: 503 });
+  return runtime;
+}
+
+/**
+ * Resolves the connection of `request` within the tenant (RLS) and checks it belongs to an installation of
+ * `request.connector`; records the execution as `queued`. 404 when either does not hold.
+ */
+export async function prepareExecution(db: Db, request: ExecutionRequest): Promise<PreparedExecution> {
+  const id = randomUUID();
+  return db.withTenant(request.tenantId, async (tx) => {
+    const { rows } = await tx.query<{ version: string; fields: Record<string, string> }>(
+      `SELECT i.version, c.fields
+       FROM connectors.connections c
+       JOIN connectors.installations i ON i.id = c.installation_id
+       JOIN connectors.marketplace m ON m.id = i.connector_id
+       WHERE c.id = $1 AND m.name = $2`,
+      [request.connectionId, request.connector],
+    );
+    const row = rows[0];
+    if (!row) {
+      throw new ProblemError('NOT_FOUND', `No connection ${request.connectionId} of an installed ${request.connector} in your tenant; list them with GET /connections`);
+    }
+    await tx.query(
+      `INSERT INTO connectors.executions (id, tenant_id, connection_id, connector_name, connector_version, action, status) VALUES ($1, $2, $3, $4, $5, $6, 'queued')`,
+      [id, request.tenantId, request.connectionId, request.connector, row.version, request.action],
+    );
+    return { ...request, id, version: row.version, fields: row.fields };
+  });
+}
+
+function apiMeta(id: string, meta: ExecutionMeta | undefined): ApiExecutionMeta {
+  return { executionId: id, durationMs: meta?.durationMs ?? 0, attempts: meta?.attempts ?? 0, httpCalls: meta?.httpCalls ?? 0 };
+}
+
+/**
+ * Runs a prepared execution, recording `running` then `succeeded` (with the result) or `failed` (with the
+ * catalogue error). Resolves with data and meta; rejects with {@link ExecutionFailed}.
+ */
+export async function runExecution(db: Db, rt: ServiceRuntime, prepared: PreparedExecution): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
+  const { id, tenantId } = prepared;
+  await db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.executions SET status = 'running' WHERE id = $1`, [id]));
+  try {
+    const result = await rt.asTenant(tenantId, () =>
+      rt.runtime.execute({
+        tenant: tenantId,
+        connector: prepared.connector,
+        version: prepared.version,
+        action: prepared.action,
+        params: prepared.params,
+        connection: { id: prepared.connectionId, fields: prepared.fields },
+      }),
+    );
+    const meta = apiMeta(id, result.meta);
+    await db.withTenant(tenantId, (tx) =>
+      tx.query(`UPDATE connectors.executions SET status = 'succeeded', result = $2, meta = $3, finished_at = now() WHERE id = $1`, [
+        id,
+        JSON.stringify(result.data ?? null),
+        JSON.stringify(meta),
+      ]),
+    );
+    return { data: result.data, meta };
+  } catch (error) {
+    const data: ErrorData = isConnectorError(error) ? toErrorData(error) : { code: 'INTERNAL', message: `The execution failed unexpectedly: ${(error as Error).message}` };
+    const meta = apiMeta(id, (error as { meta?: ExecutionMeta }).meta);
+    await db.withTenant(tenantId, (tx) =>
+      tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1`, [id, JSON.stringify(data), JSON.stringify(meta)]),
+    );
+    throw new ExecutionFailed(data, meta);
+  }
+}
+
+/** One execution as `GET /executions/{id}` shows it. */
+export interface ExecutionView {
+  id: string;
+  connector: string;
+  version: string;
+  action: string;
+  connectionId: string | null;
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  result: unknown;
+  error: ErrorData | null;
+  meta: ApiExecutionMeta | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+/** Reads one execution of the tenant (RLS), or undefined. */
+export async function findExecution(db: Db, tenantId: string, id: string): Promise<ExecutionView | undefined> {
+  const { rows } = await db.withTenant(tenantId, (tx) =>
+    tx.query<{
+      id: string; connector_name: string; connector_version: string; action: string; connection_id: string | null; status: ExecutionView['status'];
+      result: unknown; error: ErrorData | null; meta: ApiExecutionMeta | null; created_at: Date; finished_at: Date | null;
+    }>(`SELECT id, connector_name, connector_version, action, connection_id, status, result, error, meta, created_at, finished_at FROM connectors.executions WHERE id = $1`, [id]),
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    connector: r.connector_name,
+    version: r.connector_version,
+    action: r.action,
+    connectionId: r.connection_id,
+    status: r.status,
+    result: r.result ?? null,
+    error: r.error,
+    meta: r.meta,
+    createdAt: new Date(r.created_at).toISOString(),
+    finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+  };
+}

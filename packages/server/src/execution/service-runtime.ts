@@ -1,0 +1,131 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  createRuntime,
+  createSandboxPool,
+  type Artifact,
+  type ArtifactStore,
+  type ConnectionStore,
+  type PlatformConfig,
+  type Runtime,
+  type RuntimeConfig,
+  type SandboxPool,
+  type UsageRecord,
+  type UsageSink,
+  type Vault,
+} from '@businessos/connector-runtime';
+import type { ServerConfig } from '../config.ts';
+import type { Db } from '../db/db.ts';
+import { createDbArtifactStore } from '../publishing/artifact-store.ts';
+
+/** The connector runtime of the service process, with what it was built from. */
+export interface ServiceRuntime {
+  runtime: Runtime;
+  /** Runs `fn` with `tenantId` as the tenant whose private listings the artifact store may load. */
+  asTenant<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
+  /** Flushes usage, stops the runtime and (when it owns it) the sandbox pool. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createServiceRuntime}. */
+export interface ServiceRuntimeOptions {
+  db: Db;
+  vault: Vault;
+  config: ServerConfig;
+  /**
+   * Test and development only: lets connectors call loopback mock APIs over plain http
+   * (`BOS_EGRESS_ALLOW_LOOPBACK=1`). Never set in production: it opens the service's own network to connector code.
+   */
+  allowLoopback?: boolean;
+  /** A sandbox pool to use (closed by its owner); by default one is created for the process and closed by `close()`. */
+  sandbox?: SandboxPool;
+  /** Further runtime settings (limits, retry, usage batching). */
+  runtimeConfig?: RuntimeConfig;
+}
+
+/**
+ * Reads the test/dev-only egress switch from the environment: `BOS_EGRESS_ALLOW_LOOPBACK=1` lets connectors reach
+ * 127.0.0.1 mock APIs over http. Anything else (or unset) keeps loopback and private addresses refused.
+ */
+export function allowLoopbackFromEnv(env: Record<string, string | undefined>): boolean {
+  return env.BOS_EGRESS_ALLOW_LOOPBACK?.trim() === '1';
+}
+
+/** Usage records in batches into `connectors.usage_records`, each batch written under its tenants' RLS. */
+export function createDbUsageSink(db: Db): UsageSink {
+  return {
+    async write(records: UsageRecord[]) {
+      const byTenant = new Map<string, UsageRecord[]>();
+      for (const r of records) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), r]);
+      for (const [tenant, batch] of byTenant) {
+        await db.withTenant(tenant, async (tx) => {
+          for (const r of batch) {
+            await tx.query(
+              `INSERT INTO connectors.usage_records (tenant_id, connector_name, connector_version, action, status, error_code, duration_ms, attempts, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9::double precision / 1000))`,
+              [tenant, r.connector, r.version, r.action, r.status, r.code ?? null, Math.round(r.durationMs), r.attempts, r.startedAt],
+            );
+          }
+        });
+      }
+    },
+  };
+}
+
+/** Marks connections whose OAuth refresh failed for good as `needs_reauth`, with the reason. */
+export function createDbConnectionStore(db: Db): ConnectionStore {
+  return {
+    async markNeedsReauth(tenant, connectionId, reason) {
+      await db.withTenant(tenant, (tx) =>
+        tx.query(`UPDATE connectors.connections SET status = 'needs_reauth', status_detail = $2, updated_at = now() WHERE id = $1`, [connectionId, reason.slice(0, 1000)]),
+      );
+    },
+  };
+}
+
+/** `config.<key>` lookups of manifests answered from `BOS_OAUTH_APPS`. */
+export function platformConfigFrom(config: ServerConfig): PlatformConfig {
+  return (connector, key) => config.oauthApps[connector]?.[key];
+}
+
+/**
+ * Builds the process's runtime over the store: one sandbox pool, the vault, published artifacts from the
+ * marketplace tables, usage into `usage_records`, and connection status updates.
+ * @example const rt = createServiceRuntime({ db, vault, config }); await rt.asTenant(t, () => rt.runtime.execute(...)); await rt.close();
+ */
+export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRuntime {
+  const { db } = options;
+  const tenantContext = new AsyncLocalStorage<string>();
+  const globalArtifacts = createDbArtifactStore(db);
+  const artifacts: ArtifactStore = {
+    async get(name: string, version: string): Promise<Artifact | undefined> {
+      const tenantId = tenantContext.getStore();
+      return tenantId ? createDbArtifactStore(db, { tenantId }).get(name, version) : globalArtifacts.get(name, version);
+    },
+  };
+  const ownsSandbox = !options.sandbox;
+  const sandbox = options.sandbox ?? createSandboxPool();
+  const runtime = createRuntime({
+    sandbox,
+    vault: options.vault,
+    artifacts,
+    usage: createDbUsageSink(db),
+    connections: createDbConnectionStore(db),
+    platformConfig: platformConfigFrom(options.config),
+    config: { ...options.runtimeConfig, allowLoopback: options.allowLoopback === true },
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    runtime,
+    asTenant: (tenantId, fn) => tenantContext.run(tenantId, fn),
+    close() {
+      closing ??= (async () => {
+        try {
+          await runtime.close();
+        } finally {
+          if (ownsSandbox) await sandbox.close();
+        }
+      })();
+      return closing;
+    },
+  };
+}
