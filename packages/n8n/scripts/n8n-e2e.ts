@@ -10,7 +10,7 @@
 // 5. checks the mock saw POST /v1/customers with the credential's bearer token and the form-encoded params.
 // Exit code 0 on success, 1 on a failed check, 2 when n8n cannot be installed here (with the reason).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,18 +29,23 @@ function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
 }
 
-/** Like run(), but keeps this process's event loop free: the loopback mock must answer while n8n runs. */
-function runAsync(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+/**
+ * Like run(), but keeps this process's event loop free (the loopback mock must answer while n8n runs), and sends
+ * n8n's output to files: n8n exits right after printing, which cuts a large write to a pipe short.
+ */
+function runAsync(cmd: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const outFile = join(options.cwd, 'stdout.txt');
+  const errFile = join(options.cwd, 'stderr.txt');
+  const out = openSync(outFile, 'w');
+  const err = openSync(errFile, 'w');
   return new Promise((done) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', out, err] });
     const timer = setTimeout(() => child.kill('SIGTERM'), options.timeoutMs ?? 600_000);
     child.on('close', (status) => {
       clearTimeout(timer);
-      done({ status, stdout, stderr });
+      closeSync(out);
+      closeSync(err);
+      done({ status, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8') });
     });
   });
 }
@@ -176,7 +181,7 @@ let result: unknown;
 try {
   result = JSON.parse(output.slice(start));
 } catch {
-  fail('could not parse the JSON n8n printed', output.slice(-4000));
+  fail(`could not parse the JSON n8n printed (the mock saw ${JSON.stringify(seen)})`, (output + exec.stderr).slice(-4000));
 }
 const runData = (result as { data?: { resultData?: { runData?: Record<string, Array<{ data?: { main?: Array<Array<{ json: Record<string, unknown> }>> } }>> } } }).data?.resultData?.runData;
 const item = runData?.Stripe?.[0]?.data?.main?.[0]?.[0]?.json;
