@@ -120,7 +120,12 @@ export async function runE2eScenario(s: E2eService, mock: MockApi, name = 'e2eit
   for (const bundled of ['shopify', 'stripe', 'slack']) {
     const res = await s.as(reader.key, { method: 'GET', url: `/marketplace/search?q=${bundled}` });
     expect(res.statusCode, res.body).toBe(200);
-    expect((res.json() as { results: SearchResult[] }).results.map((r) => r.name)).toContain(bundled);
+    const hit = (res.json() as { results: (SearchResult & { latestVersion: string })[] }).results.find((r) => r.name === bundled);
+    expect(hit, res.body).toBeDefined();
+    // Seeded with its built bundle as the version's artifact, so it loads in the sandbox like a published one.
+    const loaded = await s.runtime.runtime.load(bundled, hit!.latestVersion);
+    expect(loaded.manifest.name).toBe(bundled);
+    expect(loaded.sha256).toMatch(/^[0-9a-f]{64}$/);
   }
 
   // 2. A publisher packs and publishes a connector whose API is the loopback mock; the reviewer approves it.

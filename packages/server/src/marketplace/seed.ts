@@ -1,19 +1,22 @@
 import { isConnector, type ConnectorManifest } from '@businessos/connector-sdk';
 import { validateManifest } from '@businessos/connector-sdk/host';
 import type { Db } from '../db/db.ts';
+import { buildBundledConnector, type BuiltBundle } from '../execution/bundled-artifacts.ts';
 import { publishManifestListing } from './listing.ts';
 
 /** A connector package shipped with the service, loaded lazily so one broken package cannot stop the others. */
 export interface BundledConnector {
   packageName: string;
   load(): Promise<{ default?: unknown }>;
+  /** Builds the package's runtime bundle; when given, the seeded version gets it as its artifact so it can execute. */
+  build?(): Promise<BuiltBundle>;
 }
 
 /** The reference connectors seeded into the global catalogue on start. */
 export const BUNDLED_CONNECTORS: readonly BundledConnector[] = [
-  { packageName: '@businessos/connector-shopify', load: () => import('@businessos/connector-shopify') },
-  { packageName: '@businessos/connector-stripe', load: () => import('@businessos/connector-stripe') },
-  { packageName: '@businessos/connector-slack', load: () => import('@businessos/connector-slack') },
+  { packageName: '@businessos/connector-shopify', load: () => import('@businessos/connector-shopify'), build: () => buildBundledConnector('@businessos/connector-shopify') },
+  { packageName: '@businessos/connector-stripe', load: () => import('@businessos/connector-stripe'), build: () => buildBundledConnector('@businessos/connector-stripe') },
+  { packageName: '@businessos/connector-slack', load: () => import('@businessos/connector-slack'), build: () => buildBundledConnector('@businessos/connector-slack') },
 ];
 
 /** What seeding did per package. */
@@ -23,6 +26,8 @@ export interface SeedOutcome {
   name?: string;
   version?: string;
   error?: string;
+  /** sha256 of the stored bundle when the package was built (a version seeded earlier keeps what it had). */
+  artifactSha256?: string;
 }
 
 // Serialises seeding when several processes start at once.
@@ -46,12 +51,23 @@ export async function seedBundledConnectors(db: Db, bundled: readonly BundledCon
       outcomes.push({ packageName: pkg.packageName, status: 'failed', error: (error as Error).message });
       continue;
     }
+    let bundle: BuiltBundle | undefined;
+    try {
+      bundle = pkg.build ? await pkg.build() : undefined;
+    } catch (error) {
+      outcomes.push({ packageName: pkg.packageName, status: 'failed', name: manifest.name, error: `its bundle did not build: ${(error as Error).message}` });
+      continue;
+    }
     try {
       const { added } = await db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK_KEY]);
-        return publishManifestListing(tx, manifest, { tenantId: null, npmPackage: pkg.packageName, verified: true });
+        if (bundle) {
+          const bytes = Buffer.from(bundle.code, 'utf8');
+          await tx.query('INSERT INTO connectors.artifacts (sha256, bytes, size) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING', [bundle.sha256, bytes, bytes.length]);
+        }
+        return publishManifestListing(tx, manifest, { tenantId: null, npmPackage: pkg.packageName, verified: true, ...(bundle ? { artifactSha256: bundle.sha256 } : {}) });
       });
-      outcomes.push({ packageName: pkg.packageName, status: added ? 'added' : 'present', name: manifest.name, version: manifest.version });
+      outcomes.push({ packageName: pkg.packageName, status: added ? 'added' : 'present', name: manifest.name, version: manifest.version, ...(bundle && added ? { artifactSha256: bundle.sha256 } : {}) });
     } catch (error) {
       outcomes.push({ packageName: pkg.packageName, status: 'failed', name: manifest.name, error: (error as Error).message });
     }
