@@ -132,7 +132,7 @@ const env: NodeJS.ProcessEnv = {
   N8N_PERSONALIZATION_ENABLED: 'false',
   N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
   N8N_RUNNERS_ENABLED: 'false',
-  N8N_LOG_LEVEL: 'warn',
+  // n8n's `execute` prints its JSON through the logger at info level: keep the default level.
   DB_TYPE: 'sqlite',
   NODE_ENV: 'production',
 };
