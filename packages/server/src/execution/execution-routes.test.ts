@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createVault, ExecutionError, type Runtime } from '@businessos/connector-runtime';
+import { createVault, ExecutionError, type Runtime, type SandboxPool } from '@businessos/connector-runtime';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
@@ -11,7 +11,7 @@ import { loadConfig } from '../config.ts';
 import { createTestPglite, type TestDb } from '../db/test-db.ts';
 import { BUNDLED_CONNECTORS, seedBundledConnectors } from '../marketplace/seed.ts';
 import { createPgVaultStore } from '../vault/pg-vault-store.ts';
-import { allowLoopbackFromEnv, createDbConnectionStore, createDbUsageSink, platformConfigFrom, type ServiceRuntime } from './service-runtime.ts';
+import { allowLoopbackFromEnv, createDbConnectionStore, createDbUsageSink, createServiceRuntime, platformConfigFrom, type ServiceRuntime } from './service-runtime.ts';
 
 // The HTTP side of execution with a scripted runtime: error mapping, Retry-After, connection status updates.
 describe('execution routes with a scripted runtime (PGlite)', () => {
@@ -26,7 +26,7 @@ describe('execution routes with a scripted runtime (PGlite)', () => {
     execute: () => next(),
     authenticate: () => next(),
   } as unknown as Runtime;
-  const service: ServiceRuntime = { runtime, asTenant: (_t, fn) => fn(), close: async () => {} };
+  const service: ServiceRuntime = { runtime, asTenant: (_t, fn) => fn(), background: () => {}, close: async () => {} };
   const as = (key: string, o: InjectOptions) => app.inject({ ...o, headers: { authorization: `Bearer ${key}`, ...o.headers } });
 
   beforeAll(async () => {
@@ -118,5 +118,18 @@ describe('execution routes with a scripted runtime (PGlite)', () => {
     const lookup = platformConfigFrom(loadConfig({ BOS_OAUTH_APPS: '{"shopify":{"client_id":"cid"}}' }));
     expect(lookup('shopify', 'client_id')).toBe('cid');
     expect(lookup('stripe', 'client_id')).toBeUndefined();
+  });
+
+  it('closing the service runtime waits for accepted async executions', async () => {
+    const sandbox = { close: async () => {} } as unknown as SandboxPool;
+    const vault = createVault({ store: createPgVaultStore(store.db), masterKey: randomBytes(32) });
+    const rt = createServiceRuntime({ db: store.db, vault, config: loadConfig({}), sandbox });
+    let finish!: () => void;
+    let finished = false;
+    rt.background(new Promise<void>((resolve) => (finish = resolve)).then(() => (finished = true)));
+    const closed = rt.close();
+    setTimeout(() => finish(), 20);
+    await closed;
+    expect(finished).toBe(true);
   });
 });

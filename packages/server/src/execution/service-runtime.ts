@@ -22,6 +22,8 @@ export interface ServiceRuntime {
   runtime: Runtime;
   /** Runs `fn` with `tenantId` as the tenant whose private listings the artifact store may load. */
   asTenant<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
+  /** Keeps an `?async=true` execution alive until it settles: `close()` waits for these before stopping the runtime. */
+  background(work: Promise<unknown>): void;
   /** Flushes usage, stops the runtime and (when it owns it) the sandbox pool. Idempotent. */
   close(): Promise<void>;
 }
@@ -114,11 +116,22 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
     config: { ...options.runtimeConfig, allowLoopback: options.allowLoopback === true },
   });
   let closing: Promise<void> | undefined;
+  const pending = new Set<Promise<unknown>>();
   return {
     runtime,
     asTenant: (tenantId, fn) => tenantContext.run(tenantId, fn),
+    background(work) {
+      const tracked = work.then(
+        () => undefined,
+        () => undefined,
+      );
+      pending.add(tracked);
+      void tracked.finally(() => pending.delete(tracked));
+    },
     close() {
       closing ??= (async () => {
+        // Asynchronous executions already accepted finish (and record their outcome) before the runtime stops.
+        await Promise.allSettled([...pending]);
         try {
           await runtime.close();
         } finally {

@@ -60,9 +60,11 @@ export default defineRoute<{ Params: { name: string }; Body: Body; Querystring: 
     });
     if (request.query.async === true) {
       // The outcome is recorded on the execution row; nothing awaits this promise.
-      runExecution(db, rt, prepared).catch((error: unknown) => {
-        if (!(error instanceof ExecutionFailed)) request.log.error({ err: error, executionId: prepared.id }, 'recording an async execution failed');
-      });
+      rt.background(
+        runExecution(db, rt, prepared).catch((error: unknown) => {
+          if (!(error instanceof ExecutionFailed)) request.log.error({ err: error, executionId: prepared.id }, 'recording an async execution failed');
+        }),
+      );
       return reply.code(202).send({ executionId: prepared.id, status: 'queued' });
     }
     try {
