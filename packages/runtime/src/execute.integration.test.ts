@@ -114,6 +114,29 @@ async function setup(config: RuntimeConfig = {}, connectors: Connector[] = [acme
 
 const run = { tenant: 't1', connector: 'acme', version: '1.0.0', connection: { id: 'conn-1' } };
 
+describe('createRuntime: bundles are looked up per tenant', () => {
+  it('never serves one tenant\'s private bundle from the cache to another tenant', async () => {
+    const connector = acme(api.origin);
+    const vault = createVault({ store: createMemoryVaultStore(), masterKey: generateMasterKey() });
+    const privateStore = createMemoryArtifactStore();
+    const stored = privateStore.add({ name: 'acme', version: '1.0.0', code: '/* private acme */', manifest: connector.manifest });
+    const seen: (string | undefined)[] = [];
+    // Only tenant t1 may see this version (as a private listing would be).
+    const artifacts = { async get(name: string, version: string, scope?: { tenant: string }) { seen.push(scope?.tenant); return scope?.tenant === 't1' ? privateStore.get(name, version) : undefined; } };
+    const runtime = createRuntime({
+      sandbox: createInProcessPool({ 'acme@1.0.0': connector }), vault, artifacts, usage: createMemoryUsageSink(),
+      config: { allowLoopback: true, usage: { flushIntervalMs: 0 } },
+    });
+    await vault.putCredentials('t1', 'conn-1', { apiKey: API_KEY, fields: { hint: 'h' } });
+    await vault.putCredentials('t2', 'conn-2', { apiKey: API_KEY, fields: { hint: 'h' } });
+    await expect(runtime.execute({ ...run, action: 'getThing', params: { id: '1' } })).resolves.toMatchObject({ data: { id: '1' } });
+    await expect(runtime.execute({ ...run, tenant: 't2', connection: { id: 'conn-2' }, action: 'getThing', params: { id: '1' } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(seen).toEqual(['t1', 't2']);
+    expect(stored.sha256).toHaveLength(64);
+    await runtime.close();
+  });
+});
+
 describe('createRuntime: execute', () => {
   it('runs an action with the key applied by the host and answers data with meta', async () => {
     const { runtime, usage } = await setup();

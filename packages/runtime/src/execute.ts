@@ -148,7 +148,8 @@ export interface Runtime {
   /** Dry load: evaluates a bundle in the sandbox and answers its validated manifest (no network, no credentials). */
   loadManifest(bundle: { code: string; sha256?: string }): Promise<ConnectorManifest>;
   /** Loads (or answers the cached) connector version. */
-  load(connector: string, version: string): Promise<LoadedConnector>;
+  /** `tenant` scopes the lookup: a tenant may see private versions no other tenant can. */
+  load(connector: string, version: string, tenant?: string): Promise<LoadedConnector>;
   stats(): { scheduler: ReturnType<Scheduler['stats']>; usageBuffered: number; cachedBundles: number };
   /** Writes buffered usage records now. */
   flushUsage(): Promise<void>;
@@ -216,7 +217,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     return s;
   };
 
-  // name@version -> loaded connector; failures are not cached.
+  // tenant + name@version -> loaded connector; failures are not cached. The tenant is part of the key because the
+  // artifact store answers per tenant (private versions), so one tenant's bundle must never serve another.
   const bundles = new Map<string, Promise<LoadedConnector>>();
   const maxBundles = config.maxCachedBundles ?? 500;
 
@@ -236,11 +238,11 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     return result.value as ConnectorManifest;
   }
 
-  async function loadArtifact(name: string, version: string): Promise<LoadedConnector> {
+  async function loadArtifact(name: string, version: string, tenant: string | undefined): Promise<LoadedConnector> {
     const key = `${name}@${version}`;
     let artifact: Artifact | undefined;
     try {
-      artifact = await deps.artifacts.get(name, version);
+      artifact = await deps.artifacts.get(name, version, tenant === undefined ? undefined : { tenant });
     } catch (error) {
       if (error instanceof ConnectorError) throw error;
       throw new ConnectorError('INTERNAL', `Loading connector ${key} from the artifact store failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -264,15 +266,15 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     return { key, code: artifact.code, sha256: actual, manifest };
   }
 
-  function load(name: string, version: string): Promise<LoadedConnector> {
-    const key = `${name}@${version}`;
+  function load(name: string, version: string, tenant?: string): Promise<LoadedConnector> {
+    const key = `${tenant ?? ''}\u0000${name}@${version}`;
     let pending = bundles.get(key);
     if (pending) {
       bundles.delete(key);
       bundles.set(key, pending); // most recently used goes last
       return pending;
     }
-    pending = loadArtifact(name, version);
+    pending = loadArtifact(name, version, tenant);
     bundles.set(key, pending);
     pending.catch(() => bundles.delete(key));
     while (bundles.size > maxBundles) {
@@ -328,7 +330,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     let outcome: { status: 'ok' } | { status: 'error'; code: ErrorCode } = { status: 'ok' };
     try {
       const data = await scheduler.run(target.tenant, async () => {
-        const loaded = await load(target.connector, target.version);
+        const loaded = await load(target.connector, target.version, target.tenant);
         const { manifest } = loaded;
         plan.check?.(manifest);
         const idempotent = typeof plan.idempotent === 'function' ? plan.idempotent(manifest) : plan.idempotent;

@@ -17,7 +17,11 @@ export interface Artifact {
 
 /** Where bundles come from: the marketplace's artifact storage in the service, a directory in development. */
 export interface ArtifactStore {
-  get(name: string, version: string): Promise<Artifact | undefined>;
+  /**
+   * The bundle of `name@version` as `scope.tenant` may see it (its private versions included); without a scope,
+   * only what every tenant may see.
+   */
+  get(name: string, version: string, scope?: { tenant: string }): Promise<Artifact | undefined>;
 }
 
 /** Hex sha256 of a bundle. */

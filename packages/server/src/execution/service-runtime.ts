@@ -99,8 +99,8 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
   const tenantContext = new AsyncLocalStorage<string>();
   const globalArtifacts = createDbArtifactStore(db);
   const artifacts: ArtifactStore = {
-    async get(name: string, version: string): Promise<Artifact | undefined> {
-      const tenantId = tenantContext.getStore();
+    async get(name: string, version: string, scope?: { tenant: string }): Promise<Artifact | undefined> {
+      const tenantId = scope?.tenant ?? tenantContext.getStore();
       return tenantId ? createDbArtifactStore(db, { tenantId }).get(name, version) : globalArtifacts.get(name, version);
     },
   };
