@@ -16,6 +16,7 @@ import getConnector from './marketplace/connectors/_id/get.ts';
 import putRating from './marketplace/connectors/_id/rating/put.ts';
 import listReviews from './marketplace/connectors/_id/reviews/get.ts';
 import listVersions from './marketplace/connectors/_id/versions/get.ts';
+import connectorDocs from './marketplace/connectors/_id/docs/get.ts';
 import searchMarketplace from './marketplace/search/get.ts';
 import oauthCallback from './oauth/callback/get.ts';
 import getReady from './ready/get.ts';
@@ -33,6 +34,7 @@ export const ROUTES = [
   searchMarketplace,
   getConnector,
   listVersions,
+  connectorDocs,
   listReviews,
   putRating,
   install,

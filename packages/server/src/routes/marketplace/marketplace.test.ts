@@ -125,6 +125,20 @@ describe('marketplace catalogue', () => {
     expect(body.items[2]!.deprecation).toEqual({ message: 'Use 1.10', replacement: 'slack@1.10.0' });
   });
 
+  it('serves generated Markdown docs of the latest version, and 404 for an unknown connector', async () => {
+    await t.store.db.transaction(async (tx) => {
+      await publishManifestListing(tx, fixtureConnector({ name: 'docsy', version: '2.0.0', displayName: 'Docsy', description: 'Documented.', category: 'crm', actions: ['createThing'] }).manifest, { tenantId: null, npmPackage: '@fixtures/docsy', verified: true });
+    });
+    const res = await t.app.inject({ url: '/marketplace/connectors/docsy/docs' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/markdown/);
+    expect(res.body).toContain('# Docsy');
+    expect(res.body).toContain('(`createThing`)');
+    const missing = await t.app.inject({ url: '/marketplace/connectors/nope/docs' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toMatch(/problem\+json/);
+  });
+
   it('keeps one editable rating per tenant and aggregates them', async () => {
     const a = await t.createTenant();
     const b = await t.createTenant();
