@@ -79,7 +79,8 @@ export async function uploadSubmission(target: ApiTarget, tarball: Uint8Array, o
     response = await (target.fetch ?? fetch)(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${target.key}`, 'content-type': 'application/gzip', accept: 'application/json' },
-      body: tarball,
+      // A Blob satisfies both the Node and the DOM typings of fetch for binary bodies.
+      body: new Blob([tarball as Uint8Array<ArrayBuffer>]),
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;

@@ -11,6 +11,7 @@ import { bootstrapPlatform } from '../../../server/src/bootstrap.ts';
 import { loadConfig } from '../../../server/src/config.ts';
 import { createTestPglite } from '../../../server/src/db/test-db.ts';
 import { BUNDLED_CONNECTORS, seedBundledConnectors } from '../../../server/src/marketplace/seed.ts';
+import { createServiceRuntime } from '../../../server/src/execution/service-runtime.ts';
 import { createPgVaultStore } from '../../../server/src/vault/pg-vault-store.ts';
 import { registerWebApp } from '../../serve.ts';
 
@@ -34,7 +35,9 @@ export async function startServiceWithPage(options: { distDir: string; seed?: bo
   const adminKey = boot.secret;
   if (options.seed !== false) await seedBundledConnectors(store.db, BUNDLED_CONNECTORS);
   const vault = config.masterKey ? createVault({ store: createPgVaultStore(store.db), masterKey: config.masterKey }) : undefined;
-  const app = await buildApp({ config, db: store.db, ...(vault ? { vault } : {}) });
+  // The real runtime (sandbox pool, vault, metering) so actions run and land in usage; egress stays production-like.
+  const runtime = vault ? createServiceRuntime({ db: store.db, vault, config }) : undefined;
+  const app = await buildApp({ config, db: store.db, ...(vault ? { vault } : {}), ...(runtime ? { runtime } : {}) });
   await registerWebApp(app, { distDir: options.distDir });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
@@ -50,6 +53,7 @@ export async function startServiceWithPage(options: { distDir: string; seed?: bo
     },
     async close() {
       await app.close();
+      await runtime?.close();
       await store.dispose();
     },
   };
