@@ -1,7 +1,7 @@
 // End to end through `main()` in temporary folders: init → validate → test → lint → build → pack, plus the
 // failures a reviewer relies on (eval / child_process with file:line, a broken schema with its JSON path).
 import { execFile } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,17 +137,26 @@ export default defineConnector({
     expect(r.stdout).toMatch(/^\/actions\/0\/params\/properties\/email\/type: /m);
   });
 
-  it('docs writes Markdown from the manifest, and unavailable commands exit 2', async () => {
+  it('docs writes Markdown from the manifest', async () => {
     const r = await cli(pkg, 'docs', '--out', '-');
     expect(r.code).toBe(EXIT.OK);
     expect(r.stdout).toMatch(/createContact/);
-    for (const name of ['publish', 'export-n8n']) {
-      const u = await cli(pkg, name);
-      expect(u.code).toBe(EXIT.USAGE);
-      expect(u.stderr).toMatch(/not available in this version/);
-    }
-    expect((await cli(pkg, 'import-n8n', 'x')).code).toBe(EXIT.USAGE);
   });
+
+  it('export-n8n writes an n8n community-node package; import-n8n and publish refuse bad input with usage errors', async () => {
+    const out = join(root, 'n8n-out');
+    const r = await cli(pkg, 'export-n8n', '--out', out);
+    expect(r.code, r.stderr).toBe(EXIT.OK);
+    expect(r.stdout).toMatch(/n8n-nodes-/);
+    const exported = JSON.parse(readFileSync(join(out, readdirSync(out)[0]!, 'package.json'), 'utf8')) as { keywords: string[]; n8n: { nodes: string[] } };
+    expect(exported.keywords).toContain('n8n-community-node-package');
+    expect(exported.n8n.nodes.length).toBeGreaterThan(0);
+    const missing = await cli(pkg, 'import-n8n', join(root, 'no-such-node.json'));
+    expect(missing.code).toBe(EXIT.USAGE);
+    const publish = await cli(pkg, 'publish', '--server', 'http://127.0.0.1:9');
+    expect(publish.code).toBe(EXIT.USAGE);
+    expect(publish.stderr).toMatch(/key/i);
+  }, 120_000);
 
   it('usage errors exit 2 and help exits 0', async () => {
     expect((await cli(root, 'frobnicate')).code).toBe(EXIT.USAGE);

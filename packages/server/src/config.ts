@@ -12,6 +12,8 @@ export interface ServerConfig {
   redisUrl: string | undefined;
   /** 32-byte key that encrypts stored credentials (`BOS_MASTER_KEY`, base64 or hex). */
   masterKey: Buffer | undefined;
+  /** Master keys still accepted while a rotation runs (`BOS_PREVIOUS_MASTER_KEYS`, comma-separated). */
+  previousMasterKeys: Buffer[];
   /** Folder for the embedded store and the bootstrap admin key (`BOS_DATA_DIR`, default ./data), absolute. */
   dataDir: string;
   /** Base URL the service is reachable at from browsers and providers (`BOS_PUBLIC_URL`), without a trailing slash. */
@@ -108,6 +110,13 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
     }
   }
 
+  const previousMasterKeys: Buffer[] = [];
+  for (const [i, raw] of (read('BOS_PREVIOUS_MASTER_KEYS') ?? '').split(',').map((k) => k.trim()).filter(Boolean).entries()) {
+    const decoded = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+    if (decoded.length === 32) previousMasterKeys.push(decoded);
+    else issues.push({ variable: 'BOS_PREVIOUS_MASTER_KEYS', message: `key ${i + 1} must be 32 bytes as 64 hex digits or base64` });
+  }
+
   const dataDir = path.resolve(cwd, read('BOS_DATA_DIR') ?? './data');
   const publicRaw = url('BOS_PUBLIC_URL', ['http:', 'https:']);
   const publicUrl = (publicRaw ?? `http://localhost:${port}`).replace(/\/+$/, '');
@@ -139,5 +148,5 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   };
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { port, host, databaseUrl, redisUrl, masterKey, dataDir, publicUrl, oauthApps, logLevel, limits };
+  return { port, host, databaseUrl, redisUrl, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, logLevel, limits };
 }

@@ -40,7 +40,7 @@ export async function startServer(
   const config: ServerConfig = { ...given, masterKey };
   const opening = openDb(config);
   const db = deferredDb(opening, config.databaseUrl ? 'postgres' : 'pglite');
-  const vault = masterKey ? createVault({ store: createPgVaultStore(db), masterKey }) : undefined;
+  const vault = masterKey ? createVault({ store: createPgVaultStore(db), masterKey, previousMasterKeys: given.previousMasterKeys }) : undefined;
   // One runtime (and sandbox pool) for the process; loopback egress only when explicitly asked (tests, development).
   const runtime: ServiceRuntime | undefined = vault ? createServiceRuntime({ db, vault, config, allowLoopback: options.allowLoopbackEgress === true }) : undefined;
   if (options.allowLoopbackEgress) log('BOS_EGRESS_ALLOW_LOOPBACK=1: connectors may call loopback addresses over http (test/development only).');

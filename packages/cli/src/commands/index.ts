@@ -9,7 +9,7 @@ import { packCommand } from './pack.ts';
 import { runCommand } from './run.ts';
 import { testCommand } from './test.ts';
 import { publishCommand } from './publish.ts';
-import { exportN8nCommand, importN8nCommand } from './unavailable.ts';
+import { exportN8nCommand, importN8nCommand } from './n8n.ts';
 import { validateCommand } from './validate.ts';
 
 /** Every command, in the order `--help` lists them. */
