@@ -49,12 +49,16 @@ describe('registerWebApp on the real service', () => {
   });
 
   it('never turns an API 404 or an API route into HTML', async () => {
-    for (const url of ['/marketplace/nope', '/connectors/x/y', '/oauth/nothing', '/assets/missing.js', '/executions/1']) {
+    for (const url of ['/marketplace/nope', '/connectors/x/y', '/oauth/nothing', '/assets/missing.js', '/executions/1/nope']) {
       const res = await get(url);
       expect(res.statusCode, url).toBe(404);
       expect(res.headers['content-type'], url).toContain('application/problem+json');
       expect(res.json().code, url).toBe('NOT_FOUND');
     }
+    // A real API route answering an error stays an API error, never the page.
+    const invalid = await get('/executions/1');
+    expect(invalid.statusCode).toBeGreaterThanOrEqual(400);
+    expect(invalid.headers['content-type']).toContain('application/problem+json');
     const usage = await get('/usage');
     expect(usage.statusCode).toBe(401);
     expect(usage.headers['content-type']).toContain('application/problem+json');
