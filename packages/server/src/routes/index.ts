@@ -11,6 +11,7 @@ import listConnections from './connections/get.ts';
 import createConnection from './connections/post.ts';
 import getHealth from './health/get.ts';
 import listInstallations from './installations/get.ts';
+import uninstall from './installations/_id/delete.ts';
 import install from './marketplace/install/_id/post.ts';
 import getConnector from './marketplace/connectors/_id/get.ts';
 import putRating from './marketplace/connectors/_id/rating/put.ts';
@@ -39,6 +40,7 @@ export const ROUTES = [
   putRating,
   install,
   listInstallations,
+  uninstall,
   createConnection,
   listConnections,
   deleteConnection,

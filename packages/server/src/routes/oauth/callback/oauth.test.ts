@@ -94,3 +94,69 @@ describe('OAuth2 connection flow', () => {
     expect(res.json()).toMatchObject({ type: expect.stringContaining('oauth-exchange-failed') });
   });
 });
+
+describe('OAuth2 callback in a browser', () => {
+  let t: TestApp;
+  let provider: OAuthProvider;
+  const redirectUri = 'https://bos.example.com/oauth/callback';
+  const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+
+  beforeAll(async () => {
+    provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
+    t = await createTestApp({
+      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
+    });
+    const crm = defineConnector({
+      name: 'crm',
+      version: '1.0.0',
+      displayName: 'CRM',
+      description: 'A CRM behind OAuth2.',
+      category: 'crm',
+      baseUrl: 'https://api.crm.example.com',
+      auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, scopes: ['contacts'] }),
+      actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
+    });
+    await t.store.db.transaction((tx) => publishManifestListing(tx, crm.manifest, { tenantId: null, npmPackage: '@fixtures/crm', verified: false }));
+  });
+  afterAll(async () => {
+    await t?.close();
+    await provider?.close();
+  });
+
+  it('sends the browser to the installed page with the new connection id', async () => {
+    const { key } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: '/marketplace/install/crm', payload: { connectionName: 'Sales CRM' } });
+    const { setup } = installed.json() as { setup: { authorizeUrl: string } };
+    const consent = await fetch(setup.authorizeUrl, { redirect: 'manual' });
+    const back = new URL(consent.headers.get('location')!);
+
+    const callback = await t.app.inject({ url: `/oauth/callback${back.search}`, headers: browser });
+    expect(callback.statusCode, callback.body).toBe(303);
+    const location = new URL(callback.headers.location as string, 'https://bos.example.com');
+    expect(location.pathname).toBe('/installed');
+    const connectionId = location.searchParams.get('connected');
+    const listed = await t.as(key, { url: '/connections' });
+    expect((listed.json() as { items: { id: string }[] }).items.map((c) => c.id)).toEqual([connectionId]);
+    expect(callback.headers.location).not.toContain(provider.issued.at(-1)!.accessToken);
+  });
+
+  it('sends the browser to the installed page with the error code on failure', async () => {
+    const { key } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: '/marketplace/install/crm' });
+    const state = (installed.json() as { setup: { state: string } }).setup.state;
+    const denied = await t.app.inject({ url: `/oauth/callback?state=${encodeURIComponent(state)}&error=access_denied`, headers: browser });
+    expect(denied.statusCode).toBe(303);
+    expect(denied.headers.location).toBe('/installed?oauth_error=AUTH_FAILED');
+
+    const forged = await t.app.inject({ url: '/oauth/callback?state=bogus&code=x', headers: browser });
+    expect(forged.statusCode).toBe(303);
+    expect(forged.headers.location).toBe('/installed?oauth_error=INVALID_INPUT');
+    expect((await t.as(key, { url: '/connections' })).json()).toEqual({ items: [] });
+  });
+
+  it('keeps JSON answers for clients that ask for JSON', async () => {
+    const res = await t.app.inject({ url: '/oauth/callback?state=bogus&code=x', headers: { accept: 'application/json' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'INVALID_INPUT', type: expect.stringContaining('oauth-state-invalid') });
+  });
+});

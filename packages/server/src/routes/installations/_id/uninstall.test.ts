@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { defineConnector, OAuth2Auth } from '@businessos/connector-sdk';
+import { createOAuthProvider, type OAuthProvider } from '@businessos/connector-sdk/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE_CATALOGUE } from '../../../marketplace/fixtures.ts';
+import { publishManifestListing } from '../../../marketplace/listing.ts';
+import { createTestApp, type TestApp } from '../../../test-app.ts';
+
+interface Summary {
+  revoked: number;
+  revokeFailures: { connectionId: string; reason: string }[];
+}
+
+describe('DELETE /installations/{id}', () => {
+  let t: TestApp;
+  let provider: OAuthProvider;
+  const redirectUri = 'https://bos.example.com/oauth/callback';
+
+  beforeAll(async () => {
+    provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
+    const app = { client_id: 'bos-client', client_secret: 'bos-secret' };
+    t = await createTestApp({
+      seed: FIXTURE_CATALOGUE,
+      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: app, 'crm-broken-revoke': app }) },
+    });
+    const oauthConnector = (name: string, revokeUrl: string) =>
+      defineConnector({
+        name,
+        version: '1.0.0',
+        displayName: name,
+        description: 'A CRM behind OAuth2 that can revoke tokens.',
+        category: 'crm',
+        baseUrl: 'https://api.crm.example.com',
+        auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, revokeUrl, scopes: ['contacts'] }),
+        actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
+      });
+    for (const c of [oauthConnector('crm', provider.revokeUrl), oauthConnector('crm-broken-revoke', `${provider.url}/oauth/no-such-endpoint`)]) {
+      await t.store.db.transaction((tx) => publishManifestListing(tx, c.manifest, { tenantId: null, npmPackage: `@fixtures/${c.manifest.name}`, verified: false }));
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+    await provider?.close();
+  });
+
+  const install = async (key: string, connector: string): Promise<{ installation: { id: string }; setup: { authorizeUrl?: string } }> => {
+    const res = await t.as(key, { method: 'POST', url: `/marketplace/install/${connector}`, payload: {} });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json() as { installation: { id: string }; setup: { authorizeUrl?: string } };
+  };
+  const installs = async (connector: string) => (await t.store.db.query<{ installs: number }>('SELECT installs FROM connectors.marketplace WHERE name = $1', [connector])).rows[0]!.installs;
+
+  /** Plays the browser through consent and the callback; returns the new connection id and the tokens issued. */
+  async function connectOAuth(authorizeUrl: string): Promise<{ connectionId: string; accessToken: string; refreshToken: string | undefined }> {
+    const consent = await fetch(authorizeUrl, { redirect: 'manual' });
+    expect(consent.status).toBe(302);
+    const back = new URL(consent.headers.get('location')!);
+    const callback = await t.app.inject({ url: `/oauth/callback${back.search}` });
+    expect(callback.statusCode, callback.body).toBe(200);
+    const issued = provider.issued.at(-1)!;
+    return { connectionId: (callback.json() as { id: string }).id, accessToken: issued.accessToken, refreshToken: issued.refreshToken };
+  }
+
+  it('deletes the installation, its connections and their vault secrets, decrements installs and audits', async () => {
+    const { key } = await t.createTenant();
+    const before = await installs('stripe');
+    const { installation } = await install(key, 'stripe');
+    expect(await installs('stripe')).toBe(before + 1);
+    const created = await t.as(key, { method: 'POST', url: '/connections', payload: { installationId: installation.id, name: 'Main', credentials: { apiKey: 'sk_test_123' } } });
+    expect(created.statusCode, created.body).toBe(201);
+    const connectionId = (created.json() as { id: string }).id;
+    expect((await t.store.db.query('SELECT 1 FROM connectors.vault_secrets WHERE connection_id = $1', [connectionId])).rows).toHaveLength(1);
+
+    const res = await t.as(key, { method: 'DELETE', url: `/installations/${installation.id}` });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ revoked: 0, revokeFailures: [] });
+
+    expect((await t.store.db.query('SELECT 1 FROM connectors.vault_secrets WHERE connection_id = $1', [connectionId])).rows).toHaveLength(0);
+    expect((await t.store.db.query('SELECT 1 FROM connectors.connections WHERE id = $1', [connectionId])).rows).toHaveLength(0);
+    expect((await t.as(key, { url: '/connections' })).json()).toEqual({ items: [] });
+    expect((await t.as(key, { url: '/installations' })).json()).toEqual({ items: [] });
+    expect(await installs('stripe')).toBe(before);
+    const audit = await t.store.db.query<{ action: string }>('SELECT action FROM connectors.audit_log WHERE target_id = $1 ORDER BY action', [installation.id]);
+    expect(audit.rows.map((r) => r.action)).toEqual(['connector.install', 'connector.uninstall']);
+
+    const again = await t.as(key, { method: 'DELETE', url: `/installations/${installation.id}` });
+    expect(again.statusCode).toBe(404);
+  });
+
+  it("answers 404 for another tenant's installation and leaves it alone", async () => {
+    const owner = await t.createTenant();
+    const other = await t.createTenant();
+    const { installation } = await install(owner.key, 'stripe');
+    const res = await t.as(other.key, { method: 'DELETE', url: `/installations/${installation.id}` });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await t.as(owner.key, { url: '/installations' })).json()).toMatchObject({ items: [{ id: installation.id }] });
+  });
+
+  it('refuses a key without the tenant_admin role', async () => {
+    const { key } = await t.createTenant();
+    const { installation } = await install(key, 'stripe');
+    const minted = await t.as(key, { method: 'POST', url: '/api-keys', payload: { name: 'p', roles: ['publisher'] } });
+    const publisher = (minted.json() as { secret: string }).secret;
+    const res = await t.as(publisher, { method: 'DELETE', url: `/installations/${installation.id}` });
+    expect(res.statusCode).toBe(403);
+    expect((await t.as(key, { url: '/installations' })).json()).toMatchObject({ items: [{ id: installation.id }] });
+  });
+
+  it("revokes OAuth2 tokens at the provider's revocation endpoint before deleting", async () => {
+    const { key } = await t.createTenant();
+    const { installation, setup } = await install(key, 'crm');
+    const { connectionId, accessToken, refreshToken } = await connectOAuth(setup.authorizeUrl!);
+    expect(provider.verify(accessToken)).toMatchObject({ active: true });
+
+    const res = await t.as(key, { method: 'DELETE', url: `/installations/${installation.id}` });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ revoked: 1, revokeFailures: [] });
+    expect(provider.verify(accessToken)).toEqual({ active: false, reason: 'revoked' });
+    if (refreshToken) expect(provider.verify(refreshToken)).toEqual({ active: false, reason: 'revoked' });
+    expect((await t.store.db.query('SELECT 1 FROM connectors.vault_secrets WHERE connection_id = $1', [connectionId])).rows).toHaveLength(0);
+  });
+
+  it('reports a failing revocation and still uninstalls', async () => {
+    const { key } = await t.createTenant();
+    const { installation, setup } = await install(key, 'crm-broken-revoke');
+    const { connectionId, accessToken } = await connectOAuth(setup.authorizeUrl!);
+
+    const res = await t.as(key, { method: 'DELETE', url: `/installations/${installation.id}` });
+    expect(res.statusCode, res.body).toBe(200);
+    const summary = res.json() as Summary;
+    expect(summary.revoked).toBe(0);
+    expect(summary.revokeFailures).toEqual([{ connectionId, reason: expect.stringContaining('no-such-endpoint') }]);
+    expect(provider.verify(accessToken)).toMatchObject({ active: true });
+    expect((await t.store.db.query('SELECT 1 FROM connectors.connections WHERE id = $1', [connectionId])).rows).toHaveLength(0);
+    expect((await t.as(key, { url: '/installations' })).json()).toEqual({ items: [] });
+  });
+});
