@@ -53,6 +53,8 @@ export function InstalledScreen() {
   const [upgrading, setUpgrading] = useState<string | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   const connected = new URLSearchParams(search).get('connected');
+  // Set by the service's OAuth callback when the provider or the exchange refused the connection.
+  const oauthError = new URLSearchParams(search).get('oauth_error');
   if (!key) return <NeedsSignIn what="see your installed connectors" />;
 
   const upgrade = async (inst: Installation) => {
@@ -74,6 +76,11 @@ export function InstalledScreen() {
       {connected && (
         <p className="notice notice-ok" role="status">
           ✓ Account connected. Its status is below.
+        </p>
+      )}
+      {oauthError && (
+        <p className="notice notice-error" role="alert">
+          The account was not connected ({oauthError === 'AUTH_FAILED' || oauthError === 'AUTH_EXPIRED' ? 'the provider refused the sign-in or the grant' : oauthError === 'INVALID_INPUT' ? 'the sign-in link was used already or has expired' : `error ${oauthError}`}). Open the connector and choose Connect to try again.
         </p>
       )}
       {actionError !== null && <ErrorNotice error={actionError} what="Upgrade" />}
