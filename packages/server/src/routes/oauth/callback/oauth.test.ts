@@ -5,27 +5,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishManifestListing } from '../../../marketplace/listing.ts';
 import { createTestApp, type TestApp } from '../../../test-app.ts';
 
+const redirectUri = 'https://bos.example.com/oauth/callback';
+
+/** A service with a platform OAuth app for a published `crm` connector whose provider is the SDK's local one. */
+async function startOAuthCrm(): Promise<{ t: TestApp; provider: OAuthProvider }> {
+  const provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
+  const t = await createTestApp({
+    env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
+  });
+  const crm = defineConnector({
+    name: 'crm',
+    version: '1.0.0',
+    displayName: 'CRM',
+    description: 'A CRM behind OAuth2.',
+    category: 'crm',
+    baseUrl: 'https://api.crm.example.com',
+    auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, scopes: ['contacts'] }),
+    actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
+  });
+  await t.store.db.transaction((tx) => publishManifestListing(tx, crm.manifest, { tenantId: null, npmPackage: '@fixtures/crm', verified: false }));
+  return { t, provider };
+}
+
 describe('OAuth2 connection flow', () => {
   let t: TestApp;
   let provider: OAuthProvider;
-  const redirectUri = 'https://bos.example.com/oauth/callback';
 
   beforeAll(async () => {
-    provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
-    t = await createTestApp({
-      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
-    });
-    const crm = defineConnector({
-      name: 'crm',
-      version: '1.0.0',
-      displayName: 'CRM',
-      description: 'A CRM behind OAuth2.',
-      category: 'crm',
-      baseUrl: 'https://api.crm.example.com',
-      auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, scopes: ['contacts'] }),
-      actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
-    });
-    await t.store.db.transaction((tx) => publishManifestListing(tx, crm.manifest, { tenantId: null, npmPackage: '@fixtures/crm', verified: false }));
+    ({ t, provider } = await startOAuthCrm());
   });
   afterAll(async () => {
     await t?.close();
@@ -98,25 +105,10 @@ describe('OAuth2 connection flow', () => {
 describe('OAuth2 callback in a browser', () => {
   let t: TestApp;
   let provider: OAuthProvider;
-  const redirectUri = 'https://bos.example.com/oauth/callback';
   const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 
   beforeAll(async () => {
-    provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
-    t = await createTestApp({
-      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
-    });
-    const crm = defineConnector({
-      name: 'crm',
-      version: '1.0.0',
-      displayName: 'CRM',
-      description: 'A CRM behind OAuth2.',
-      category: 'crm',
-      baseUrl: 'https://api.crm.example.com',
-      auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, scopes: ['contacts'] }),
-      actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
-    });
-    await t.store.db.transaction((tx) => publishManifestListing(tx, crm.manifest, { tenantId: null, npmPackage: '@fixtures/crm', verified: false }));
+    ({ t, provider } = await startOAuthCrm());
   });
   afterAll(async () => {
     await t?.close();
