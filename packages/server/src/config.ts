@@ -10,6 +10,13 @@ export interface ServerConfig {
   databaseUrl: string | undefined;
   /** Redis connection string (`REDIS_URL`); when absent everything runs in one process. */
   redisUrl: string | undefined;
+  /** Prefix of every Redis key, queue and cache entry of this deployment (`BOS_REDIS_PREFIX`, default `bos`). */
+  redisPrefix: string;
+  /**
+   * With Redis: whether `npm start` also consumes the execution queue (`BOS_API_WORKER`, default 1). Set 0 on API
+   * nodes when `npm run worker` processes do the executing.
+   */
+  apiWorker: boolean;
   /** 32-byte key that encrypts stored credentials (`BOS_MASTER_KEY`, base64 or hex). */
   masterKey: Buffer | undefined;
   /** Master keys still accepted while a rotation runs (`BOS_PREVIOUS_MASTER_KEYS`, comma-separated). */
@@ -34,6 +41,12 @@ export interface ServerConfig {
     maxPageSize: number;
     /** Seconds to wait for in-flight requests on shutdown (`BOS_SHUTDOWN_GRACE_SECONDS`, default 10). */
     shutdownGraceSeconds: number;
+    /** Executions running at once per tenant, across all workers (`BOS_EXECUTIONS_PER_TENANT`, default 5). */
+    executionsPerTenant: number;
+    /** Executions running at once in total, across all workers (`BOS_EXECUTIONS_TOTAL`, default 10). */
+    executionsTotal: number;
+    /** With Redis: how long a synchronous execute waits for a worker's result (`BOS_EXECUTION_WAIT_SECONDS`, default 60). */
+    executionWaitSeconds: number;
   };
 }
 
@@ -98,6 +111,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   const host = read('HOST') ?? '0.0.0.0';
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  const redisPrefix = read('BOS_REDIS_PREFIX') ?? 'bos';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) issues.push({ variable: 'BOS_REDIS_PREFIX', message: 'must be 1-64 letters, digits, _ . or -' });
+  const apiWorkerRaw = read('BOS_API_WORKER') ?? '1';
+  if (apiWorkerRaw !== '0' && apiWorkerRaw !== '1') issues.push({ variable: 'BOS_API_WORKER', message: `"${apiWorkerRaw}" must be 1 (the API also runs executions) or 0 (only npm run worker does)` });
+  const apiWorker = apiWorkerRaw !== '0';
 
   let masterKey: Buffer | undefined;
   const rawKey = read('BOS_MASTER_KEY');
@@ -145,8 +163,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
     artifactBytes: integer('BOS_ARTIFACT_LIMIT', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     maxPageSize: integer('BOS_MAX_PAGE_SIZE', 100, 1, 1000),
     shutdownGraceSeconds: integer('BOS_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+    executionsPerTenant: integer('BOS_EXECUTIONS_PER_TENANT', 5, 1, 1000),
+    executionsTotal: integer('BOS_EXECUTIONS_TOTAL', 10, 1, 10000),
+    executionWaitSeconds: integer('BOS_EXECUTION_WAIT_SECONDS', 60, 1, 3600),
   };
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { port, host, databaseUrl, redisUrl, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, logLevel, limits };
+  return { port, host, databaseUrl, redisUrl, redisPrefix, apiWorker, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, logLevel, limits };
 }
