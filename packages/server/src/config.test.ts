@@ -66,6 +66,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ BOS_OAUTH_APPS: '{nope' })).toThrow(/BOS_OAUTH_APPS: is not valid JSON/);
   });
 
+  it('reads the npm registry settings and refuses incomplete ones', () => {
+    expect(loadConfig({}).npm).toBeUndefined();
+    expect(loadConfig({ BOS_NPM_REGISTRY: 'http://127.0.0.1:4873', BOS_NPM_TOKEN: 't0k', BOS_NPM_SCOPE: '@acme' }).npm).toEqual({ registry: 'http://127.0.0.1:4873/', token: 't0k', scope: '@acme' });
+    expect(() => loadConfig({ BOS_NPM_REGISTRY: 'http://127.0.0.1:4873' })).toThrow(/BOS_NPM_TOKEN: is required/);
+    expect(() => loadConfig({ BOS_NPM_TOKEN: 't0k' })).toThrow(/BOS_NPM_REGISTRY: is missing/);
+    expect(() => loadConfig({ BOS_NPM_REGISTRY: 'ftp://x', BOS_NPM_TOKEN: 't' })).toThrow(/BOS_NPM_REGISTRY: uses ftp:/);
+    expect(() => loadConfig({ BOS_NPM_REGISTRY: 'http://r', BOS_NPM_TOKEN: 't', BOS_NPM_SCOPE: 'acme' })).toThrow(/BOS_NPM_SCOPE/);
+  });
+
   it('rejects an out-of-range port', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
   });

@@ -30,6 +30,11 @@ export interface ServerConfig {
    * `{"shopify": {"client_id": "...", "client_secret": "..."}}`); manifests refer to them as `config.client_id`.
    */
   oauthApps: Record<string, Record<string, string>>;
+  /**
+   * npm registry that approved versions are also published to (`BOS_NPM_REGISTRY`, with `BOS_NPM_TOKEN` and an
+   * optional `BOS_NPM_SCOPE` such as `@acme` put before unscoped package names); undefined: no npm publishing.
+   */
+  npm: { registry: string; token: string; scope: string | undefined } | undefined;
   /** Log level (`BOS_LOG_LEVEL`, default info). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: {
@@ -154,6 +159,15 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
     }
   }
 
+  let npm: ServerConfig['npm'];
+  const npmRegistry = url('BOS_NPM_REGISTRY', ['http:', 'https:']);
+  const npmToken = read('BOS_NPM_TOKEN');
+  const npmScope = read('BOS_NPM_SCOPE');
+  if (npmScope !== undefined && !/^@[a-z0-9][a-z0-9._~-]*$/.test(npmScope)) issues.push({ variable: 'BOS_NPM_SCOPE', message: `"${npmScope}" is not an npm scope; expected e.g. @acme` });
+  if (npmRegistry !== undefined && npmToken === undefined) issues.push({ variable: 'BOS_NPM_TOKEN', message: 'is required with BOS_NPM_REGISTRY: an auth token allowed to publish there (npm token create, or the registry\'s own)' });
+  if (npmRegistry === undefined && (npmToken !== undefined || npmScope !== undefined)) issues.push({ variable: 'BOS_NPM_REGISTRY', message: 'is missing: BOS_NPM_TOKEN and BOS_NPM_SCOPE only apply with a registry URL' });
+  if (npmRegistry !== undefined && npmToken !== undefined) npm = { registry: npmRegistry.replace(/\/*$/, '/'), token: npmToken, scope: npmScope };
+
   const levelRaw = read('BOS_LOG_LEVEL') ?? 'info';
   const logLevel = (LOG_LEVELS as readonly string[]).includes(levelRaw) ? (levelRaw as ServerConfig['logLevel']) : 'info';
   if (logLevel !== levelRaw) issues.push({ variable: 'BOS_LOG_LEVEL', message: `"${levelRaw}" is not one of ${LOG_LEVELS.join(', ')}` });
@@ -169,5 +183,5 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   };
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { port, host, databaseUrl, redisUrl, redisPrefix, apiWorker, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, logLevel, limits };
+  return { port, host, databaseUrl, redisUrl, redisPrefix, apiWorker, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, npm, logLevel, limits };
 }
