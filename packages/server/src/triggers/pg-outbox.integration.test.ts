@@ -1,0 +1,75 @@
+import type { EventOutbox, OutboxEvent, StoredDelivery } from '@businessos/connector-triggers';
+import { runOutboxConformance } from '@businessos/connector-triggers/testing';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../db/db.ts';
+import { testEngines } from '../db/engines.ts';
+import type { TestDb } from '../db/test-db.ts';
+import { createPgOutbox } from './pg-outbox.ts';
+
+/**
+ * The conformance suite names tenants `t-<uuid>` and subscriptions `s-<uuid>`; the service's ids are the uuids, and
+ * its tenants are rows events refer to. This view maps the suite's ids to uuids (creating the tenant rows it
+ * writes for) and back, and changes nothing else: every call reaches the PostgreSQL outbox as it is.
+ */
+function withSuiteIds(outbox: EventOutbox, db: Db): EventOutbox {
+  const names = new Map<string, string>();
+  const toUuid = (id: string) => {
+    const uuid = id.replace(/^[ts]-/, '');
+    names.set(uuid, id);
+    return uuid;
+  };
+  const back = (uuid: string) => names.get(uuid) ?? uuid;
+  const ensureTenant = (uuid: string) => db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'outbox conformance') ON CONFLICT DO NOTHING", [uuid]);
+  const event = (e: OutboxEvent): OutboxEvent => ({ ...e, tenantId: back(e.tenantId), subscriptionId: back(e.subscriptionId) });
+  const delivery = (d: StoredDelivery): StoredDelivery => ({ ...d, tenantId: back(d.tenantId), subscriptionId: back(d.subscriptionId) });
+  return {
+    async storeDelivery(d) {
+      const tenantId = toUuid(d.tenantId);
+      await ensureTenant(tenantId);
+      return outbox.storeDelivery({ ...d, tenantId, subscriptionId: toUuid(d.subscriptionId) });
+    },
+    async appendEvents(target, events) {
+      const tenantId = toUuid(target.tenantId);
+      await ensureTenant(tenantId);
+      return (await outbox.appendEvents({ ...target, tenantId, subscriptionId: toUuid(target.subscriptionId) }, events)).map(event);
+    },
+    async getDelivery(tenantId, id) {
+      const found = await outbox.getDelivery(toUuid(tenantId), id);
+      return found && delivery(found);
+    },
+    async readAfter(query) {
+      const q = { ...query, tenantId: toUuid(query.tenantId), ...(query.subscriptionId === undefined ? {} : { subscriptionId: toUuid(query.subscriptionId) }) };
+      return (await outbox.readAfter(q)).map(event);
+    },
+    ack: (request) => outbox.ack({ ...request, tenantId: toUuid(request.tenantId) }),
+  };
+}
+
+for (const engine of testEngines(process.env)) {
+  const suite = engine.create ? describe : describe.skip;
+  suite(`PostgreSQL events outbox on ${engine.name}${engine.skipReason ? ` (skipped: ${engine.skipReason})` : ''}`, () => {
+    let store: TestDb;
+    beforeAll(async () => {
+      store = await engine.create!();
+    });
+    afterAll(async () => {
+      await store?.dispose();
+    });
+
+    runOutboxConformance(() => withSuiteIds(createPgOutbox(store.db), store.db), { name: `runOutboxConformance (${engine.name})` });
+
+    it('keeps tenants apart by row-level security even without the tenant filter, and refuses ids that are not uuids', async () => {
+      const outbox = createPgOutbox(store.db);
+      const [a, b] = [randomUUID(), randomUUID()];
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'a'), ($2, 'b')", [a, b]);
+      const sub = randomUUID();
+      const [event] = await outbox.appendEvents({ tenantId: a, subscriptionId: sub }, [{ key: 'k', payload: { secret: 1 } }]);
+      // Tenant b's transaction cannot see a's rows at all, whatever the query says.
+      const leaked = await store.db.withTenant(b, (tx) => tx.query('SELECT id FROM connectors.trigger_events WHERE id = $1', [event!.id]));
+      expect(leaked.rows).toEqual([]);
+      await expect(outbox.appendEvents({ tenantId: 'not-a-uuid', subscriptionId: sub }, [])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(await outbox.readAfter({ tenantId: 'not-a-uuid', limit: 10 })).toEqual([]);
+    });
+  });
+}
