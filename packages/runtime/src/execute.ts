@@ -14,12 +14,11 @@ import {
   type OAuth2AuthSpec,
   type TriggerOperation,
 } from '@businessos/connector-sdk';
-import { compileSchema, formatIssues, toIssues, validateManifest } from '@businessos/connector-sdk/host';
+import { compileSchema, formatIssues, resolveRequestUrl, toIssues, validateManifest } from '@businessos/connector-sdk/host';
 import { sha256Hex, type Artifact, type ArtifactStore } from './artifacts/artifact-store.ts';
 import { silentLogger, systemClock, type Clock, type RuntimeLogger } from './clock.ts';
 import { applyAuth } from './egress/apply-auth.ts';
 import { createEgressClient, type EgressClient, type EgressOptions, type EgressStats } from './egress/egress-client.ts';
-import { resolveRequestUrl } from './egress/url-policy.ts';
 import { createScheduler, type Scheduler, type SchedulerOptions } from './limits/scheduler.ts';
 import type { Lock } from './oauth/lock.ts';
 import { createTokenRefresher, type ConnectionStore, type PlatformConfig, type TokenRefresher } from './oauth/token-refresher.ts';

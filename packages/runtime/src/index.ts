@@ -37,7 +37,6 @@ export { addressDenial } from './egress/address-policy.ts';
 export { applyAuth, authHeaderName } from './egress/apply-auth.ts';
 /** Form encoding of request bodies (`bodyType: 'form'`): the SDK's, re-exported. */
 export { encodeForm } from '@businessos/connector-sdk/host';
-export { assertUrlAllowed, fillUrlTemplate, resolveRequestUrl } from './egress/url-policy.ts';
 
 // Redaction
 export { createRedactor, REDACTED, secretsOf } from './redact.ts';

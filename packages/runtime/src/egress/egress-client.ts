@@ -2,10 +2,9 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { Agent, buildConnector, request as undiciRequest } from 'undici';
 import { ConnectorError, isConnectorError, type ConnectorManifest, type HttpRequest, type HttpResponse } from '@businessos/connector-sdk';
-import { encodeForm } from '@businessos/connector-sdk/host';
+import { assertUrlAllowed, encodeForm, resolveRequestUrl } from '@businessos/connector-sdk/host';
 import { addressDenial, isLoopbackAddress } from './address-policy.ts';
 import type { OutgoingTarget } from './apply-auth.ts';
-import { assertUrlAllowed, resolveRequestUrl } from './url-policy.ts';
 
 /** Resolves a host name to addresses; the default is the system resolver (`dns.lookup`, all addresses). */
 export type Resolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
