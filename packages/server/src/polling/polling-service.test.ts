@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { ConnectorError } from '@businessos/connector-sdk';
+import type { Runtime, TriggerInput } from '@businessos/connector-runtime';
+import { createMemoryOutbox, type MemoryOutbox, type OutboxEvent, type OutboxEventInput } from '@businessos/connector-triggers';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../db/db.ts';
+import { createTestPglite, type TestDb } from '../db/test-db.ts';
+import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { createPgPollStateStore } from './pg-poll-state-store.ts';
+import { createPollingService, type PollingService } from './polling-service.ts';
+
+// The polling side of the service over a real (in-memory PGlite) store and the real polling engine; only the
+// connector's poll step is a stand-in: a fake "API" whose item list the tests grow.
+
+interface Api {
+  items: { id: string; n: number }[];
+  /** Throw this instead of answering (auth failures). */
+  failWith: ConnectorError | undefined;
+  calls: number;
+}
+
+const MANIFEST_TRIGGER = { name: 'newThing', type: 'polling' as const, polling: { intervalSeconds: 60, dedupe: { by: 'id' as const, path: '/id' } } };
+
+/** A ServiceRuntime whose only working parts are `load` (the manifest's trigger) and the poll step. */
+function fakeRuntime(api: Api): ServiceRuntime {
+  const runtime: Pick<Runtime, 'load' | 'executeTrigger'> = {
+    async load(connector, version) {
+      return { key: `${connector}@${version}`, code: '', sha256: '0'.repeat(64), manifest: { name: connector, version, triggers: [MANIFEST_TRIGGER] } as never };
+    },
+    async executeTrigger<T>(_input: TriggerInput) {
+      api.calls += 1;
+      if (api.failWith) throw api.failWith;
+      // Like many APIs without a "since" filter: the newest page every time (oldest first); the engine dedupes by id.
+      const data = { items: api.items.slice(-50), state: { lastCall: api.calls } };
+      return { data: data as T, meta: { executionId: 'x', durationMs: 0, attempts: 1, httpCalls: 1, bytesIn: 0, bytesOut: 0 } };
+    },
+  };
+  return { runtime: runtime as Runtime, asTenant: (_t, fn) => fn(), background: () => undefined, close: async () => undefined };
+}
+
+async function seedSubscription(db: Db, kind: 'polling' | 'webhook' = 'polling'): Promise<{ tenantId: string; subscriptionId: string; connectionId: string }> {
+  return db.transaction(async (tx) => {
+    const tenant = (await tx.query<{ id: string }>(`INSERT INTO connectors.tenants (name) VALUES ($1) RETURNING id`, [`poll-${randomBytes(4).toString('hex')}`])).rows[0]!;
+    const listing = (await tx.query<{ id: string }>(
+      `INSERT INTO connectors.marketplace (tenant_id, name, npm_package, display_name, version, approved) VALUES ($1, 'acme', 'acme', 'Acme', '1.0.0', true) RETURNING id`,
+      [tenant.id],
+    )).rows[0]!;
+    const installation = (await tx.query<{ id: string }>(`INSERT INTO connectors.installations (tenant_id, connector_id, version) VALUES ($1, $2, '1.0.0') RETURNING id`, [tenant.id, listing.id])).rows[0]!;
+    const connection = (await tx.query<{ id: string }>(`INSERT INTO connectors.connections (tenant_id, installation_id, name) VALUES ($1, $2, 'main') RETURNING id`, [tenant.id, installation.id])).rows[0]!;
+    const sub = (await tx.query<{ id: string }>(
+      `INSERT INTO connectors.trigger_subscriptions (tenant_id, connection_id, trigger_name, webhook_token, kind, poll_interval_ms) VALUES ($1, $2, 'newThing', $3, $4, 100) RETURNING id`,
+      [tenant.id, connection.id, randomBytes(32).toString('base64url'), kind],
+    )).rows[0]!;
+    return { tenantId: tenant.id, subscriptionId: sub.id, connectionId: connection.id };
+  });
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Every event the outbox holds for a tenant. */
+async function eventsOf(outbox: MemoryOutbox, tenantId: string): Promise<OutboxEvent[]> {
+  return outbox.readAfter({ tenantId, limit: 1000 });
+}
+
+describe('polling service (in-process scheduler, PGlite)', () => {
+  let store: TestDb;
+  let outbox: MemoryOutbox;
+  let offered: OutboxEventInput[];
+  let api: Api;
+  const services: PollingService[] = [];
+  const start = async (extra: Partial<Parameters<typeof createPollingService>[0]> = {}) => {
+    // Records every event the engine offers, so a duplicate the outbox would silently drop still fails the test.
+    const spy = { ...outbox, appendEvents: async (target: Parameters<MemoryOutbox['appendEvents']>[0], events: OutboxEventInput[]) => { offered.push(...events); return outbox.appendEvents(target, events); } };
+    const service = createPollingService({ db: store.db, runtime: fakeRuntime(api), outbox: spy, maxBackoffMs: 200, ...extra });
+    services.push(service);
+    await service.start();
+    return service;
+  };
+
+  // One migrated store for the file (each test seeds its own tenants); everything else is fresh per test.
+  beforeAll(async () => {
+    store = await createTestPglite();
+  }, 120_000);
+  afterAll(async () => {
+    await store?.dispose();
+  });
+  beforeEach(() => {
+    outbox = createMemoryOutbox();
+    offered = [];
+    api = { items: [{ id: 'a', n: 1 }, { id: 'b', n: 2 }], failWith: undefined, calls: 0 };
+  });
+  afterEach(async () => {
+    for (const s of services.splice(0)) await s.close();
+    // Stop whatever this test left active, so the next test's service does not poll it.
+    await store.db.query(`UPDATE connectors.trigger_subscriptions SET status = 'stopped'`);
+  });
+
+  it('baselines, emits each new item once, and keeps doing so across a restart on the same store', async () => {
+    const { tenantId, subscriptionId } = await seedSubscription(store.db);
+    const first = await start();
+    expect(first.mode).toBe('in-process');
+    await until('the baseline poll', () => api.calls >= 2);
+    expect(await eventsOf(outbox, tenantId)).toEqual([]);
+
+    api.items.push({ id: 'c', n: 3 }, { id: 'd', n: 4 });
+    await until('c and d', async () => (await eventsOf(outbox, tenantId)).length === 2);
+    await first.close();
+
+    const callsBefore = api.calls;
+    api.items.push({ id: 'e', n: 5 });
+    const second = await start();
+    await until('e after the restart', async () => (await eventsOf(outbox, tenantId)).length === 3);
+    await until('two more polls', () => api.calls >= callsBefore + 3);
+    await second.close();
+
+    const events = await eventsOf(outbox, tenantId);
+    expect(events.map((e) => e.payload)).toEqual([{ id: 'c', n: 3 }, { id: 'd', n: 4 }, { id: 'e', n: 5 }]);
+    expect(events.every((e) => e.subscriptionId === subscriptionId)).toBe(true);
+    expect(offered.map((e) => e.key)).toEqual(['id:c', 'id:d', 'id:e']);
+    // The state is in PostgreSQL, tenant-scoped: the connector's cursor and the ids seen.
+    const state = await createPgPollStateStore({ db: store.db, tenantOf: async () => tenantId }).load(subscriptionId);
+    expect(state).toMatchObject({ baselined: true, failures: 0 });
+    expect(state!.seenIds).toEqual(expect.arrayContaining(['id:a', 'id:b', 'id:c', 'id:d', 'id:e']));
+  });
+
+  it('keeps poll states per tenant under row-level security', async () => {
+    const a = await seedSubscription(store.db);
+    const b = await seedSubscription(store.db);
+    await start();
+    await until('both baselines', async () => (await store.db.query('SELECT 1 FROM connectors.poll_states WHERE subscription_id = ANY($1)', [[a.subscriptionId, b.subscriptionId]])).rows.length === 2);
+    const seenByA = await store.db.withTenant(a.tenantId, (tx) => tx.query<{ subscription_id: string }>('SELECT subscription_id FROM connectors.poll_states'));
+    expect(seenByA.rows.map((r) => r.subscription_id)).toEqual([a.subscriptionId]);
+    // A store asked to write b's state under a's tenant writes nothing (RLS), and reading finds nothing.
+    const wrong = createPgPollStateStore({ db: store.db, tenantOf: async () => a.tenantId });
+    expect(await wrong.load(b.subscriptionId)).toBeUndefined();
+  });
+
+  it('backs off on failures and, after repeated auth failures, marks the connection and stops polling', async () => {
+    const { tenantId, subscriptionId, connectionId } = await seedSubscription(store.db);
+    const service = await start({ authFailureThreshold: 3 });
+    await until('the baseline', () => api.calls >= 1);
+    api.failWith = new ConnectorError('AUTH_FAILED', 'Acme refused the API key; reconnect');
+    const status = async () => (await store.db.withTenant(tenantId, (tx) => tx.query<{ status: string; status_detail: string | null }>('SELECT status, status_detail FROM connectors.connections WHERE id = $1', [connectionId]))).rows[0]!;
+    await until('needs_reauth', async () => (await status()).status === 'needs_reauth');
+    expect((await status()).status_detail).toMatch(/AUTH_FAILED.*Reconnect the account/);
+    const sub = await store.db.withTenant(tenantId, (tx) => tx.query<{ status: string }>('SELECT status FROM connectors.trigger_subscriptions WHERE id = $1', [subscriptionId]));
+    expect(sub.rows[0]!.status).toBe('failed');
+    const state = await createPgPollStateStore({ db: store.db, tenantOf: async () => tenantId }).load(subscriptionId);
+    expect(state).toMatchObject({ authFailures: 3, lastError: { code: 'AUTH_FAILED' } });
+    expect(state!.nextAttemptAt).toBeGreaterThan(state!.lastSuccessAt!);
+    const calls = api.calls;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(api.calls).toBe(calls);
+
+    // Reconnected and enabled again: the backoff is cleared and new items flow; nothing from before is replayed.
+    api.failWith = undefined;
+    api.items.push({ id: 'z', n: 26 });
+    await store.db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'active' WHERE id = $1`, [subscriptionId]));
+    await service.onPollingEnabled({ id: subscriptionId, tenantId });
+    await until('z', async () => (await eventsOf(outbox, tenantId)).length === 1);
+    expect((await eventsOf(outbox, tenantId))[0]!.payload).toEqual({ id: 'z', n: 26 });
+  });
+
+  it('schedules on enable and stops on disable', async () => {
+    const service = await start();
+    const { tenantId, subscriptionId } = await seedSubscription(store.db);
+    await service.onPollingEnabled({ id: subscriptionId, tenantId });
+    await until('the baseline', () => api.calls >= 1);
+    await service.onPollingDisabled(subscriptionId);
+    const calls = api.calls;
+    api.items.push({ id: 'late', n: 9 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(api.calls).toBe(calls);
+    expect(await eventsOf(outbox, tenantId)).toEqual([]);
+  });
+
+  it('refuses to schedule unknown, webhook and inactive subscriptions, saying which', async () => {
+    const service = await start();
+    const hook = await seedSubscription(store.db, 'webhook');
+    await expect(service.onPollingEnabled({ id: hook.subscriptionId, tenantId: hook.tenantId })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('webhook subscription') });
+    await expect(service.onPollingEnabled({ id: '00000000-0000-4000-8000-000000000000', tenantId: hook.tenantId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const stopped = await seedSubscription(store.db);
+    await store.db.query(`UPDATE connectors.trigger_subscriptions SET status = 'stopped' WHERE id = $1`, [stopped.subscriptionId]);
+    await expect(service.onPollingEnabled({ id: stopped.subscriptionId, tenantId: stopped.tenantId })).rejects.toMatchObject({ code: 'CONFLICT' });
+    // Another tenant's subscription is unknown to a tenant (RLS).
+    const other = await seedSubscription(store.db);
+    await expect(service.onPollingEnabled({ id: other.subscriptionId, tenantId: hook.tenantId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

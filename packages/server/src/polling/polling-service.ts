@@ -1,0 +1,183 @@
+import { ConnectorError, toErrorData, type LogLevel } from '@businessos/connector-sdk';
+import {
+  createBullmqScheduler,
+  createInProcessScheduler,
+  createPoller,
+  type EventOutbox,
+  type PollOutcome,
+  type PollScheduler,
+  type PollSubscription,
+  type PollStateStore,
+} from '@businessos/connector-triggers';
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/db.ts';
+import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { createPgPollStateStore } from './pg-poll-state-store.ts';
+import { listActivePollingSubscriptions, loadPollingTarget, markPollingAuthFailure, tenantOfSubscription, type PollingTarget } from './polling-subscriptions.ts';
+
+/** What the enable/disable routes hand over: the subscription row's id and tenant (other fields are ignored). */
+export interface PollingSubscriptionRef {
+  id: string;
+  tenantId: string;
+}
+
+/** Options of {@link createPollingService}. */
+export interface PollingServiceOptions {
+  db: Db;
+  runtime: ServiceRuntime;
+  /** Where new items go (the service's PostgreSQL events outbox). */
+  outbox: EventOutbox;
+  /**
+   * A Redis client created with `maxRetriesPerRequest: null`: polls run as BullMQ repeatable jobs, any number of
+   * service processes share them, one poll at a time per subscription (Redis lock). Absent: in-process timers.
+   * The caller owns (and closes) the client.
+   */
+  redis?: Redis | undefined;
+  /** BullMQ key prefix (default `bull`): distinct per environment sharing one Redis. */
+  queuePrefix?: string | undefined;
+  /** Consecutive auth failures before the connection is marked `needs_reauth` (default 3). */
+  authFailureThreshold?: number;
+  /** Longest backoff after failed polls (default 1 h). */
+  maxBackoffMs?: number;
+  /** Told after each poll (metrics, tests); `locked`: another worker was polling that subscription. */
+  onPoll?: (subscription: PollSubscription, outcome: PollOutcome | 'locked') => void;
+  log?: (level: LogLevel, message: string, data?: unknown) => void;
+}
+
+/** Polling triggers of the service: schedules every active polling subscription and runs its polls. */
+export interface PollingService {
+  /** `bullmq` with Redis, `in-process` without. */
+  readonly mode: 'bullmq' | 'in-process';
+  /** Schedules every active polling subscription in the store; resolves to how many. Failures of one are logged. */
+  start(): Promise<number>;
+  /**
+   * A polling subscription was enabled (its row is committed, `kind = 'polling'`, `status = 'active'`): schedule
+   * it. Enabling again after a failure clears the backoff, so it polls at once. Rejects with a catalogue error when
+   * the row is unknown, not a polling trigger, or not active.
+   */
+  onPollingEnabled(subscription: PollingSubscriptionRef): Promise<void>;
+  /** A subscription was disabled or deleted: stop polling it (a poll in progress finishes). */
+  onPollingDisabled(subscriptionId: string): Promise<void>;
+  /** Stops the scheduler and waits for polls in progress. BullMQ schedules stay in Redis for the next start. */
+  close(): Promise<void>;
+}
+
+/** Queue of the poll jobs in BullMQ. */
+export const POLL_QUEUE_NAME = 'bos-trigger-polls';
+
+/**
+ * Creates the service's polling side: the polling engine over the connector's poll step in the sandbox, its state
+ * in `connectors.poll_states`, events into `outbox`, scheduled by BullMQ (with Redis) or in-process timers.
+ * @example const polling = createPollingService({ db, runtime, outbox, redis }); await polling.start(); ... await polling.close();
+ */
+export function createPollingService(options: PollingServiceOptions): PollingService {
+  const { db, runtime: rt } = options;
+  const log = options.log ?? (() => undefined);
+  // Subscriptions this process scheduled or polled: their tenant, so the state store needs no lookup per poll.
+  const tenants = new Map<string, string>();
+  const tenantOf = async (id: string): Promise<string | undefined> => {
+    const known = tenants.get(id);
+    if (known) return known;
+    const found = await tenantOfSubscription(db, id);
+    if (found) tenants.set(id, found);
+    return found;
+  };
+  const stateStore: PollStateStore = createPgPollStateStore({ db, tenantOf });
+
+  async function target(sub: PollSubscription): Promise<PollingTarget> {
+    const t = await loadPollingTarget(db, sub.tenantId, sub.id);
+    if (!t || t.status !== 'active' || t.kind !== 'polling') {
+      // Deleted or disabled while a schedule still existed (another process, or a crash before unscheduling).
+      void scheduler.unschedule(sub.id).catch((error: unknown) => log('warn', `could not unschedule polling subscription ${sub.id}: ${toErrorData(error).message}`));
+      throw new ConnectorError('NOT_FOUND', `Polling subscription ${sub.id} is ${t ? `${t.kind}/${t.status}` : 'gone'}; it is no longer polled`);
+    }
+    return t;
+  }
+
+  const poller = createPoller({
+    stateStore,
+    outbox: options.outbox,
+    ...(options.authFailureThreshold !== undefined ? { authFailureThreshold: options.authFailureThreshold } : {}),
+    ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    log,
+    async runPoll(sub, cursor) {
+      const t = await target(sub);
+      const result = await rt.asTenant(t.tenantId, () =>
+        rt.runtime.executeTrigger<{ items: unknown[]; state: unknown }>({
+          tenant: t.tenantId,
+          connector: t.connector,
+          version: t.version,
+          trigger: t.triggerName,
+          operation: 'poll',
+          input: cursor ?? null,
+          connection: { id: t.connectionId, fields: t.connectionFields },
+        }),
+      );
+      return result.data;
+    },
+    async onAuthFailure(sub, error, failures) {
+      const t = await loadPollingTarget(db, sub.tenantId, sub.id);
+      if (!t) return;
+      const reason = `Polling trigger ${t.triggerName} failed ${failures} times in a row with ${error.code}: ${error.message}. Reconnect the account, then enable the trigger again.`;
+      await markPollingAuthFailure(db, { tenantId: t.tenantId, subscriptionId: t.id, connectionId: t.connectionId }, reason);
+      log('warn', reason, { subscription: sub.id, connection: t.connectionId });
+      void scheduler.unschedule(sub.id).catch(() => undefined);
+    },
+  });
+
+  // `target` and `onAuthFailure` above use it; they only run once polls run, after this line.
+  const scheduler: PollScheduler = options.redis
+    ? createBullmqScheduler({
+        connection: options.redis,
+        queueName: POLL_QUEUE_NAME,
+        poller,
+        ...(options.queuePrefix ? { prefix: options.queuePrefix, lockPrefix: `${options.queuePrefix}:poll-lock:` } : {}),
+        log,
+        ...(options.onPoll ? { onPoll: options.onPoll } : {}),
+      })
+    : createInProcessScheduler({ poller, log, ...(options.onPoll ? { onPoll: options.onPoll } : {}) });
+
+  /** The engine's view of a subscription: id, tenant, the trigger's polling spec from its manifest, interval. */
+  async function pollSubscription(ref: PollingSubscriptionRef): Promise<PollSubscription> {
+    const t = await loadPollingTarget(db, ref.tenantId, ref.id);
+    if (!t) throw new ConnectorError('NOT_FOUND', `No trigger subscription ${ref.id} in tenant ${ref.tenantId}`);
+    if (t.kind !== 'polling') throw new ConnectorError('INVALID_INPUT', `Trigger subscription ${ref.id} (${t.triggerName}) is a ${t.kind} subscription, not a polling one`);
+    if (t.status !== 'active') throw new ConnectorError('CONFLICT', `Trigger subscription ${ref.id} is ${t.status}; enable it before scheduling it`);
+    const { manifest } = await rt.runtime.load(t.connector, t.version, t.tenantId);
+    const trigger = manifest.triggers.find((tr) => tr.name === t.triggerName);
+    if (!trigger?.polling) {
+      throw new ConnectorError('INVALID_INPUT', `${t.connector}@${t.version} has no polling trigger "${t.triggerName}" (subscription ${ref.id})`);
+    }
+    tenants.set(t.id, t.tenantId);
+    return { id: t.id, tenantId: t.tenantId, trigger: { name: trigger.name, polling: trigger.polling }, intervalMs: t.intervalMs ?? undefined };
+  }
+
+  return {
+    mode: options.redis ? 'bullmq' : 'in-process',
+    async start() {
+      let scheduled = 0;
+      for (const ref of await listActivePollingSubscriptions(db)) {
+        try {
+          await scheduler.schedule(await pollSubscription(ref));
+          scheduled += 1;
+        } catch (error) {
+          log('error', `polling subscription ${ref.id} was not scheduled: ${toErrorData(error).message}`, { subscription: ref.id });
+        }
+      }
+      return scheduled;
+    },
+    async onPollingEnabled(ref) {
+      const sub = await pollSubscription(ref);
+      const state = await stateStore.load(sub.id);
+      if (state && (state.failures > 0 || state.nextAttemptAt !== undefined)) {
+        await stateStore.save(sub.id, { ...state, failures: 0, authFailures: 0, nextAttemptAt: undefined });
+      }
+      await scheduler.schedule(sub);
+    },
+    async onPollingDisabled(subscriptionId) {
+      await scheduler.unschedule(subscriptionId);
+      tenants.delete(subscriptionId);
+    },
+    close: () => scheduler.close(),
+  };
+}
