@@ -13,6 +13,10 @@ import { createValidatorCompiler } from './http/validation.ts';
 import type { ServiceRuntime } from './execution/service-runtime.ts';
 import { registerPublishingRoutes, type PublishingDeps } from './publishing/index.ts';
 import { ROUTES } from './routes/index.ts';
+import type { TriggerService } from './triggers/trigger-service.ts';
+import type { ExecutionQueue } from './scale/execution-queue.ts';
+import { installResponseCache } from './scale/http-cache.ts';
+import type { ResponseCache } from './scale/response-cache.ts';
 
 /** What {@link buildApp} needs: everything is passed in, nothing is read from the environment. */
 export interface AppOptions {
@@ -34,6 +38,12 @@ export interface AppOptions {
   publishing?: Omit<PublishingDeps, 'db'>;
   /** The process's connector runtime (`createServiceRuntime`); without it execution routes answer 503. Closed by its owner. */
   runtime?: ServiceRuntime;
+  /** With Redis: catalogue and installation reads are cached and invalidated on writes. Closed by its owner. */
+  cache?: ResponseCache;
+  /** With Redis: executions go to this queue instead of the process's runtime. Closed by its owner. */
+  executionQueue?: ExecutionQueue;
+  /** Trigger subscriptions, webhook ingress and the events outbox (`createTriggerService`); without it those routes answer 503. Closed by its owner. */
+  triggers?: TriggerService;
 }
 
 // Routes that never need the store, answered while start-up is still running.
@@ -68,6 +78,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('principal', null);
   app.decorate('connectorRuntime', options.runtime);
+  app.decorate('executionQueue', options.executionQueue);
+  if (options.cache) installResponseCache(app, options.cache);
 
   await app.register(swagger, {
     openapi: {
@@ -116,13 +128,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
 
-  const deps: RouteDeps = { config, db, vault: options.vault, startupState: () => startupState };
+  const deps: RouteDeps = { config, db, vault: options.vault, triggers: options.triggers, startupState: () => startupState };
   for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
   await registerPublishingRoutes(app, { db, ...options.publishing });
   return app;
 }
 
 function registerRoute(app: FastifyInstance, route: RouteDefinition, deps: RouteDeps): void {
+  const raw = route.rawBody;
+  if (raw) {
+    // An encapsulated scope, so the raw-bytes parser applies to this route only.
+    void app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: raw.maxBytes }, (_request, body, done) => done(null, body));
+      addRoute(scope, route, deps);
+    });
+    return;
+  }
+  addRoute(app, route, deps);
+}
+
+function addRoute(app: FastifyInstance, route: RouteDefinition, deps: RouteDeps): void {
   const { access } = route;
   const label = `${route.method} ${route.url}`;
   app.route({

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createVault, loadOrCreateMasterKeyFile } from '@businessos/connector-runtime';
+import { createVault, loadOrCreateMasterKeyFile, type RuntimeConfig } from '@businessos/connector-runtime';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { bootstrapPlatform, writeAdminKeyFile } from './bootstrap.ts';
@@ -10,7 +10,11 @@ import { deferredDb } from './db/deferred.ts';
 import { openDb } from './db/open.ts';
 import { allowLoopbackFromEnv, createServiceRuntime, type ServiceRuntime } from './execution/service-runtime.ts';
 import { seedBundledConnectors } from './marketplace/seed.ts';
+import { startScaleOut, type ScaleOut } from './scale/scale-out.ts';
 import { createPgVaultStore } from './vault/pg-vault-store.ts';
+import { createServicePolling, type ServicePolling } from './polling/start-polling.ts';
+import type { PollingService } from './polling/polling-service.ts';
+import { createPgOutbox } from './triggers/pg-outbox.ts';
 import { registerWebApp } from '@businessos/web/serve';
 
 /** A running service and how to stop it. */
@@ -21,6 +25,8 @@ export interface RunningServer {
   address: string;
   /** Opening the store, migrations, bootstrap and seeding; the service listens (liveness) before this settles. */
   startup: Promise<void>;
+  /** Polling triggers of this process (undefined without a master key, i.e. without a runtime). */
+  polling: PollingService | undefined;
   /** Stops accepting connections, lets in-flight requests finish (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -32,7 +38,7 @@ export interface RunningServer {
 export async function startServer(
   given: ServerConfig,
   log: (line: string) => void = console.log,
-  options: { allowLoopbackEgress?: boolean } = {},
+  options: { allowLoopbackEgress?: boolean; runtimeConfig?: RuntimeConfig } = {},
 ): Promise<RunningServer> {
   // Embedded mode keeps a generated master key beside the store, so connections work out of the box.
   const masterKey = given.masterKey ?? (given.databaseUrl ? undefined : (await loadOrCreateMasterKeyFile(path.join(given.dataDir, 'master.key'))).key);
@@ -42,7 +48,11 @@ export async function startServer(
   const db = deferredDb(opening, config.databaseUrl ? 'postgres' : 'pglite');
   const vault = masterKey ? createVault({ store: createPgVaultStore(db), masterKey, previousMasterKeys: given.previousMasterKeys }) : undefined;
   // One runtime (and sandbox pool) for the process; loopback egress only when explicitly asked (tests, development).
-  const runtime: ServiceRuntime | undefined = vault ? createServiceRuntime({ db, vault, config, allowLoopback: options.allowLoopbackEgress === true }) : undefined;
+  const runtime: ServiceRuntime | undefined = vault ? createServiceRuntime({ db, vault, config, allowLoopback: options.allowLoopbackEgress === true, ...(options.runtimeConfig ? { runtimeConfig: options.runtimeConfig } : {}) }) : undefined;
+  // Polling triggers: BullMQ repeatable jobs with REDIS_URL, in-process timers otherwise; scheduled once migrated.
+  const polling: ServicePolling | undefined = runtime ? createServicePolling({ config, db, runtime, outbox: createPgOutbox(db), log }) : undefined;
+  // With REDIS_URL: the response cache, the execution queue and (unless BOS_API_WORKER=0) a worker in this process.
+  const scale: ScaleOut | undefined = config.redisUrl ? startScaleOut({ config, db, runtime, log }) : undefined;
   if (options.allowLoopbackEgress) log('BOS_EGRESS_ALLOW_LOOPBACK=1: connectors may call loopback addresses over http (test/development only).');
   const startup = (async () => {
     const store = await opening;
@@ -56,17 +66,21 @@ export async function startServer(
     for (const outcome of await seedBundledConnectors(store)) {
       if (outcome.status === 'failed') log(`Bundled connector ${outcome.packageName} was not added to the catalogue: ${outcome.error}`);
     }
+    await polling?.service.start();
+    await scale?.cache.invalidate({ catalog: true });
   })();
   startup.catch(() => {});
   let app: FastifyInstance;
   let address: string;
   try {
-    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup, ...(vault ? { vault } : {}), ...(runtime ? { runtime } : {}) });
+    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup, ...(vault ? { vault } : {}), ...(runtime ? { runtime } : {}), ...(scale ? { cache: scale.cache, executionQueue: scale.queue } : {}) });
     // The marketplace page (packages/web), served at `/` for GET requests no API route matched.
     await registerWebApp(app, { required: false });
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await startup.catch(() => {});
+    await scale?.close();
+    await polling?.close();
     await runtime?.close();
     await db.close();
     throw error;
@@ -83,6 +97,10 @@ export async function startServer(
       } finally {
         clearTimeout(grace);
         clearInterval(sweep);
+        // The in-process worker drains the jobs in hand (recording their outcome) before the runtime stops.
+        await scale?.close().catch((error: unknown) => log(`Closing the execution queue failed: ${(error as Error).message}`));
+        // Polls in progress finish before the runtime they run on stops; BullMQ schedules stay for the next start.
+        await polling?.close().catch((error: unknown) => log(`Stopping polling triggers failed: ${(error as Error).message}`));
         // Flush buffered usage and stop the sandbox pool while the store is still open.
         await runtime?.close().catch((error: unknown) => log(`Closing the connector runtime failed: ${(error as Error).message}`));
         // Let start-up work finish its transaction before the store closes under it.
@@ -92,23 +110,28 @@ export async function startServer(
     })();
     return stopping;
   };
-  return { app, db, address, startup, stop };
+  return { app, db, address, startup, polling: polling?.service, stop };
+}
+
+/** The configuration of a command, or undefined after printing every problem with it (the command exits 2). */
+export function configOrReport(env: Record<string, string | undefined>): ServerConfig | undefined {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 /**
  * Entry point of `npm start`: reads the environment once, runs until SIGTERM/SIGINT, and resolves to the exit code.
  */
 export async function main(_argv: string[] = []): Promise<number> {
-  let config: ServerConfig;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 2;
-    }
-    throw error;
-  }
+  const config = configOrReport(process.env);
+  if (!config) return 2;
   let server: RunningServer;
   try {
     server = await startServer(config, console.log, { allowLoopbackEgress: allowLoopbackFromEnv(process.env) });

@@ -81,7 +81,8 @@ export async function prepareExecution(db: Db, request: ExecutionRequest): Promi
   });
 }
 
-function apiMeta(id: string, meta: ExecutionMeta | undefined): ApiExecutionMeta {
+/** The API meta of execution `id` from the runtime's meta (zeros when it never ran). */
+export function apiMeta(id: string, meta: ExecutionMeta | undefined): ApiExecutionMeta {
   return { executionId: id, durationMs: meta?.durationMs ?? 0, attempts: meta?.attempts ?? 0, httpCalls: meta?.httpCalls ?? 0 };
 }
 
@@ -91,7 +92,14 @@ function apiMeta(id: string, meta: ExecutionMeta | undefined): ApiExecutionMeta 
  */
 export async function runExecution(db: Db, rt: ServiceRuntime, prepared: PreparedExecution): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
   const { id, tenantId } = prepared;
-  await db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.executions SET status = 'running' WHERE id = $1`, [id]));
+  // Claimed once: a queued execution redelivered after its worker died (status already running) is not run twice,
+  // since its action may have taken effect; it fails with a message saying so.
+  const claimed = await db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.executions SET status = 'running' WHERE id = $1 AND status = 'queued' RETURNING id`, [id]));
+  if (claimed.rows.length === 0) {
+    const data: ErrorData = { code: 'INTERNAL', message: 'The worker running this execution stopped before it finished; it may have partly run, so it was not started again. Check the provider, then execute again if the action is safe to repeat.' };
+    await failExecution(db, prepared, data, 'running');
+    throw new ExecutionFailed(data, apiMeta(id, undefined));
+  }
   try {
     const result = await rt.asTenant(tenantId, () =>
       rt.runtime.execute({
@@ -120,6 +128,21 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
     );
     throw new ExecutionFailed(data, meta);
   }
+}
+
+/**
+ * Records `prepared` as failed with `data` without running it (queue full, no worker), only while its status
+ * is still `from` (default queued).
+ */
+export async function failExecution(db: Db, prepared: PreparedExecution, data: ErrorData, from: 'queued' | 'running' = 'queued'): Promise<void> {
+  await db.withTenant(prepared.tenantId, (tx) =>
+    tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1 AND status = $4`, [
+      prepared.id,
+      JSON.stringify(data),
+      JSON.stringify(apiMeta(prepared.id, undefined)),
+      from,
+    ]),
+  );
 }
 
 /** One execution as `GET /executions/{id}` shows it. */

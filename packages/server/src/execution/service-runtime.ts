@@ -113,7 +113,12 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
     usage: createDbUsageSink(db),
     connections: createDbConnectionStore(db),
     platformConfig: platformConfigFrom(options.config),
-    config: { ...options.runtimeConfig, allowLoopback: options.allowLoopback === true },
+    config: {
+      ...options.runtimeConfig,
+      // The configured limits; with Redis the cross-worker semaphore holds the same ones across processes.
+      limits: { perTenant: options.config.limits.executionsPerTenant, total: options.config.limits.executionsTotal, ...options.runtimeConfig?.limits },
+      allowLoopback: options.allowLoopback === true,
+    },
   });
   let closing: Promise<void> | undefined;
   const pending = new Set<Promise<unknown>>();

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { ProblemError } from '../../../../http/problem.ts';
 import { defineRoute, principalOf } from '../../../../http/route.ts';
 import { ExecutionFailed, prepareExecution, requireRuntime, runExecution } from '../../../../execution/executions.ts';
@@ -50,7 +51,9 @@ export default defineRoute<{ Params: { name: string }; Body: Body; Querystring: 
   },
   async handler(request, reply, { db }) {
     const principal = principalOf(request);
-    const rt = requireRuntime(request.server.connectorRuntime);
+    // With Redis the queue's workers run it; otherwise this process's runtime does.
+    const queue = request.server.executionQueue;
+    const rt = queue ? undefined : requireRuntime(request.server.connectorRuntime);
     const prepared = await prepareExecution(db, {
       tenantId: principal.tenantId,
       connector: request.params.name,
@@ -58,7 +61,15 @@ export default defineRoute<{ Params: { name: string }; Body: Body; Querystring: 
       params: request.body.params ?? {},
       connectionId: request.body.connection,
     });
-    if (request.query.async === true) {
+    if (request.query.async === true && queue) {
+      try {
+        await queue.submit(prepared);
+      } catch (error) {
+        throw executionProblem(error, request.params.name, request.body.action, reply);
+      }
+      return reply.code(202).send({ executionId: prepared.id, status: 'queued' });
+    }
+    if (request.query.async === true && rt) {
       // The outcome is recorded on the execution row; nothing awaits this promise.
       rt.background(
         runExecution(db, rt, prepared).catch((error: unknown) => {
@@ -68,14 +79,17 @@ export default defineRoute<{ Params: { name: string }; Body: Body; Querystring: 
       return reply.code(202).send({ executionId: prepared.id, status: 'queued' });
     }
     try {
-      return await runExecution(db, rt, prepared);
+      return await (queue ? queue.run(prepared) : runExecution(db, requireRuntime(rt), prepared));
     } catch (error) {
-      if (error instanceof ExecutionFailed) {
-        if (error.data.retryAfter !== undefined) void reply.header('retry-after', String(Math.max(0, Math.ceil(error.data.retryAfter))));
-        void reply.header('x-execution-id', error.meta.executionId);
-        throw new ProblemError(error.data.code, `${request.params.name}.${request.body.action} failed: ${error.data.message}`, error.data.path ? { errors: [{ path: error.data.path, in: 'body', message: error.data.message }] } : {});
-      }
-      throw error;
+      throw executionProblem(error, request.params.name, request.body.action, reply);
     }
   },
 });
+
+/** The problem answered for a failed execution: its catalogue code, Retry-After when it has one, and its id. */
+function executionProblem(error: unknown, connector: string, action: string, reply: FastifyReply): unknown {
+  if (!(error instanceof ExecutionFailed)) return error;
+  if (error.data.retryAfter !== undefined) void reply.header('retry-after', String(Math.max(0, Math.ceil(error.data.retryAfter))));
+  void reply.header('x-execution-id', error.meta.executionId);
+  return new ProblemError(error.data.code, `${connector}.${action} failed: ${error.data.message}`, error.data.path ? { errors: [{ path: error.data.path, in: 'body', message: error.data.message }] } : {});
+}

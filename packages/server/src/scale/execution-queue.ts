@@ -1,0 +1,160 @@
+import type { ErrorData } from '@businessos/connector-sdk';
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/db.ts';
+import { apiMeta, ExecutionFailed, failExecution, type ApiExecutionMeta, type PreparedExecution } from '../execution/executions.ts';
+import { ProblemError } from '../http/problem.ts';
+import type { ExecutionJobData, ExecutionJobResult } from './execution-job.ts';
+import { createRedis, LUA_NOW_MS, type Keyspace } from './redis.ts';
+import { liveWorkers } from './worker-registry.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** With Redis: the execution queue the API enqueues to; undefined when executions run in this process. */
+    executionQueue: ExecutionQueue | undefined;
+  }
+}
+
+/** The API side of queued execution: admits, enqueues and (for synchronous calls) waits for a worker's answer. */
+export interface ExecutionQueue {
+  /** Enqueues and waits for the result; rejects with {@link ExecutionFailed} (connector or queue errors) or a problem. */
+  run(prepared: PreparedExecution): Promise<{ data: unknown; meta: ApiExecutionMeta }>;
+  /** Enqueues without waiting (`?async=true`); the worker records the outcome on the execution row. */
+  submit(prepared: PreparedExecution): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link createExecutionQueue}. */
+export interface ExecutionQueueOptions {
+  redisUrl: string;
+  keys: Keyspace;
+  db: Db;
+  /** Executions at once per tenant / in total (the waiting room is sized from them like the in-process scheduler). */
+  perTenant: number;
+  total: number;
+  /** Executions waiting in total (default 200) and per tenant (default 50) before QUEUE_FULL. */
+  maxQueued?: number;
+  maxQueuedPerTenant?: number;
+  /** How long a synchronous call waits for its result. */
+  waitMs: number;
+  /** The `retryAfter` (seconds) a QUEUE_FULL answer carries (default 1). */
+  retryAfterSeconds?: number;
+}
+
+// Admission into the bounded waiting room: counts executions accepted and not yet finished, in total and for the
+// tenant, and adds this one if both are under their bound. Entries expire so a crash never leaks capacity.
+const ADMIT = `
+local now = ${LUA_NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local total = redis.call('ZCARD', KEYS[1])
+if total >= tonumber(ARGV[2]) then return {0, 'total', total} end
+local prefix = ARGV[4] .. '|'
+local mine = 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(m, 1, #prefix) == prefix then mine = mine + 1 end
+end
+if mine >= tonumber(ARGV[3]) then return {0, 'tenant', mine} end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[4] .. '|' .. ARGV[5])
+return {1}
+`;
+
+/** How long an accepted execution counts against the waiting room at most (it is removed when it finishes). */
+const PENDING_TTL_MS = 30 * 60_000;
+
+/** The member of the pending set for one execution. */
+export function pendingMember(prepared: Pick<PreparedExecution, 'tenantId' | 'id'>): string {
+  return `${prepared.tenantId}|${prepared.id}`;
+}
+
+function noWorker(id: string): ProblemError {
+  return new ProblemError(
+    'INTERNAL',
+    `No execution worker is running, so execution ${id} cannot run. Start one with \`npm run worker\` (same REDIS_URL, DATABASE_URL and BOS_MASTER_KEY), or run the API with BOS_API_WORKER=1`,
+    { status: 503, type: 'no-worker' },
+  );
+}
+
+/**
+ * Creates the producer side of the BullMQ execution queue. Every execution is admitted against the waiting-room
+ * bounds first (QUEUE_FULL with retry-after, as in one process), and refused at once with 503 when no worker
+ * has a current heartbeat, so nothing waits for a worker that does not exist.
+ * @example const queue = createExecutionQueue({ redisUrl, keys: keyspace('bos'), db, perTenant: 5, total: 10, waitMs: 60_000 });
+ */
+export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQueue {
+  const { keys, db } = options;
+  const maxTotal = options.total + (options.maxQueued ?? 200);
+  const maxTenant = options.perTenant + (options.maxQueuedPerTenant ?? 50);
+  const retryAfter = options.retryAfterSeconds ?? 1;
+  const redis: Redis = createRedis(options.redisUrl);
+  const queue = new Queue<ExecutionJobData, ExecutionJobResult>(keys.queueName, { connection: redis, prefix: keys.queuePrefix });
+  let eventsRedis: Redis | undefined;
+  let events: Promise<QueueEvents> | undefined;
+  const queueEvents = (): Promise<QueueEvents> => {
+    events ??= (async () => {
+      eventsRedis = createRedis(options.redisUrl);
+      const created = new QueueEvents(keys.queueName, { connection: eventsRedis, prefix: keys.queuePrefix });
+      await created.waitUntilReady();
+      return created;
+    })();
+    return events;
+  };
+
+  async function refuse(prepared: PreparedExecution, data: ErrorData): Promise<never> {
+    await failExecution(db, prepared, data);
+    throw new ExecutionFailed(data, apiMeta(prepared.id, undefined));
+  }
+
+  async function enqueue(prepared: PreparedExecution): Promise<void> {
+    const admitted = (await redis.eval(ADMIT, 1, keys.pending, PENDING_TTL_MS, maxTotal, maxTenant, prepared.tenantId, prepared.id)) as [number, string?, number?];
+    if (admitted[0] !== 1) {
+      const which = admitted[1] === 'tenant' ? `tenant ${prepared.tenantId} already has ${admitted[2]} executions waiting or running` : `${admitted[2]} executions are waiting or running`;
+      await refuse(prepared, { code: 'QUEUE_FULL', message: `The runtime is at capacity (${which}); try again in ${retryAfter} s`, retryAfter });
+    }
+    if ((await liveWorkers(redis, keys.workers)) === 0) {
+      await redis.zrem(keys.pending, pendingMember(prepared));
+      const problem = noWorker(prepared.id);
+      await failExecution(db, prepared, { code: 'INTERNAL', message: problem.message });
+      throw problem;
+    }
+    await queue.add('execute', prepared, { jobId: prepared.id, attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } });
+  }
+
+  return {
+    async run(prepared) {
+      const listening = await queueEvents();
+      await enqueue(prepared);
+      const job = await queue.getJob(prepared.id);
+      if (!job) throw new ProblemError('INTERNAL', `Execution ${prepared.id} left the queue before it could be awaited; read it with GET /executions/${prepared.id}`);
+      let result: ExecutionJobResult;
+      try {
+        result = await job.waitUntilFinished(listening, options.waitMs);
+      } catch (error) {
+        const message = (error as Error).message;
+        if (!/timed out/i.test(message)) {
+          // The worker's processor itself failed (store unreachable, worker stalled twice): no connector error to show.
+          throw new ExecutionFailed({ code: 'INTERNAL', message: `The worker could not finish the execution: ${message}` }, apiMeta(prepared.id, undefined));
+        }
+        if ((await liveWorkers(redis, keys.workers)) === 0) {
+          // Nobody will ever pick it up: take it back out so it does not run by surprise later.
+          if ((await job.getState()) === 'waiting') await job.remove().catch(() => undefined);
+          await redis.zrem(keys.pending, pendingMember(prepared));
+          const problem = noWorker(prepared.id);
+          await failExecution(db, prepared, { code: 'INTERNAL', message: problem.message });
+          throw problem;
+        }
+        throw new ProblemError(
+          'TIMEOUT',
+          `Execution ${prepared.id} did not finish within ${Math.round(options.waitMs / 1000)} s (the workers are busy); it stays queued: read its outcome with GET /executions/${prepared.id}, or use ?async=true`,
+        );
+      }
+      if (!result.ok) throw new ExecutionFailed(result.error, result.meta);
+      return { data: result.data, meta: result.meta };
+    },
+    submit: enqueue,
+    async close() {
+      await queue.close();
+      if (events) await (await events).close();
+      await Promise.all([redis.quit().catch(() => undefined), eventsRedis?.quit().catch(() => undefined)]);
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/db.ts';
+import { ExecutionFailed, runExecution } from '../execution/executions.ts';
+import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import type { ExecutionJobData, ExecutionJobResult } from './execution-job.ts';
+import { pendingMember } from './execution-queue.ts';
+import { createFairSemaphore } from './fair-semaphore.ts';
+import { createRedis, type Keyspace } from './redis.ts';
+import { startWorkerHeartbeat } from './worker-registry.ts';
+
+/** A process consuming the execution queue. */
+export interface ExecutionWorker {
+  /** `host:pid:random`, as listed in the workers set and on each job's result. */
+  id: string;
+  /** Stops taking jobs, lets the ones in hand finish (recording their outcome), then disconnects. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startExecutionWorker}. */
+export interface ExecutionWorkerOptions {
+  redisUrl: string;
+  keys: Keyspace;
+  db: Db;
+  /** The runtime that executes; closed by its owner after the worker. */
+  runtime: ServiceRuntime;
+  /** Executions at once per tenant and in total, across all workers. */
+  perTenant: number;
+  total: number;
+  /**
+   * Jobs this process takes off the queue at once (default total + 200). Taken jobs wait for a slot in the fair
+   * cross-worker semaphore, which decides the order; so this is the size of the waiting room a worker holds.
+   */
+  concurrency?: number;
+  log?: (message: string, data?: Record<string, unknown>) => void;
+}
+
+/**
+ * Starts a BullMQ worker on the execution queue. Each job waits for a slot of the cross-worker fair semaphore
+ * (per-tenant and global limits across all workers), then runs through the runtime like an in-process execution;
+ * the outcome is written to the execution row and returned as the job's result.
+ * @example const worker = startExecutionWorker({ redisUrl, keys, db, runtime, perTenant: 5, total: 10 }); await worker.close();
+ */
+export function startExecutionWorker(options: ExecutionWorkerOptions): ExecutionWorker {
+  const { keys, db, runtime } = options;
+  const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const log = options.log ?? (() => undefined);
+  const redis: Redis = createRedis(options.redisUrl);
+  const semaphore = createFairSemaphore({ redis, keys: keys.limiter, perTenant: options.perTenant, total: options.total });
+
+  async function processJob(job: Job<ExecutionJobData, ExecutionJobResult>): Promise<ExecutionJobResult> {
+    const prepared = job.data;
+    try {
+      const lease = await semaphore.acquire(prepared.tenantId);
+      try {
+        const { data, meta } = await runExecution(db, runtime, prepared);
+        return { ok: true, data, meta, worker: id };
+      } catch (error) {
+        if (error instanceof ExecutionFailed) return { ok: false, error: error.data, meta: error.meta, worker: id };
+        throw error;
+      } finally {
+        await lease.release();
+      }
+    } finally {
+      await redis.zrem(keys.pending, pendingMember(prepared)).catch(() => undefined);
+    }
+  }
+
+  const worker = new Worker<ExecutionJobData, ExecutionJobResult>(keys.queueName, processJob, {
+    connection: redis,
+    prefix: keys.queuePrefix,
+    concurrency: options.concurrency ?? options.total + 200,
+  });
+  worker.on('failed', (job, error) => log('execution job failed', { executionId: job?.id, error: error.message }));
+  worker.on('error', (error) => log('execution worker error', { error: error.message }));
+  const stopHeartbeat = startWorkerHeartbeat(redis, keys.workers, id);
+
+  let closing: Promise<void> | undefined;
+  return {
+    id,
+    close() {
+      closing ??= (async () => {
+        // Drain: BullMQ stops fetching and waits for every job in hand; waiting ones still get slots as others end.
+        await worker.close();
+        await stopHeartbeat();
+        semaphore.close();
+        await redis.quit().catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}
