@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OAUTH_APP, publishLoopbackConnector, startLoopbackProviders, type LoopbackProviders } from './loopback-connectors.ts';
 import { startServiceWithPage, type ServiceWithPage } from './service.ts';
 
 const CHROMIUM = process.env.BOS_CHROMIUM ?? '/usr/bin/chromium';
@@ -19,6 +20,10 @@ const SHOTS = process.env.BOS_UPDATE_SCREENSHOTS === '1' ? path.join(WEB_DIR, 'd
 // Which optional routes this build of the service has, read from its OpenAPI document once it runs.
 let paths = new Set<string>();
 const served = (method: string, url: string) => paths.has(`${method} ${url}`);
+
+// The tenant's own connectors, published in the setup, whose hosts are loopback servers of the suite.
+const ITEMS = 'acme-items';
+const CRM = 'acme-crm';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -50,11 +55,14 @@ async function shot(page: Page, name: string, fullPage = true): Promise<void> {
 
 describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HAVE_CHROMIUM ? CHROMIUM : `skipped: ${CHROMIUM} not found; apt-get install chromium`})`, () => {
   let svc: ServiceWithPage;
+  let loopback: LoopbackProviders;
   let context: BrowserContext;
   let page: Page;
   let key: string;
   let userDataDir: string;
   const visited: string[] = [];
+  // Every URL the main frame requested as a navigation, redirect hops included (framenavigated sees only the last).
+  const navigations: string[] = [];
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
@@ -62,8 +70,14 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HA
     const { build } = await import('vite');
     const distDir = mkdtempSync(path.join(tmpdir(), 'bos-web-build-'));
     await build({ configFile: path.join(WEB_DIR, 'vite.config.ts'), root: WEB_DIR, logLevel: 'warn', build: { outDir: distDir, emptyOutDir: true, sourcemap: false } });
-    svc = await startServiceWithPage({ distDir });
+    loopback = await startLoopbackProviders();
+    // Loopback egress only in this test service, so the tenant's connectors reach the suite's mock APIs.
+    svc = await startServiceWithPage({ distDir, allowLoopbackEgress: true, env: { BOS_OAUTH_APPS: JSON.stringify({ [CRM]: OAUTH_APP }) } });
+    loopback.allowRedirect(svc.url);
     key = await svc.createTenant('acme');
+    await publishLoopbackConnector(svc, key, { name: ITEMS, baseUrl: `${loopback.itemsApi.url}/v2` });
+    const { authorizeUrl, tokenUrl, revokeUrl } = loopback.oauth;
+    await publishLoopbackConnector(svc, key, { name: CRM, baseUrl: `${loopback.oauthApi.url}/v2`, oauth: { authorizationUrl: authorizeUrl, tokenUrl, revokeUrl, scopes: ['items'] } });
     const doc = (await svc.app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
     paths = new Set(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)));
     userDataDir = mkdtempSync(path.join(tmpdir(), 'bos-web-chromium-'));
@@ -76,13 +90,15 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HA
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(15_000);
     page.on('framenavigated', (f) => f === page.mainFrame() && visited.push(f.url()));
+    page.on('request', (r) => r.isNavigationRequest() && r.frame() === page.mainFrame() && navigations.push(r.url()));
     page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && consoleErrors.push(m.text()));
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await context?.close();
     await svc?.close();
+    await loopback?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
@@ -193,19 +209,75 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HA
     await page.getByRole('group', { name: 'Parameters' }).waitFor();
     expect(await page.getByRole('group', { name: 'Parameters' }).locator('.field').count()).toBeGreaterThan(1);
     await page.getByLabel(/^Email/).fill('jenny@example.com');
-    const run = page.getByRole('button', { name: 'Run action' });
-    await run.click();
-    await page.locator('.result').getByText(served('POST', '/connectors/{name}/execute') ? /Succeeded|Could not run the action/ : 'Not available on this server').waitFor();
+    await page.getByLabel(/^Metadata/).fill('{"plan": ');
+    const usageItems = async () => (await svc.app.inject({ url: '/usage?groupBy=connector', headers: { authorization: `Bearer ${key}` } })).json().items as unknown[];
+    const executions = await usageItems();
+    await page.getByRole('button', { name: 'Run action' }).click();
+    await page.getByRole('alert').getByText('Fix 1 field above').waitFor();
+    await page.getByText(/Metadata is not valid JSON/).waitFor();
+    expect(await page.getByLabel(/^Metadata/).getAttribute('aria-invalid')).toBe('true');
+    await page.locator('.result').getByText('Run the action to see its result here').waitFor();
+    await svc.flushUsage();
+    // Nothing ran: the page stopped the bad input.
+    expect(await usageItems()).toEqual(executions);
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
+
+  it('searches, opens, installs and connects a connector with an API key, and tests the connection against its API', async () => {
+    await page.goto(`${svc.url}/`);
+    const box = page.getByRole('combobox', { name: 'Search connectors' });
+    await box.fill('acme items');
+    await page.getByRole('listbox', { name: 'Suggestions' }).getByRole('option', { name: /Acme Items/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'Acme Items' }).waitFor();
+    // Its one permitted host is the loopback API, and the page says so.
+    expect(await page.locator('main').textContent()).toContain(new URL(loopback.itemsApi.url).host);
+    await page.getByRole('button', { name: 'Install Acme Items' }).click();
+    const secret = page.getByLabel(/API token/);
+    await secret.waitFor();
+    expect(await secret.getAttribute('type')).toBe('password');
+    await secret.fill(loopback.apiKey);
+    await page.getByRole('button', { name: 'Save and connect' }).click();
+    await page.getByText('is connected').waitFor();
+    expect(await page.content()).not.toContain(loopback.apiKey);
+    const before = loopback.itemsApi.requests.length;
+    const conn = page.locator('.panel .conn-list li', { hasText: 'Acme Items account' });
+    await conn.getByRole('button', { name: 'Test connection' }).click();
+    await conn.getByText('The connection works').waitFor();
+    // The test request reached the API with the key the host added from the vault.
+    expect(loopback.itemsApi.requests.slice(before)).toMatchObject([{ method: 'GET', path: '/v2/items', status: 200, headers: { authorization: `Token ${loopback.apiKey}` } }]);
+    expect(await page.content()).not.toContain(loopback.apiKey);
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
+
+  it('runs an action against the loopback API: the host adds the key, the page shows the JSON result', async () => {
+    await page.locator('.panel').getByRole('link', { name: 'Try an action' }).first().click();
+    await page.getByRole('heading', { name: 'Try an action: Acme Items' }).waitFor();
+    await page.getByLabel('Action').selectOption('createItem');
+    await page.getByLabel(/^Name/).fill('Widget');
+    const before = loopback.itemsApi.requests.length;
+    await page.getByRole('button', { name: 'Run action' }).click();
+    await page.locator('.result').getByText(/Succeeded/).waitFor();
+    const shown = await page.getByLabel('Result data (JSON)').innerText();
+    expect(JSON.parse(shown)).toEqual({ id: 'i_42', name: 'Widget', updatedAt: '2026-01-02T00:00:00Z' });
+    const calls = loopback.itemsApi.requests.slice(before);
+    expect(calls).toMatchObject([{ method: 'POST', path: '/v2/items', status: 201, body: { name: 'Widget' }, headers: { authorization: `Token ${loopback.apiKey}` } }]);
+    expect(await page.content()).not.toContain(loopback.apiKey);
     await shot(page, 'try-action');
     expect(await seriousViolations(page)).toEqual([]);
   }, 60_000);
 
-  it('runs an action and sees it in usage (needs POST /connectors/{name}/execute)', async (ctx) => {
-    if (!served('POST', '/connectors/{name}/execute')) ctx.skip('the service has no POST /connectors/{name}/execute yet');
+  it('sees the successful execution in usage for that connector', async () => {
+    await svc.flushUsage();
     await page.goto(`${svc.url}/activity`);
-    const row = page.getByRole('row', { name: /stripe/i });
+    const row = page.getByRole('row', { name: new RegExp(ITEMS) });
     await row.waitFor();
-    expect(Number(await row.locator('td').first().innerText())).toBeGreaterThanOrEqual(1);
+    // Executions and errors: the connection test and the action run, both succeeded.
+    expect((await row.locator('td').allInnerTexts()).slice(0, 2).map((t) => t.trim())).toEqual(['2', '0']);
+    const byAction = (await svc.app.inject({ url: '/usage?groupBy=action', headers: { authorization: `Bearer ${key}` } })).json() as { items: { key: string; executions: number; errors: number }[] };
+    expect(byAction.items.filter((i) => i.key.startsWith(`${ITEMS}.`)).sort((a, b) => a.key.localeCompare(b.key))).toMatchObject([
+      { key: `${ITEMS}.authenticate`, executions: 1, errors: 0 },
+      { key: `${ITEMS}.createItem`, executions: 1, errors: 0 },
+    ]);
   }, 60_000);
 
   it('shows usage for the selected period as a chart', async () => {
@@ -217,6 +289,74 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HA
     expect(await page.locator('.chart-bar').count()).toBe(30);
     await shot(page, 'usage');
     expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
+
+  it('connects an OAuth2 account: to the local provider, back through /oauth/callback, connected, and the test works', async () => {
+    await page.goto(`${svc.url}/?q=${CRM}`);
+    await page.locator('.card', { hasText: 'Acme Crm' }).getByRole('link').click();
+    await page.getByRole('heading', { level: 1, name: 'Acme Crm' }).waitFor();
+    await page.getByRole('button', { name: 'Install Acme Crm' }).click();
+    const connect = page.getByRole('button', { name: 'Connect with Acme Crm' });
+    await connect.waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    const hop = navigations.length;
+    const issued = loopback.oauth.issued.length;
+    await connect.click();
+    await page.waitForURL(/\/installed\?connected=/);
+    // The browser went to the provider, which approved and sent it to the service's callback with a code.
+    const hops = navigations.slice(hop).map((u) => new URL(u));
+    expect(hops.some((u) => `${u.origin}${u.pathname}` === loopback.oauth.authorizeUrl && u.searchParams.get('code_challenge_method') === 'S256')).toBe(true);
+    expect(hops.some((u) => u.origin === svc.url && u.pathname === '/oauth/callback' && u.searchParams.has('code') && u.searchParams.has('state'))).toBe(true);
+    expect(loopback.oauth.issued.slice(issued)).toMatchObject([{ clientId: OAUTH_APP.client_id, grant: 'authorization_code', scope: 'items' }]);
+    const token = loopback.oauth.issued.at(-1)!.accessToken;
+
+    const connectionId = new URL(page.url()).searchParams.get('connected');
+    await page.getByRole('status').getByText('Account connected').waitFor();
+    const item = page.locator('.installed', { hasText: 'Acme Crm' });
+    await item.getByText('Connected', { exact: true }).waitFor();
+    const listed = (await svc.app.inject({ url: '/connections', headers: { authorization: `Bearer ${key}` } })).json() as { items: { id: string; connector: string; status: string }[] };
+    expect(listed.items.filter((c) => c.connector === CRM)).toMatchObject([{ id: connectionId, status: 'ok' }]);
+    await shot(page, 'oauth-connected');
+    expect(await seriousViolations(page)).toEqual([]);
+
+    const before = loopback.oauthApi.requests.length;
+    await item.getByRole('button', { name: 'Test connection' }).click();
+    await item.getByText('The connection works').waitFor();
+    // The API accepted the provider's access token, which the host took from the vault.
+    expect(loopback.oauthApi.requests.slice(before)).toMatchObject([{ method: 'GET', path: '/v2/items', status: 200, headers: { authorization: `Bearer ${token}` } }]);
+    expect(await page.content()).not.toContain(token);
+    expect(visited.filter((u) => u.includes(token))).toEqual([]);
+  }, 60_000);
+
+  it('comes back from a denied OAuth consent to a notice, and no connection is made', async () => {
+    // The simulated user clicks "Deny": the authorize request is answered by the provider whose user never consents.
+    const provider = new URL(loopback.oauth.authorizeUrl);
+    const isAuthorize = (u: URL) => u.origin === provider.origin && u.pathname === provider.pathname;
+    await page.route(isAuthorize, async (route) => {
+      const denied = await route.fetch({ url: `${loopback.denyingOauth.authorizeUrl}${new URL(route.request().url()).search}`, maxRedirects: 0 });
+      await route.fulfill({ response: denied });
+    });
+    try {
+      await page.goto(`${svc.url}/?q=${CRM}`);
+      await page.locator('.card', { hasText: 'Acme Crm' }).getByRole('link').click();
+      await page.getByRole('button', { name: 'Connect another account' }).click();
+      const hop = navigations.length;
+      const issued = loopback.oauth.issued.length + loopback.denyingOauth.issued.length;
+      await page.getByRole('button', { name: 'Connect with Acme Crm' }).click();
+      await page.waitForURL(/\/installed\?oauth_error=AUTH_FAILED$/);
+      const callback = navigations.slice(hop).map((u) => new URL(u)).find((u) => u.origin === svc.url && u.pathname === '/oauth/callback');
+      expect(callback?.searchParams.get('error')).toBe('access_denied');
+      expect(callback?.searchParams.get('state')).toBeTruthy();
+      expect(callback?.searchParams.has('code')).toBe(false);
+      await page.getByRole('alert').getByText(/The account was not connected \(the provider refused the sign-in or the grant\)/).waitFor();
+      expect(loopback.oauth.issued.length + loopback.denyingOauth.issued.length).toBe(issued);
+      const listed = (await svc.app.inject({ url: '/connections', headers: { authorization: `Bearer ${key}` } })).json() as { items: { connector: string }[] };
+      expect(listed.items.filter((c) => c.connector === CRM)).toHaveLength(1);
+      await shot(page, 'oauth-denied');
+      expect(await seriousViolations(page)).toEqual([]);
+    } finally {
+      await page.unroute(isAuthorize);
+    }
   }, 60_000);
 
   it('shows the review queue (or that this server has no submissions API)', async () => {
@@ -260,7 +400,6 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HA
     await mine.getByText(/Looks good/).waitFor();
     await shot(page, 'publisher');
   }, 120_000);
-  it.skip('OAuth2 connect through the local simulator provider (needs the OAuth simulator and BOS_OAUTH_APPS wiring in the e2e setup)', () => {});
 
   it('fits a phone-width screen (375 px) without horizontal scrolling', async () => {
     await page.setViewportSize({ width: 375, height: 812 });
