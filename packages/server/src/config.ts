@@ -185,3 +185,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   if (issues.length > 0) throw new ConfigError(issues);
   return { port, host, databaseUrl, redisUrl, redisPrefix, apiWorker, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, npm, logLevel, limits };
 }
+
+/** The configuration of a command (`npm start`, `npm run worker`), or undefined after printing every problem with it. */
+export function configOrReport(env: Record<string, string | undefined>): ServerConfig | undefined {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return undefined;
+    }
+    throw error;
+  }
+}

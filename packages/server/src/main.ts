@@ -3,7 +3,7 @@ import { createVault, loadOrCreateMasterKeyFile, type RuntimeConfig } from '@bus
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { bootstrapPlatform, writeAdminKeyFile } from './bootstrap.ts';
-import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import { configOrReport, type ServerConfig } from './config.ts';
 import type { Db } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
 import { deferredDb } from './db/deferred.ts';
@@ -111,19 +111,6 @@ export async function startServer(
     return stopping;
   };
   return { app, db, address, startup, polling: polling?.service, stop };
-}
-
-/** The configuration of a command, or undefined after printing every problem with it (the command exits 2). */
-export function configOrReport(env: Record<string, string | undefined>): ServerConfig | undefined {
-  try {
-    return loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return undefined;
-    }
-    throw error;
-  }
 }
 
 /**

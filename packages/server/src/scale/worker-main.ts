@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { createVault } from '@businessos/connector-runtime';
-import type { ServerConfig } from '../config.ts';
-import { configOrReport } from '../main.ts';
+import { configOrReport, type ServerConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { openDb } from '../db/open.ts';
 import { allowLoopbackFromEnv, createServiceRuntime } from '../execution/service-runtime.ts';
