@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config.ts';
 import type { Vault } from '@businessos/connector-runtime';
 import type { Db } from '../db/db.ts';
 import type { Principal, Role } from './api-key.ts';
+import type { TriggerService } from '../triggers/trigger-service.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,6 +21,8 @@ export interface RouteDeps {
   db: Db;
   /** Encrypts connection credentials; undefined when no master key is configured (connections then refuse secrets). */
   vault: Vault | undefined;
+  /** Trigger subscriptions, webhook ingress and the events outbox; undefined without a runtime (no master key). */
+  triggers: TriggerService | undefined;
   startupState(): StartupState;
 }
 
@@ -36,6 +39,11 @@ export interface RouteDefinition<G extends RouteGenericInterface = RouteGenericI
   access: RouteAccess;
   /** Request and response JSON schemas; the 4xx/5xx error envelope is added for every route. */
   schema: FastifySchema & { summary: string; tags: string[] };
+  /**
+   * Keep the body as the exact bytes received (`request.body` is a Buffer, whatever the content type), up to
+   * `maxBytes`: webhook signatures are computed over the raw body. The parser is scoped to this route.
+   */
+  rawBody?: { maxBytes: number };
   handler(request: FastifyRequest<G>, reply: FastifyReply, deps: RouteDeps): Promise<unknown>;
 }
 

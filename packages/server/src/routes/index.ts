@@ -23,6 +23,14 @@ import oauthCallback from './oauth/callback/get.ts';
 import getReady from './ready/get.ts';
 import createTenant from './tenants/post.ts';
 import getUsage from './usage/get.ts';
+import ackEvents from './events/ack/post.ts';
+import readEvents from './events/get.ts';
+import disableTrigger from './connections/_id/triggers/_subscriptionId/delete.ts';
+import listConnectionTriggers from './connections/_id/triggers/get.ts';
+import enableTrigger from './connections/_id/triggers/post.ts';
+import testTrigger from './connections/_id/triggers/test/post.ts';
+import listTriggers from './triggers/get.ts';
+import receiveWebhook from './webhooks/_endpointId/post.ts';
 
 /** Every route of the service. Files mirror URLs: `/a/{id}/b` is `a/_id/b/<method>.ts`. */
 export const ROUTES = [
@@ -48,6 +56,14 @@ export const ROUTES = [
   executeConnector,
   getExecution,
   listNodes,
+  enableTrigger,
+  listConnectionTriggers,
+  disableTrigger,
+  testTrigger,
+  listTriggers,
+  receiveWebhook,
+  readEvents,
+  ackEvents,
   getUsage,
   oauthCallback,
 ] as unknown as readonly RouteDefinition[];

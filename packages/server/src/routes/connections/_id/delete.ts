@@ -3,7 +3,7 @@ import { ProblemError } from '../../../http/problem.ts';
 import { defineRoute, principalOf } from '../../../http/route.ts';
 import { idParamsSchema } from '../../../http/schemas.ts';
 
-/** Deletes a connection and its stored credentials. Another tenant's connection is a 404. */
+/** Deletes a connection and its stored credentials, after disabling its triggers. Another tenant's connection is a 404. */
 export default defineRoute<{ Params: { id: string } }>({
   method: 'DELETE',
   url: '/connections/:id',
@@ -14,9 +14,11 @@ export default defineRoute<{ Params: { id: string } }>({
     params: idParamsSchema,
     response: { 204: { type: 'null', description: 'Deleted' } },
   },
-  async handler(request, reply, { db, vault }) {
+  async handler(request, reply, { db, vault, triggers }) {
     const principal = principalOf(request);
     const { id } = request.params;
+    // Its triggers stop first: locally always, at the provider best effort (each audited as trigger.disable).
+    await triggers?.stopForConnections(principal.tenantId, keyActor(principal.keyId), [id]);
     const deleted = await db.withTenant(principal.tenantId, async (tx) => {
       // vault_secrets rows go with it (foreign key cascade).
       const result = await tx.query('DELETE FROM connectors.connections WHERE id = $1 AND tenant_id = $2', [id, principal.tenantId]);

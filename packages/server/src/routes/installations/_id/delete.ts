@@ -22,7 +22,8 @@ export interface UninstallSummary {
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
- * Uninstalls a connector from the caller's tenant. OAuth2 tokens are first revoked at the provider where the auth
+ * Uninstalls a connector from the caller's tenant. Its connections' triggers are disabled first (unsubscribed at the
+ * provider, best effort). OAuth2 tokens are first revoked at the provider where the auth
  * spec declares a `revokeUrl` (best effort: failures are reported, never block); then the installation, its
  * connections, their vault secrets and pending OAuth states go in one transaction (foreign key cascades), with an
  * audit entry. Another tenant's installation is a 404.
@@ -55,7 +56,7 @@ export default defineRoute<{ Params: { id: string } }>({
       },
     },
   },
-  async handler(request, _reply, { db, vault, config }): Promise<UninstallSummary> {
+  async handler(request, _reply, { db, vault, config, triggers }): Promise<UninstallSummary> {
     const principal = principalOf(request);
     const { id } = request.params;
     // Row-level security hides other tenants' rows, so their installation ids are simply not found.
@@ -64,6 +65,9 @@ export default defineRoute<{ Params: { id: string } }>({
       const { rows } = await tx.query<{ id: string }>('SELECT id FROM connectors.connections WHERE installation_id = $1 AND tenant_id = $2 ORDER BY created_at', [id, principal.tenantId]);
       return { installation: found, connectionIds: rows.map((r) => r.id) };
     });
+
+    // Triggers stop before the tokens go (unsubscribing needs them): locally always, at the provider best effort.
+    await triggers?.stopForConnections(principal.tenantId, keyActor(principal.keyId), connectionIds);
 
     const summary: UninstallSummary = { revoked: 0, revokeFailures: [] };
     const manifest: ConnectorManifest = installation.manifest;

@@ -1,0 +1,398 @@
+import { randomBytes } from 'node:crypto';
+import type { Vault } from '@businessos/connector-runtime';
+import { toErrorData, type TriggerManifest, type WebhookSubscription } from '@businessos/connector-sdk';
+import {
+  createBullmqPublisher,
+  createMemoryRateLimiter,
+  createMemorySeenEvents,
+  createRedisRateLimiter,
+  createRedisSeenEvents,
+  withPublisher,
+  type EventOutbox,
+  type EventPublisher,
+  type IngressLimits,
+  type IngressResponse,
+  type TokenBucketConfig,
+} from '@businessos/connector-triggers';
+import type { Redis } from 'ioredis';
+import { recordAudit } from '../audit.ts';
+import type { ServerConfig } from '../config.ts';
+import type { Db } from '../db/db.ts';
+import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { ProblemError } from '../http/problem.ts';
+import { createPgOutbox } from './pg-outbox.ts';
+import { createSubscriptionSecrets, type SubscriptionSecrets } from './subscription-secrets.ts';
+import { loadConnectionTriggers, renewAtFor, SUBSCRIPTION_SELECT, subscriptionView, webhookUrlOf, type SubscriptionRow, type SubscriptionView } from './subscriptions.ts';
+import { createWebhookIngress, type WebhookRequest } from './webhook-ingress.ts';
+
+/** The BullMQ queue events are pushed to when Redis is configured (jobs named `trigger-event`, data: the outbox event). */
+export const EVENTS_QUEUE_NAME = 'bos-trigger-events';
+
+/**
+ * What the polling side does when a polling subscription is enabled or disabled (the polling service implements
+ * it). Called after the subscription row is committed.
+ */
+export interface PollingHooks {
+  onPollingEnabled(subscription: { id: string; tenantId: string }): Promise<void>;
+  onPollingDisabled(subscriptionId: string): Promise<void>;
+}
+
+/** Options of {@link createTriggerService}. */
+export interface TriggerServiceOptions {
+  db: Db;
+  runtime: ServiceRuntime;
+  /** Connection credentials (for signing secrets that are secret connection fields). */
+  vault: Vault;
+  /** `publicUrl` (webhook addresses), `masterKey` (sealing signing secrets), `oauthApps` (`config:` secrets). */
+  config: ServerConfig;
+  /**
+   * With Redis (created with `maxRetriesPerRequest: null`; owned and closed by the caller): replay dedupe and the
+   * per-endpoint rate limit are shared by every process, and new events are pushed to the BullMQ queue
+   * {@link EVENTS_QUEUE_NAME} under `queuePrefix`.
+   */
+  redis?: Redis | undefined;
+  /** BullMQ prefix of the events queue (default `bull`). */
+  queuePrefix?: string | undefined;
+  /** Per-endpoint rate limit (default 100 deliveries/s with bursts of 500). */
+  rateLimit?: TokenBucketConfig;
+  /** Body cap and dedupe window of ingress (default 1 MiB, 72 h). */
+  ingressLimits?: IngressLimits;
+  /** Polling hooks, also settable later with {@link TriggerService.setPollingHooks}. */
+  polling?: PollingHooks;
+  log?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
+}
+
+/** The outcome of disabling a subscription. */
+export interface DisableOutcome {
+  subscription: SubscriptionView;
+  /** Whether the provider confirmed removing the hook (true also when there was nothing to remove there). */
+  unsubscribed: boolean;
+  /** Why the provider side failed; the subscription is stopped locally anyway. */
+  detail?: string;
+}
+
+/** Webhook and polling subscriptions of the service, their ingress and the events outbox. */
+export interface TriggerService {
+  /** The events outbox (PostgreSQL; also pushed to BullMQ with Redis). The polling side appends its items here. */
+  readonly outbox: EventOutbox;
+  setPollingHooks(hooks: PollingHooks | undefined): void;
+  /** Enables `trigger` on a connection of `tenantId`: webhook triggers subscribe at the provider, polling ones are scheduled. */
+  enable(tenantId: string, actor: string, connectionId: string, trigger: string, config: Record<string, unknown>): Promise<SubscriptionView>;
+  /** A tenant's subscriptions, newest first; only those of one connection when given. */
+  list(tenantId: string, connectionId?: string): Promise<SubscriptionView[]>;
+  /** Stops a subscription locally at once, then unsubscribes at the provider (best effort) and audits. */
+  disable(tenantId: string, actor: string, subscriptionId: string, connectionId?: string): Promise<DisableOutcome>;
+  /** Disables every live subscription of these connections (before they are deleted). Never throws for provider failures. */
+  stopForConnections(tenantId: string, actor: string, connectionIds: string[]): Promise<DisableOutcome[]>;
+  /** The trigger's sample events (from its manifest), as "test trigger" shows them. */
+  sample(tenantId: string, connectionId: string, trigger: string): Promise<unknown[]>;
+  /** Handles one webhook delivery. */
+  receive(request: WebhookRequest): Promise<IngressResponse>;
+  /** Renews every active webhook subscription whose renewal time has come; resolves to how many were renewed. */
+  renewDue(): Promise<number>;
+  /** Runs {@link renewDue} every `intervalMs` (default 60 s) until {@link close}. */
+  startRenewals(intervalMs?: number): void;
+  /** Stops the renewal timer and closes the events publisher. */
+  close(): Promise<void>;
+}
+
+const SYSTEM = 'system';
+const errorText = (error: unknown) => toErrorData(error).message;
+
+/**
+ * Creates the trigger side of the service.
+ * @example const triggers = createTriggerService({ db, runtime, vault, config }); await buildApp({ ..., triggers });
+ */
+export function createTriggerService(options: TriggerServiceOptions): TriggerService {
+  const { db, runtime, config } = options;
+  const log = options.log ?? (() => {});
+  if (!config.masterKey) throw new Error('createTriggerService needs config.masterKey (signing secrets are sealed by the vault)');
+  const secrets: SubscriptionSecrets = createSubscriptionSecrets(db, { masterKey: config.masterKey, previousMasterKeys: config.previousMasterKeys });
+  const publisher: EventPublisher | undefined = options.redis
+    ? createBullmqPublisher({ connection: options.redis, queueName: EVENTS_QUEUE_NAME, ...(options.queuePrefix ? { prefix: options.queuePrefix } : {}) })
+    : undefined;
+  const pgOutbox = createPgOutbox(db);
+  const outbox = publisher
+    ? withPublisher(pgOutbox, publisher, { onPublishError: (error, events) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }) })
+    : pgOutbox;
+  const rate = options.rateLimit ?? { perSecond: 100, burst: 500 };
+  const ingress = createWebhookIngress({
+    db,
+    runtime,
+    config,
+    vault: options.vault,
+    secrets,
+    outbox,
+    seen: options.redis ? createRedisSeenEvents({ redis: options.redis }) : createMemorySeenEvents(),
+    rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, ...rate }) : createMemoryRateLimiter(rate),
+    limits: options.ingressLimits ?? {},
+    onError: (stage, error, endpointId) => log(stage === 'rate-limit' || stage === 'dedupe' ? 'warn' : 'error', `webhook ${stage} failed`, { endpoint: endpointId.slice(0, 6), error: errorText(error) }),
+  });
+  let polling = options.polling;
+  let timer: NodeJS.Timeout | undefined;
+  let renewing: Promise<number> | undefined;
+
+  const triggerOf = (triggers: TriggerManifest[], name: string) => triggers.find((t) => t.name === name);
+
+  async function loadRow(tenantId: string, subscriptionId: string): Promise<SubscriptionRow | undefined> {
+    const { rows } = await db.withTenant(tenantId, (tx) => tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.id = $1`, [subscriptionId]));
+    return rows[0];
+  }
+
+  async function viewOf(row: SubscriptionRow): Promise<SubscriptionView> {
+    const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
+    return subscriptionView(row, config.publicUrl, triggers && triggerOf(triggers.triggers, row.trigger_name));
+  }
+
+  function runStep<T>(row: Pick<SubscriptionRow, 'tenant_id' | 'connector' | 'version' | 'trigger_name' | 'connection_id' | 'fields'>, operation: 'subscribe' | 'unsubscribe', input: unknown) {
+    return runtime.asTenant(row.tenant_id, () =>
+      runtime.runtime.executeTrigger<T>({
+        tenant: row.tenant_id,
+        connector: row.connector,
+        version: row.version,
+        trigger: row.trigger_name,
+        operation,
+        input,
+        connection: { id: row.connection_id, fields: row.fields ?? {} },
+      }),
+    );
+  }
+
+  /** Registers the hook at the provider and records what it answered; the row must be pending or active. */
+  async function subscribeAtProvider(row: SubscriptionRow): Promise<void> {
+    const webhookUrl = webhookUrlOf(config.publicUrl, row.webhook_token!);
+    const { data } = await runStep<WebhookSubscription>(row, 'subscribe', { webhookUrl });
+    if (data.secret) await secrets.put(row.tenant_id, row.id, data.secret);
+    const now = Date.now();
+    const expiresAt = typeof data.expiresAt === 'number' && Number.isFinite(data.expiresAt) ? data.expiresAt : undefined;
+    await db.withTenant(row.tenant_id, (tx) =>
+      tx.query(
+        `UPDATE connectors.trigger_subscriptions
+         SET status = 'active', status_detail = NULL, external_id = $2, updated_at = now(),
+             expires_at = CASE WHEN $3::float8 IS NULL THEN NULL ELSE to_timestamp($3::float8 / 1000) END,
+             renew_at = CASE WHEN $4::float8 IS NULL THEN NULL ELSE to_timestamp($4::float8 / 1000) END
+         WHERE id = $1`,
+        [row.id, data.externalId, expiresAt ?? null, expiresAt === undefined ? null : renewAtFor(expiresAt, now)],
+      ),
+    );
+  }
+
+  /** Removes the hook at the provider, best effort; resolves to the failure text, or undefined when it is gone. */
+  async function unsubscribeAtProvider(row: SubscriptionRow, trigger: TriggerManifest | undefined): Promise<string | undefined> {
+    if (row.kind !== 'webhook' || !row.external_id || trigger?.webhook?.unsubscribe !== true) return undefined;
+    try {
+      const subscription: WebhookSubscription = { externalId: row.external_id };
+      if (row.expires_at) subscription.expiresAt = new Date(row.expires_at).getTime();
+      await runStep(row, 'unsubscribe', subscription);
+      return undefined;
+    } catch (error) {
+      return `The provider did not confirm removing hook ${row.external_id}: ${errorText(error)}; remove it in the provider's settings`;
+    }
+  }
+
+  async function disableRow(row: SubscriptionRow, actor: string): Promise<DisableOutcome> {
+    // Stop locally first: from this commit on, the endpoint answers 404 and polls stop, whatever the provider says.
+    await db.withTenant(row.tenant_id, (tx) =>
+      tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'stopped', status_detail = NULL, renew_at = NULL, updated_at = now() WHERE id = $1`, [row.id]),
+    );
+    let detail: string | undefined;
+    if (row.kind === 'polling') {
+      try {
+        await polling?.onPollingDisabled(row.id);
+      } catch (error) {
+        detail = `The polling scheduler did not confirm: ${errorText(error)}`;
+      }
+    } else if (row.status !== 'stopped') {
+      const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
+      detail = await unsubscribeAtProvider(row, triggers && triggerOf(triggers.triggers, row.trigger_name));
+    }
+    if (row.has_secret) await secrets.delete(row.tenant_id, row.id).catch((error: unknown) => log('warn', 'could not erase a stopped subscription\'s secret', { error: errorText(error) }));
+    await db.withTenant(row.tenant_id, async (tx) => {
+      if (detail) await tx.query('UPDATE connectors.trigger_subscriptions SET status_detail = $2 WHERE id = $1', [row.id, detail.slice(0, 1000)]);
+      await recordAudit(tx, { tenantId: row.tenant_id, actor, action: 'trigger.disable', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name, connection: row.connection_id, unsubscribed: detail === undefined, ...(detail ? { detail } : {}) } });
+    });
+    const after = (await loadRow(row.tenant_id, row.id)) ?? { ...row, status: 'stopped' as const, has_secret: false };
+    return { subscription: await viewOf(after), unsubscribed: detail === undefined, ...(detail ? { detail } : {}) };
+  }
+
+  /** Re-registers one hook; resolves to whether it worked (failures are recorded on the row). */
+  async function renewRow(row: SubscriptionRow): Promise<boolean> {
+    const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
+    const trigger = triggers && triggerOf(triggers.triggers, row.trigger_name);
+    try {
+      if (!trigger?.webhook?.subscribe) throw new Error(`trigger ${row.trigger_name} has no subscribe step any more`);
+      // The SDK declares no renew step: re-register (unsubscribe, then subscribe again at the same address).
+      const failed = await unsubscribeAtProvider(row, trigger);
+      if (failed) log('warn', 'renewal: the old hook was not removed', { subscription: row.id, detail: failed });
+      await subscribeAtProvider(row);
+      await db.withTenant(row.tenant_id, (tx) => recordAudit(tx, { tenantId: row.tenant_id, actor: SYSTEM, action: 'trigger.renew', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name } }));
+      return true;
+    } catch (error) {
+      const detail = `Renewing the subscription at the provider failed: ${errorText(error)}; enable the trigger again`;
+      const lapsed = row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now();
+      // Retry in 5 minutes while the hook still lives; once it lapsed, the subscription has failed.
+      await db.withTenant(row.tenant_id, (tx) =>
+        tx.query(
+          `UPDATE connectors.trigger_subscriptions SET status_detail = $2, updated_at = now(),
+             status = CASE WHEN $3 THEN 'failed' ELSE status END,
+             renew_at = CASE WHEN $3 THEN NULL ELSE now() + interval '5 minutes' END
+           WHERE id = $1`,
+          [row.id, detail.slice(0, 1000), lapsed],
+        ),
+      );
+      log('error', 'trigger renewal failed', { subscription: row.id, error: errorText(error) });
+      return false;
+    }
+  }
+
+  function renewDue(): Promise<number> {
+    renewing ??= (async () => {
+      // Claim due rows for 5 minutes (a lease: another process skips them, and a crash retries them later).
+      const { rows } = await db.query<{ id: string; tenant_id: string }>(
+        `UPDATE connectors.trigger_subscriptions SET renew_at = now() + interval '5 minutes'
+         WHERE id IN (SELECT id FROM connectors.trigger_subscriptions
+                      WHERE status = 'active' AND kind = 'webhook' AND renew_at <= now()
+                      ORDER BY renew_at LIMIT 50 FOR UPDATE SKIP LOCKED)
+         RETURNING id, tenant_id`,
+      );
+      let renewed = 0;
+      for (const claimed of rows) {
+        const row = await loadRow(claimed.tenant_id, claimed.id);
+        if (row?.status === 'active' && (await renewRow(row))) renewed += 1;
+      }
+      return renewed;
+    })().finally(() => {
+      renewing = undefined;
+    });
+    return renewing;
+  }
+
+  return {
+    outbox,
+    setPollingHooks(hooks) {
+      polling = hooks;
+    },
+
+    async enable(tenantId, actor, connectionId, triggerName, triggerConfig) {
+      const target = await db.withTenant(tenantId, (tx) => loadConnectionTriggers(tx, connectionId));
+      if (!target) throw new ProblemError('NOT_FOUND', `No connection ${connectionId} in your tenant; list them with GET /connections`);
+      const trigger = triggerOf(target.triggers, triggerName);
+      if (!trigger) {
+        const names = target.triggers.map((t) => t.name);
+        throw new ProblemError('NOT_FOUND', `${target.connector}@${target.version} has no trigger "${triggerName}"; its triggers are: ${names.length > 0 ? names.join(', ') : 'none'}`);
+      }
+      const kind = trigger.type;
+      const subscribes = kind === 'webhook' && trigger.webhook?.subscribe === true;
+      const token = kind === 'webhook' ? randomBytes(32).toString('base64url') : null;
+      let id: string;
+      try {
+        id = await db.withTenant(tenantId, async (tx) => {
+          const { rows } = await tx.query<{ id: string }>(
+            `INSERT INTO connectors.trigger_subscriptions (tenant_id, connection_id, trigger_name, kind, status, webhook_token, config)
+             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id`,
+            [tenantId, connectionId, triggerName, kind, subscribes ? 'pending' : 'active', token, JSON.stringify(triggerConfig)],
+          );
+          const created = rows[0]!.id;
+          await recordAudit(tx, { tenantId, actor, action: 'trigger.enable', targetType: 'trigger_subscription', targetId: created, details: { connector: target.connector, trigger: triggerName, kind, connection: connectionId } });
+          return created;
+        });
+      } catch (error) {
+        if ((error as { code?: unknown }).code === '23505') {
+          throw new ProblemError('CONFLICT', `Trigger ${triggerName} is already enabled on connection ${connectionId}; see GET /connections/${connectionId}/triggers, or disable it first`);
+        }
+        throw error;
+      }
+      const row = (await loadRow(tenantId, id))!;
+      if (subscribes) {
+        try {
+          await subscribeAtProvider(row);
+        } catch (error) {
+          // Nothing was registered (or the provider refused): leave no half-enabled subscription behind.
+          await db.withTenant(tenantId, async (tx) => {
+            await tx.query('DELETE FROM connectors.trigger_subscriptions WHERE id = $1', [id]);
+            await recordAudit(tx, { tenantId, actor, action: 'trigger.enable_failed', targetType: 'trigger_subscription', targetId: id, details: { connector: target.connector, trigger: triggerName, error: errorText(error) } });
+          });
+          const data = toErrorData(error);
+          throw new ProblemError(data.code, `Registering the webhook of ${target.connector}.${triggerName} at the provider failed: ${data.message}`);
+        }
+      }
+      if (kind === 'polling' && polling) {
+        try {
+          await polling.onPollingEnabled({ id, tenantId });
+        } catch (error) {
+          await db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'failed', status_detail = $2 WHERE id = $1`, [id, `Could not be scheduled: ${errorText(error)}`.slice(0, 1000)]));
+          const data = toErrorData(error);
+          throw new ProblemError(data.code, `Scheduling the polling trigger ${target.connector}.${triggerName} failed: ${data.message}`);
+        }
+      }
+      return viewOf((await loadRow(tenantId, id))!);
+    },
+
+    async list(tenantId, connectionId) {
+      const { rows } = await db.withTenant(tenantId, (tx) =>
+        connectionId === undefined
+          ? tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} ORDER BY s.created_at DESC, s.id`)
+          : tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = $1 ORDER BY s.created_at DESC, s.id`, [connectionId]),
+      );
+      return Promise.all(rows.map(viewOf));
+    },
+
+    async disable(tenantId, actor, subscriptionId, connectionId) {
+      const row = await loadRow(tenantId, subscriptionId);
+      if (!row || (connectionId !== undefined && row.connection_id !== connectionId)) {
+        throw new ProblemError('NOT_FOUND', `No trigger subscription ${subscriptionId}${connectionId ? ` on connection ${connectionId}` : ''} in your tenant; list them with GET /connections/{id}/triggers`);
+      }
+      if (row.status === 'stopped') return { subscription: await viewOf(row), unsubscribed: true };
+      return disableRow(row, actor);
+    },
+
+    async stopForConnections(tenantId, actor, connectionIds) {
+      if (connectionIds.length === 0) return [];
+      const { rows } = await db.withTenant(tenantId, (tx) =>
+        tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = ANY($1::uuid[]) AND s.status <> 'stopped'`, [connectionIds]),
+      );
+      const outcomes: DisableOutcome[] = [];
+      for (const row of rows) {
+        try {
+          outcomes.push(await disableRow(row, actor));
+        } catch (error) {
+          log('error', 'stopping a trigger subscription failed', { subscription: row.id, error: errorText(error) });
+        }
+      }
+      return outcomes;
+    },
+
+    async sample(tenantId, connectionId, triggerName) {
+      const target = await db.withTenant(tenantId, (tx) => loadConnectionTriggers(tx, connectionId));
+      if (!target) throw new ProblemError('NOT_FOUND', `No connection ${connectionId} in your tenant; list them with GET /connections`);
+      const trigger = triggerOf(target.triggers, triggerName);
+      if (!trigger) throw new ProblemError('NOT_FOUND', `${target.connector}@${target.version} has no trigger "${triggerName}"`);
+      return trigger.sample === undefined ? [] : [trigger.sample];
+    },
+
+    receive: (request) => ingress.receive(request),
+
+    renewDue,
+
+    startRenewals(intervalMs = 60_000) {
+      if (timer) return;
+      timer = setInterval(() => {
+        void renewDue().catch((error: unknown) => log('error', 'trigger renewal sweep failed', { error: errorText(error) }));
+      }, intervalMs);
+      timer.unref();
+    },
+
+    async close() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await renewing?.catch(() => 0);
+      await publisher?.close();
+    },
+  };
+}
+
+/** The trigger service of the app, or 503 when the service runs without a master key (no runtime, no vault). */
+export function requireTriggers(triggers: TriggerService | undefined): TriggerService {
+  if (!triggers) throw new ProblemError('NOT_IMPLEMENTED', 'This service has no master key, so it cannot run triggers; the operator sets BOS_MASTER_KEY', { status: 503 });
+  return triggers;
+}

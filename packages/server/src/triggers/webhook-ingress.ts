@@ -1,0 +1,129 @@
+import type { Vault } from '@businessos/connector-runtime';
+import type { TriggerManifest } from '@businessos/connector-sdk';
+import {
+  handleDelivery,
+  resolveSigningSecret,
+  type EventOutbox,
+  type IngressLimits,
+  type IngressResponse,
+  type RateLimiter,
+  type RawHeaders,
+  type SeenEvents,
+  type WebhookEndpoint,
+} from '@businessos/connector-triggers';
+import type { ServerConfig } from '../config.ts';
+import type { Db } from '../db/db.ts';
+import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import type { SubscriptionSecrets } from './subscription-secrets.ts';
+
+/** Endpoint ids are 32 random bytes in base64url: anything else is unknown without asking the store. */
+export const ENDPOINT_ID = /^[A-Za-z0-9_-]{43}$/;
+
+/** What ingress needs besides the request. */
+export interface WebhookIngressDeps {
+  db: Db;
+  runtime: ServiceRuntime;
+  config: ServerConfig;
+  /** Connection credentials (for `field:` secrets that are secret connection fields). */
+  vault: Vault;
+  secrets: SubscriptionSecrets;
+  outbox: EventOutbox;
+  seen: SeenEvents;
+  rateLimiter?: RateLimiter | undefined;
+  limits?: IngressLimits;
+  onError?: (stage: string, error: unknown, endpointId: string) => void;
+}
+
+/** One delivery as the HTTP layer hands it over. */
+export interface WebhookRequest {
+  endpointId: string;
+  rawBody: Buffer;
+  headers: RawHeaders;
+  query: Record<string, string | string[] | undefined>;
+}
+
+interface EndpointRow {
+  subscription_id: string;
+  tenant_id: string;
+  connection_id: string;
+  status: string;
+  trigger_name: string;
+  connector_name: string;
+  connector_version: string;
+  fields: Record<string, string> | null;
+  trigger: TriggerManifest | null;
+}
+
+interface ResolvedEndpoint {
+  endpoint: WebhookEndpoint;
+  connector: string;
+  version: string;
+  connectionId: string;
+  fields: Record<string, string>;
+}
+
+/**
+ * The service's webhook ingress: finds the subscription behind `/webhooks/{endpointId}` (through the
+ * `resolve_webhook_endpoint` function, since the tenant is not known yet), resolves the signing secret its trigger
+ * declares (`subscription`: sealed on the row; `field:`: the connection's fields and stored credentials; `config:`:
+ * the platform's app settings), and hands the rest to `handleDelivery`: body cap, per-endpoint rate limit, 404 for
+ * unknown and inactive endpoints alike, constant-time signature check, Slack's challenge, event-id replay dedupe,
+ * the raw delivery stored before any 2xx, the connector's transform in the sandbox, events into the outbox.
+ */
+export function createWebhookIngress(deps: WebhookIngressDeps): { receive(request: WebhookRequest): Promise<IngressResponse> } {
+  const { db, runtime, config } = deps;
+
+  async function resolve(endpointId: string): Promise<ResolvedEndpoint | undefined> {
+    if (!ENDPOINT_ID.test(endpointId)) return undefined;
+    const { rows } = await db.withTenant(null, (tx) => tx.query<EndpointRow>('SELECT * FROM connectors.resolve_webhook_endpoint($1)', [endpointId]));
+    const r = rows[0];
+    if (!r || !r.trigger || r.status !== 'active') return undefined;
+    const fields = r.fields ?? {};
+    const spec = r.trigger.webhook?.verify;
+    let secret: string | undefined;
+    if (spec) {
+      const source = spec.secret;
+      const subscriptionSecret = source === 'subscription' ? await deps.secrets.get(r.tenant_id, r.subscription_id) : undefined;
+      const credentialFields = source.startsWith('field:') ? (await deps.vault.getCredentials(r.tenant_id, r.connection_id))?.fields : undefined;
+      secret = resolveSigningSecret(source, { subscriptionSecret, fields: { ...credentialFields, ...fields }, config: config.oauthApps[r.connector_name] ?? {} });
+    }
+    return {
+      endpoint: { id: endpointId, tenantId: r.tenant_id, subscriptionId: r.subscription_id, status: r.status, trigger: { name: r.trigger.name, ...(r.trigger.webhook ? { webhook: r.trigger.webhook } : {}) }, secret },
+      connector: r.connector_name,
+      version: r.connector_version,
+      connectionId: r.connection_id,
+      fields,
+    };
+  }
+
+  return {
+    async receive(request) {
+      const resolved = await resolve(request.endpointId);
+      return handleDelivery(
+        { endpointId: request.endpointId, endpoint: resolved?.endpoint, rawBody: request.rawBody, headers: request.headers, query: request.query, now: Date.now() },
+        {
+          seen: deps.seen,
+          outbox: deps.outbox,
+          ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
+          ...(deps.limits ? { limits: deps.limits } : {}),
+          onError: (stage, error) => deps.onError?.(stage, error, request.endpointId),
+          async transform({ endpoint, delivery }) {
+            const target = resolved!;
+            const result = await runtime.asTenant(endpoint.tenantId, () =>
+              runtime.runtime.executeTrigger<unknown[]>({
+                tenant: endpoint.tenantId,
+                connector: target.connector,
+                version: target.version,
+                trigger: endpoint.trigger.name,
+                operation: 'transform',
+                input: delivery,
+                connection: { id: target.connectionId, fields: target.fields },
+              }),
+            );
+            return result.data;
+          },
+        },
+      );
+    },
+  };
+}
