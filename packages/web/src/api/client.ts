@@ -126,7 +126,7 @@ export function createApiClient(options: ApiClientOptions) {
     connections: () => request<{ items: Connection[] }>('GET', '/connections'),
     connect: (body: { installationId: string; name: string; credentials?: Record<string, string>; fields?: Record<string, string> }) =>
       request<Connection>('POST', '/connections', { body }),
-    /** Assumed route. */
+    /** Runs the connector's test request with the stored credentials; the service records the outcome on the connection. */
     testConnection: (connectionId: string) => request<ConnectionTest>('POST', `/connections/${seg(connectionId)}/test`, { body: {} }),
     deleteConnection: (connectionId: string) => request<void>('DELETE', `/connections/${seg(connectionId)}`),
     /** Assumed route. */

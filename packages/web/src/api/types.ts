@@ -205,10 +205,13 @@ export interface Connection {
 }
 
 /** Assumed: answer of `POST /connections/{id}/test`. */
+/** Answer of `POST /connections/{id}/test`; the service also stores `status` (and the error message) on the connection. */
 export interface ConnectionTest {
   ok: boolean;
-  detail?: string | null;
-  status?: Connection['status'];
+  status: Connection['status'];
+  /** false when the connector declares no test request, so the credentials were stored but not checked. */
+  checked?: boolean;
+  error?: { code: string; message: string };
 }
 
 /** Assumed: answer of `POST /connectors/{name}/execute`. */

@@ -10,14 +10,16 @@ export function ConnectionStatus({ status }: { status: Connection['status'] }) {
   return <Badge tone="danger">Error</Badge>;
 }
 
-/** "Test connection" and its result (ok, failure with code and detail, or route missing). */
-export function TestConnection({ connection }: { connection: Connection }) {
+/** "Test connection" and its result (works, not checked, failure with the reason, or the request failed). */
+export function TestConnection({ connection, onTested }: { connection: Connection; onTested?(result: ConnectionTest): void }) {
   const { api } = useSession();
   const [state, setState] = useState<{ status: 'idle' | 'running' } | { status: 'done'; result: ConnectionTest } | { status: 'error'; error: unknown }>({ status: 'idle' });
   const run = async () => {
     setState({ status: 'running' });
     try {
-      setState({ status: 'done', result: await api.testConnection(connection.id) });
+      const result = await api.testConnection(connection.id);
+      setState({ status: 'done', result });
+      onTested?.(result);
     } catch (error) {
       setState({ status: 'error', error });
     }
@@ -30,13 +32,34 @@ export function TestConnection({ connection }: { connection: Connection }) {
       <div aria-live="polite">
         {state.status === 'done' &&
           (state.result.ok ? (
-            <p className="text-ok">✓ The connection works{state.result.detail ? `: ${state.result.detail}` : '.'}</p>
+            state.result.checked === false ? (
+              <p className="muted">Nothing to check: this connector declares no test request, so the credentials were saved unchecked.</p>
+            ) : (
+              <p className="text-ok">✓ The connection works.</p>
+            )
           ) : (
-            <p className="text-danger">✗ The test failed{state.result.detail ? `: ${state.result.detail}` : '.'}</p>
+            <p className="text-danger">✗ The test failed{state.result.error ? `: ${state.result.error.message}` : '.'}</p>
           ))}
         {state.status === 'error' && <ErrorNotice error={state.error} what="Test the connection" />}
       </div>
     </div>
+  );
+}
+
+/**
+ * One connection: name, status badge and what is wrong, and "Test connection". A test updates the badge at once (the
+ * service stored the new status too); its reason is then shown by the test result rather than twice.
+ */
+export function ConnectionItem({ connection }: { connection: Connection }) {
+  const [tested, setTested] = useState<ConnectionTest | null>(null);
+  const status = tested?.status ?? connection.status;
+  const detail = tested ? null : connection.statusDetail;
+  return (
+    <>
+      <span className="conn-name">{connection.name}</span> <ConnectionStatus status={status} />
+      {detail && <span className="muted small"> {detail}</span>}
+      <TestConnection connection={connection} onTested={setTested} />
+    </>
   );
 }
 

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { isApiError } from '../api/client.ts';
 import type { Connection, ConnectorDetail, InstallResponse, JsonSchema } from '../api/types.ts';
-import { ConnectForm, ConnectionStatus, TestConnection } from '../components/connect-panel.tsx';
+import { ConnectForm, ConnectionItem } from '../components/connect-panel.tsx';
 import { Badge, ConnectorIcon, DeprecationNotice, Empty, ErrorNotice, formatCount, formatDate, Loading, Stars } from '../components/ui.tsx';
 import { Link } from '../lib/router.tsx';
 import { useSession } from '../lib/session.tsx';
@@ -131,8 +131,7 @@ function InstallPanel({ c }: { c: ConnectorDetail }) {
             <ul className="conn-list">
               {mine.map((x) => (
                 <li key={x.id}>
-                  <span className="conn-name">{x.name}</span> <ConnectionStatus status={x.status} />
-                  <TestConnection connection={x} />
+                  <ConnectionItem connection={x} />
                 </li>
               ))}
             </ul>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import type { Installation } from '../api/types.ts';
-import { ConnectionStatus, TestConnection } from '../components/connect-panel.tsx';
+import { ConnectionItem } from '../components/connect-panel.tsx';
 import { Badge, DeprecationNotice, Empty, ErrorNotice, formatDate, Loading, NeedsSignIn } from '../components/ui.tsx';
 import { Link, useRouter } from '../lib/router.tsx';
 import { useSession } from '../lib/session.tsx';
@@ -152,9 +152,7 @@ export function InstalledScreen() {
                 <ul className="conn-list">
                   {conns.map((c) => (
                     <li key={c.id}>
-                      <span className="conn-name">{c.name}</span> <ConnectionStatus status={c.status} />
-                      {c.statusDetail && <span className="muted small"> {c.statusDetail}</span>}
-                      <TestConnection connection={c} />
+                      <ConnectionItem connection={c} />
                     </li>
                   ))}
                 </ul>
