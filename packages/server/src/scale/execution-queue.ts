@@ -1,5 +1,5 @@
 import type { ErrorData } from '@businessos/connector-sdk';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/db.ts';
 import { apiMeta, ExecutionFailed, failExecution, type ApiExecutionMeta, type PreparedExecution } from '../execution/executions.ts';
@@ -87,6 +87,8 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
   const retryAfter = options.retryAfterSeconds ?? 1;
   const redis: Redis = createRedis(options.redisUrl);
   const queue = new Queue<ExecutionJobData, ExecutionJobResult>(keys.queueName, { connection: redis, prefix: keys.queuePrefix });
+  // Each concurrent add listens for the queue closing; as many run at once as the waiting room admits.
+  queue.setMaxListeners(maxTotal + 10);
   let eventsRedis: Redis | undefined;
   let events: Promise<QueueEvents> | undefined;
   const queueEvents = (): Promise<QueueEvents> => {
@@ -104,7 +106,7 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
     throw new ExecutionFailed(data, apiMeta(prepared.id, undefined));
   }
 
-  async function enqueue(prepared: PreparedExecution): Promise<void> {
+  async function enqueue(prepared: PreparedExecution): Promise<Job<ExecutionJobData, ExecutionJobResult>> {
     const admitted = (await redis.eval(ADMIT, 1, keys.pending, PENDING_TTL_MS, maxTotal, maxTenant, prepared.tenantId, prepared.id)) as [number, string?, number?];
     if (admitted[0] !== 1) {
       const which = admitted[1] === 'tenant' ? `tenant ${prepared.tenantId} already has ${admitted[2]} executions waiting or running` : `${admitted[2]} executions are waiting or running`;
@@ -116,15 +118,13 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
       await failExecution(db, prepared, { code: 'INTERNAL', message: problem.message });
       throw problem;
     }
-    await queue.add('execute', prepared, { jobId: prepared.id, attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } });
+    return queue.add('execute', prepared, { jobId: prepared.id, attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } });
   }
 
   return {
     async run(prepared) {
       const listening = await queueEvents();
-      await enqueue(prepared);
-      const job = await queue.getJob(prepared.id);
-      if (!job) throw new ProblemError('INTERNAL', `Execution ${prepared.id} left the queue before it could be awaited; read it with GET /executions/${prepared.id}`);
+      const job = await enqueue(prepared);
       let result: ExecutionJobResult;
       try {
         result = await job.waitUntilFinished(listening, options.waitMs);
@@ -150,7 +150,9 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
       if (!result.ok) throw new ExecutionFailed(result.error, result.meta);
       return { data: result.data, meta: result.meta };
     },
-    submit: enqueue,
+    async submit(prepared) {
+      await enqueue(prepared);
+    },
     async close() {
       await queue.close();
       if (events) await (await events).close();
