@@ -14,7 +14,8 @@ import { startScaleOut, type ScaleOut } from './scale/scale-out.ts';
 import { createPgVaultStore } from './vault/pg-vault-store.ts';
 import { createServicePolling, type ServicePolling } from './polling/start-polling.ts';
 import type { PollingService } from './polling/polling-service.ts';
-import { createPgOutbox } from './triggers/pg-outbox.ts';
+import { createRedis, keyspace } from './scale/redis.ts';
+import { createTriggerService, type TriggerService } from './triggers/trigger-service.ts';
 import { registerWebApp } from '@businessos/web/serve';
 
 /** A running service and how to stop it. */
@@ -49,8 +50,14 @@ export async function startServer(
   const vault = masterKey ? createVault({ store: createPgVaultStore(db), masterKey, previousMasterKeys: given.previousMasterKeys }) : undefined;
   // One runtime (and sandbox pool) for the process; loopback egress only when explicitly asked (tests, development).
   const runtime: ServiceRuntime | undefined = vault ? createServiceRuntime({ db, vault, config, allowLoopback: options.allowLoopbackEgress === true, ...(options.runtimeConfig ? { runtimeConfig: options.runtimeConfig } : {}) }) : undefined;
+  // Webhook triggers and the events outbox; with REDIS_URL, replay dedupe and rate limits are shared by every
+  // process and new events are pushed to BullMQ.
+  const triggerRedis = config.redisUrl && runtime ? createRedis(config.redisUrl) : undefined;
+  const triggers: TriggerService | undefined =
+    runtime && vault ? createTriggerService({ db, runtime, vault, config, redis: triggerRedis, queuePrefix: keyspace(config.redisPrefix).queuePrefix, log: (level, message, data) => log(`[triggers] ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}`) }) : undefined;
   // Polling triggers: BullMQ repeatable jobs with REDIS_URL, in-process timers otherwise; scheduled once migrated.
-  const polling: ServicePolling | undefined = runtime ? createServicePolling({ config, db, runtime, outbox: createPgOutbox(db), log }) : undefined;
+  const polling: ServicePolling | undefined = runtime && triggers ? createServicePolling({ config, db, runtime, outbox: triggers.outbox, log }) : undefined;
+  if (polling) triggers?.setPollingHooks(polling.service);
   // With REDIS_URL: the response cache, the execution queue and (unless BOS_API_WORKER=0) a worker in this process.
   const scale: ScaleOut | undefined = config.redisUrl ? startScaleOut({ config, db, runtime, log }) : undefined;
   if (options.allowLoopbackEgress) log('BOS_EGRESS_ALLOW_LOOPBACK=1: connectors may call loopback addresses over http (test/development only).');
@@ -67,13 +74,15 @@ export async function startServer(
       if (outcome.status === 'failed') log(`Bundled connector ${outcome.packageName} was not added to the catalogue: ${outcome.error}`);
     }
     await polling?.service.start();
+    // Webhook subscriptions that expire at the provider are re-registered before they lapse.
+    triggers?.startRenewals();
     await scale?.cache.invalidate({ catalog: true });
   })();
   startup.catch(() => {});
   let app: FastifyInstance;
   let address: string;
   try {
-    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup, ...(vault ? { vault } : {}), ...(runtime ? { runtime } : {}), ...(scale ? { cache: scale.cache, executionQueue: scale.queue } : {}) });
+    app = await buildApp({ config, db, logger: { level: config.logLevel }, startup, ...(vault ? { vault } : {}), ...(runtime ? { runtime } : {}), ...(triggers ? { triggers } : {}), ...(scale ? { cache: scale.cache, executionQueue: scale.queue } : {}) });
     // The marketplace page (packages/web), served at `/` for GET requests no API route matched.
     await registerWebApp(app, { required: false });
     address = await app.listen({ port: config.port, host: config.host });
@@ -81,6 +90,8 @@ export async function startServer(
     await startup.catch(() => {});
     await scale?.close();
     await polling?.close();
+    await triggers?.close();
+    await triggerRedis?.quit().catch(() => undefined);
     await runtime?.close();
     await db.close();
     throw error;
@@ -101,6 +112,8 @@ export async function startServer(
         await scale?.close().catch((error: unknown) => log(`Closing the execution queue failed: ${(error as Error).message}`));
         // Polls in progress finish before the runtime they run on stops; BullMQ schedules stay for the next start.
         await polling?.close().catch((error: unknown) => log(`Stopping polling triggers failed: ${(error as Error).message}`));
+        await triggers?.close().catch((error: unknown) => log(`Stopping webhook triggers failed: ${(error as Error).message}`));
+        await triggerRedis?.quit().catch(() => undefined);
         // Flush buffered usage and stop the sandbox pool while the store is still open.
         await runtime?.close().catch((error: unknown) => log(`Closing the connector runtime failed: ${(error as Error).message}`));
         // Let start-up work finish its transaction before the store closes under it.
