@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  createRedisLock,
   createRuntime,
   createSandboxPool,
   type Artifact,
@@ -16,6 +17,7 @@ import {
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createDbArtifactStore } from '../publishing/artifact-store.ts';
+import { createRedis } from '../scale/redis.ts';
 
 /** The connector runtime of the service process, with what it was built from. */
 export interface ServiceRuntime {
@@ -106,8 +108,11 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
   };
   const ownsSandbox = !options.sandbox;
   const sandbox = options.sandbox ?? createSandboxPool();
+  // With REDIS_URL, OAuth token refreshes are single-flight across every API and worker process.
+  const lockRedis = options.config.redisUrl ? createRedis(options.config.redisUrl) : undefined;
   const runtime = createRuntime({
     sandbox,
+    ...(lockRedis ? { lock: createRedisLock({ redis: lockRedis, prefix: `${options.config.redisPrefix}:oauth-lock:` }) } : {}),
     vault: options.vault,
     artifacts,
     usage: createDbUsageSink(db),
@@ -141,6 +146,7 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
           await runtime.close();
         } finally {
           if (ownsSandbox) await sandbox.close();
+          await lockRedis?.quit().catch(() => undefined);
         }
       })();
       return closing;
