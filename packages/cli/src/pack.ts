@@ -27,13 +27,20 @@ export function packEntries(info: PackageInfo, artifacts: BuildArtifacts): PackE
     { path: 'README.md', content: readme },
     { path: 'docs/README.md', content: generateDocs(artifacts.manifest) },
   ];
+  return withChecksums(files, artifacts);
+}
+
+/**
+ * `files` (which must hold connector.js) plus checksums.json listing the sha256 of each and of the bundle, sorted by
+ * path: the layout the marketplace accepts and the runtime's npm installer verifies.
+ */
+export function withChecksums(files: PackEntry[], bundle: { sha256: string; size: number }): PackEntry[] {
   const checksums = {
     algorithm: 'sha256',
-    bundle: { path: 'connector.js', sha256: artifacts.sha256, size: artifacts.size },
+    bundle: { path: 'connector.js', sha256: bundle.sha256, size: bundle.size },
     files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)]).sort(([a], [b]) => String(a).localeCompare(String(b)))),
   };
-  files.push({ path: 'checksums.json', content: `${JSON.stringify(checksums, null, 2)}\n` });
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...files, { path: 'checksums.json', content: `${JSON.stringify(checksums, null, 2)}\n` }].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** `@acme/crm` → `acme-crm`: a file-name-safe package name. */

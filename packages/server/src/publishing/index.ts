@@ -4,6 +4,9 @@ import type { Db } from '../db/db.ts';
 import { authenticate, authorize } from '../http/authenticate.ts';
 import { ProblemError, problemSchema } from '../http/problem.ts';
 import type { RouteDefinition } from '../http/route.ts';
+import { createNpmPublisher, type NpmPublishSettings } from '../npm/npm-publisher.ts';
+import getNpm from '../routes/marketplace/connectors/_id/versions/_version/npm/get.ts';
+import publishNpm from '../routes/marketplace/connectors/_id/versions/_version/npm/post.ts';
 import getArtifact from '../routes/marketplace/governance/artifact.ts';
 import deprecate from '../routes/marketplace/governance/deprecate.ts';
 import yank from '../routes/marketplace/governance/yank.ts';
@@ -31,6 +34,8 @@ export interface PublishingDeps {
   /** Largest accepted upload in bytes (default 10 MiB). */
   maxUploadBytes?: number;
   tarballLimits?: Partial<TarballLimits>;
+  /** The npm registry approved versions are also published to (`config.npm`); none when left out. */
+  npm?: NpmPublishSettings | undefined;
 }
 
 /** Default upload cap: 10 MiB. */
@@ -38,7 +43,7 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
 const REGISTERED = 'bosPublishingRoutes';
 
-const FACTORIES: readonly PublishingRouteFactory[] = [submit, list, getOne, approve, reject, deprecate, yank, getArtifact];
+const FACTORIES: readonly PublishingRouteFactory[] = [submit, list, getOne, approve, reject, deprecate, yank, getArtifact, getNpm, publishNpm];
 
 /**
  * Registers the publishing API (submit → automated checks → review → publish, deprecation, yanking, artifacts) on
@@ -57,6 +62,7 @@ export async function registerPublishingRoutes(app: FastifyInstance, deps: Publi
     pool: () => deps.sandbox ?? (ownPool ??= createSandboxPool({ workers: 1 })),
     maxUploadBytes,
     tarballLimits: { ...DEFAULT_TARBALL_LIMITS, ...deps.tarballLimits },
+    npm: deps.npm ? createNpmPublisher(deps.npm) : undefined,
   };
   app.addHook('onClose', async () => {
     await ownPool?.close();

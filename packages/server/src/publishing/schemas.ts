@@ -1,4 +1,5 @@
 /** JSON Schemas of the publishing API's responses. */
+import { npmPublicationSchema } from '../npm/npm-publications.ts';
 
 const stringList = { type: 'array', items: { type: 'string' } } as const;
 const addedRemoved = { type: 'object', additionalProperties: false, required: ['added', 'removed'], properties: { added: stringList, removed: stringList } } as const;
@@ -15,7 +16,7 @@ export const checkSchema = {
 export const submissionSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'status', 'connector', 'version', 'tenantId', 'artifactSha256', 'checks', 'hosts', 'permissions', 'scopes', 'diff', 'review', 'submittedAt', 'decidedAt'],
+  required: ['id', 'status', 'connector', 'version', 'tenantId', 'artifactSha256', 'checks', 'hosts', 'permissions', 'scopes', 'diff', 'review', 'npm', 'submittedAt', 'decidedAt'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     status: { type: 'string', enum: ['pending', 'approved', 'rejected'] },
@@ -58,6 +59,7 @@ export const submissionSchema = {
         decidedAt: { type: 'string', format: 'date-time' },
       },
     },
+    npm: { anyOf: [npmPublicationSchema, { type: 'null' }], description: 'Publishing the approved version to the npm registry (BOS_NPM_REGISTRY); null when not configured or the listing is private.' },
     submittedAt: { type: 'string', format: 'date-time' },
     decidedAt: { type: ['string', 'null'], format: 'date-time' },
   },

@@ -5,6 +5,7 @@ import type { Db, Queryable } from '../db/db.ts';
 import type { Principal } from '../http/api-key.ts';
 import { ProblemError } from '../http/problem.ts';
 import { keywordsOf } from '../marketplace/listing.ts';
+import { NPM_PUBLICATION_COLUMNS, toNpmView, type NpmPublicationRow, type NpmPublicationView } from '../npm/npm-publications.ts';
 import { diffManifests, type CheckedPackage, type CheckResult, type ManifestDiff } from './checks.ts';
 
 // The publishing pipeline works across tenants (a reviewer decides on every tenant's submission; a listing's name
@@ -27,6 +28,8 @@ export interface SubmissionView {
   scopes: string[];
   diff: ManifestDiff;
   review: { decision: 'approved' | 'rejected'; notes: string | null; reviewer: string; decidedAt: string } | null;
+  /** Where publishing the approved version to npm stands; null when the service publishes to no registry (or the listing is private). */
+  npm: NpmPublicationView | null;
   submittedAt: string;
   decidedAt: string | null;
 }
@@ -154,11 +157,14 @@ interface SubmissionRow {
   notes: string | null;
   reviewer: string | null;
   reviewed_at: unknown;
+  npm: NpmPublicationRow | null;
 }
 
 const SELECT_SUBMISSION = `
   SELECT s.id, s.status, s.tenant_id, s.connector_id, m.name, m.tenant_id AS listing_tenant, v.id AS version_id, v.version, v.manifest,
-         v.artifact_sha256, s.checks, s.created_at, s.decided_at, r.decision, r.notes, r.reviewer, r.decided_at AS reviewed_at
+         v.artifact_sha256, s.checks, s.created_at, s.decided_at, r.decision, r.notes, r.reviewer, r.decided_at AS reviewed_at,
+         (SELECT row_to_json(p) FROM (SELECT ${NPM_PUBLICATION_COLUMNS} FROM connectors.npm_publications
+            WHERE version_id = v.id ORDER BY updated_at DESC LIMIT 1) p) AS npm
   FROM connectors.submissions s
   JOIN connectors.connector_versions v ON v.id = s.version_id
   JOIN connectors.marketplace m ON m.id = s.connector_id
@@ -188,6 +194,7 @@ async function toView(tx: Queryable, row: SubmissionRow): Promise<SubmissionView
     scopes: m.auth.type === 'oauth2' ? m.auth.scopes : [],
     diff: diffManifests(await previousManifest(tx, row), m),
     review: row.decision ? { decision: row.decision, notes: row.notes, reviewer: row.reviewer ?? '', decidedAt: iso(row.reviewed_at) } : null,
+    npm: row.npm ? toNpmView(row.npm) : null,
     submittedAt: iso(row.created_at),
     decidedAt: row.decided_at ? iso(row.decided_at) : null,
   };
@@ -237,8 +244,16 @@ async function refreshListing(tx: Queryable, connectorId: string): Promise<void>
 /**
  * Decides a pending submission. Approve publishes the version (immutable from then on) and moves the listing forward;
  * reject keeps it out, with the notes shown to the publisher. 409 when the submission was already decided.
+ * `afterApprove` runs inside the approving transaction (the npm path records its pending publish there).
  */
-export async function decideSubmission(db: Db, principal: Principal, id: string, decision: 'approved' | 'rejected', notes: string | undefined): Promise<SubmissionView> {
+export async function decideSubmission(
+  db: Db,
+  principal: Principal,
+  id: string,
+  decision: 'approved' | 'rejected',
+  notes: string | undefined,
+  hooks: { afterApprove?: (tx: Queryable, versionId: string) => Promise<void> } = {},
+): Promise<SubmissionView> {
   await db.transaction(async (tx) => {
     const row = (await tx.query<{ status: string; version_id: string; connector_id: string; tenant_id: string }>('SELECT status, version_id, connector_id, tenant_id FROM connectors.submissions WHERE id = $1 FOR UPDATE', [id])).rows[0];
     if (!row) throw new ProblemError('NOT_FOUND', `No submission ${id}; see GET /marketplace/submissions?status=pending`);
@@ -250,6 +265,7 @@ export async function decideSubmission(db: Db, principal: Principal, id: string,
     await tx.query('UPDATE connectors.submissions SET status = $2, decided_at = now() WHERE id = $1', [id, decision]);
     await tx.query('INSERT INTO connectors.reviews (submission_id, tenant_id, reviewer, decision, notes) VALUES ($1, $2, $3, $4, $5)', [id, row.tenant_id, keyActor(principal.keyId), decision, notes ?? null]);
     if (decision === 'approved') await refreshListing(tx, row.connector_id);
+    if (decision === 'approved') await hooks.afterApprove?.(tx, row.version_id);
     await recordAudit(tx, {
       tenantId: principal.tenantId,
       actor: keyActor(principal.keyId),
@@ -262,7 +278,8 @@ export async function decideSubmission(db: Db, principal: Principal, id: string,
   return getSubmission(db, principal, id);
 }
 
-async function governedListing(tx: Queryable, principal: Principal, connectorId: string): Promise<{ id: string; name: string }> {
+/** The listing `connectorId` locked for a governance change: 404 when the caller cannot see it, 403 when it may not govern it. */
+export async function governedListing(tx: Queryable, principal: Principal, connectorId: string): Promise<{ id: string; name: string }> {
   const listing = (await tx.query<{ id: string; name: string; tenant_id: string | null }>('SELECT id, name, tenant_id FROM connectors.marketplace WHERE id = $1 FOR UPDATE', [connectorId])).rows[0];
   if (!listing || (listing.tenant_id !== null && listing.tenant_id !== principal.tenantId && !isReviewer(principal))) throw new ProblemError('NOT_FOUND', `No connector ${connectorId}; find it with GET /marketplace/search`);
   const owner = listing.tenant_id ?? (await ownerOf(tx, listing.id));

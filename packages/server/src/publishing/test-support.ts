@@ -32,7 +32,8 @@ export async function createPublishingTestApp(options: { store?: TestDb; deps?: 
   const boot = await bootstrapPlatform(store.db);
   if (!boot.secret) throw new Error('createPublishingTestApp needs an empty store');
   const adminKey = boot.secret;
-  const app = await buildApp({ config, db: store.db });
+  // The deps go to buildApp's own registration (npm settings included); the second call below is then a no-op.
+  const app = await buildApp({ config, db: store.db, ...(options.deps ? { publishing: options.deps } : {}) });
   await registerPublishingRoutes(app, { db: store.db, ...options.deps });
   await app.ready();
   const as = (key: string | undefined, inject: InjectOptions) =>

@@ -1,8 +1,10 @@
+import type { Queryable } from '../../../../../db/db.ts';
 import { defineRoute, principalOf, type RouteDefinition } from '../../../../../http/route.ts';
 import { idParamsSchema } from '../../../../../http/schemas.ts';
 import { submissionSchema } from '../../../../../publishing/schemas.ts';
 import type { PublishingServices } from '../../../../../publishing/services.ts';
-import { decideSubmission } from '../../../../../publishing/store.ts';
+import { queueNpmPublication, runNpmPublication } from '../../../../../npm/npm-publications.ts';
+import { decideSubmission, getSubmission } from '../../../../../publishing/store.ts';
 
 /** `POST /marketplace/submissions/{id}/approve` (reviewers). */
 export default (services: PublishingServices): RouteDefinition =>
@@ -12,6 +14,8 @@ export default (services: PublishingServices): RouteDefinition =>
     access: { roles: ['reviewer'] },
     schema: {
       summary: 'Approve a submission: the version is published (immutable) and listed',
+      description:
+        'With an npm registry configured (BOS_NPM_REGISTRY), an approved version of a public connector is then published there as its npm package; `npm` in the answer says how that went. A failed npm publish leaves the version approved and can be retried with POST /marketplace/connectors/{id}/versions/{version}/npm.',
       tags: ['publishing'],
       params: idParamsSchema,
       body: { type: 'object', additionalProperties: false, required: [], properties: { notes: { type: 'string', minLength: 0, maxLength: 10000 } } },
@@ -19,6 +23,14 @@ export default (services: PublishingServices): RouteDefinition =>
     },
     async handler(request) {
       const notes = request.body?.notes?.trim();
-      return decideSubmission(services.db, principalOf(request), request.params.id, 'approved', notes || undefined);
+      const principal = principalOf(request);
+      const npm = services.npm;
+      let queued: string | undefined;
+      const afterApprove = npm ? async (tx: Queryable, versionId: string) => void ((await queueNpmPublication(tx, npm, versionId)) && (queued = versionId)) : undefined;
+      const view = await decideSubmission(services.db, principal, request.params.id, 'approved', notes || undefined, { afterApprove });
+      if (!npm || !queued) return view;
+      // The approval is committed; the npm publish runs after it and records its own outcome.
+      await runNpmPublication(services.db, npm, queued, principal);
+      return getSubmission(services.db, principal, request.params.id);
     },
   }) as unknown as RouteDefinition;
