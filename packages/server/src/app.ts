@@ -130,7 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const deps: RouteDeps = { config, db, vault: options.vault, triggers: options.triggers, startupState: () => startupState };
   for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
-  await registerPublishingRoutes(app, { db, ...options.publishing });
+  await registerPublishingRoutes(app, { db, npm: config.npm, ...options.publishing });
   return app;
 }
 
