@@ -14,7 +14,6 @@ import { startStripeCustomersMock, type StripeCustomersMock } from './stripe-cus
 // "A polling trigger against a mock API emits each new item once across restarts of the service": the bundled
 // Stripe connector's `newCustomer` polling trigger, run by the real service (startServer: store, migrations,
 // runtime, sandbox) against a loopback mock of the Stripe API, stopped and started again on the same store.
-// The subscription row is written directly and handed to `onPollingEnabled`, as the enable route does.
 
 const SECRET_KEY = 'sk_test_poll_4eC39HqLyjWDarjtT1zdp7dc';
 
@@ -57,13 +56,13 @@ async function enableNewCustomer(server: RunningServer, adminKey: string): Promi
   const installed = await api<{ installation: { id: string } }>(server, key, 'POST', `/marketplace/install/${listing.id}`, {});
   const connection = await api<{ id: string }>(server, key, 'POST', '/connections', { installationId: installed.installation.id, name: 'main', credentials: { token: SECRET_KEY } });
   const tenantId = tenant.tenant.id;
-  const { rows } = await server.db.withTenant(tenantId, (tx) =>
-    tx.query<{ id: string }>(
-      `INSERT INTO connectors.trigger_subscriptions (tenant_id, connection_id, trigger_name, kind, status, poll_interval_ms) VALUES ($1, $2, 'newCustomer', 'polling', 'active', 250) RETURNING id`,
-      [tenantId, connection.id],
-    ),
-  );
-  const subscriptionId = rows[0]!.id;
+  // Enabled through the API as a user would: the route writes the row and hands it to the polling service.
+  const enabled = await api<{ id: string; kind: string; status: string }>(server, key, 'POST', `/connections/${connection.id}/triggers`, { trigger: 'newCustomer' });
+  expect(enabled).toMatchObject({ kind: 'polling', status: 'active' });
+  const subscriptionId = enabled.id;
+  // Stripe's manifest polls every 5 minutes; the operator's per-subscription override makes it 250 ms for the test.
+  await server.polling!.onPollingDisabled(subscriptionId);
+  await server.db.withTenant(tenantId, (tx) => tx.query('UPDATE connectors.trigger_subscriptions SET poll_interval_ms = 250 WHERE id = $1', [subscriptionId]));
   await server.polling!.onPollingEnabled({ id: subscriptionId, tenantId });
   return { tenantId, subscriptionId };
 }
