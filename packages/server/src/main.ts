@@ -54,7 +54,7 @@ export async function startServer(
   // process and new events are pushed to BullMQ.
   const triggerRedis = config.redisUrl && runtime ? createRedis(config.redisUrl) : undefined;
   const triggers: TriggerService | undefined =
-    runtime && vault ? createTriggerService({ db, runtime, vault, config, redis: triggerRedis, queuePrefix: keyspace(config.redisPrefix).queuePrefix, log: (level, message, data) => log(`[triggers] ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}`) }) : undefined;
+    runtime && vault ? createTriggerService({ db, runtime, vault, config, redis: triggerRedis, queuePrefix: keyspace(config.redisPrefix).queuePrefix, keyPrefix: config.redisPrefix, log: (level, message, data) => log(`[triggers] ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}`) }) : undefined;
   // Polling triggers: BullMQ repeatable jobs with REDIS_URL, in-process timers otherwise; scheduled once migrated.
   const polling: ServicePolling | undefined = runtime && triggers ? createServicePolling({ config, db, runtime, outbox: triggers.outbox, log }) : undefined;
   if (polling) triggers?.setPollingHooks(polling.service);

@@ -53,6 +53,8 @@ export interface TriggerServiceOptions {
   redis?: Redis | undefined;
   /** BullMQ prefix of the events queue (default `bull`). */
   queuePrefix?: string | undefined;
+  /** Prefix of the Redis keys of replay dedupe and rate limits (default `bos`, as `BOS_REDIS_PREFIX`). */
+  keyPrefix?: string | undefined;
   /** Per-endpoint rate limit (default 100 deliveries/s with bursts of 500). */
   rateLimit?: TokenBucketConfig;
   /** Body cap and dedupe window of ingress (default 1 MiB, 72 h). */
@@ -116,6 +118,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     ? withPublisher(pgOutbox, publisher, { onPublishError: (error, events) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }) })
     : pgOutbox;
   const rate = options.rateLimit ?? { perSecond: 100, burst: 500 };
+  const keyPrefix = options.keyPrefix ?? 'bos';
   const ingress = createWebhookIngress({
     db,
     runtime,
@@ -123,8 +126,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     vault: options.vault,
     secrets,
     outbox,
-    seen: options.redis ? createRedisSeenEvents({ redis: options.redis }) : createMemorySeenEvents(),
-    rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, ...rate }) : createMemoryRateLimiter(rate),
+    seen: options.redis ? createRedisSeenEvents({ redis: options.redis, prefix: `${keyPrefix}:triggers:seen:` }) : createMemorySeenEvents(),
+    rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, prefix: `${keyPrefix}:triggers:rate:`, ...rate }) : createMemoryRateLimiter(rate),
     limits: options.ingressLimits ?? {},
     onError: (stage, error, endpointId) => log(stage === 'rate-limit' || stage === 'dedupe' ? 'warn' : 'error', `webhook ${stage} failed`, { endpoint: endpointId.slice(0, 6), error: errorText(error) }),
   });

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSandboxPool, createVault, type SandboxPool } from '@businessos/connector-runtime';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
@@ -18,7 +20,7 @@ import type { TestDb } from '../db/test-db.ts';
 import { createServiceRuntime, type ServiceRuntime } from '../execution/service-runtime.ts';
 import { seedBundledConnectors } from '../marketplace/seed.ts';
 import { createPgVaultStore } from '../vault/pg-vault-store.ts';
-import { createTriggerService, type TriggerService } from './trigger-service.ts';
+import { createTriggerService, EVENTS_QUEUE_NAME, type TriggerService } from './trigger-service.ts';
 
 const SHOPIFY_SECRET = 'shpss_e2e_client_secret';
 // Slack's documented example signing secret (https://api.slack.com/authentication/verifying-requests-from-slack).
@@ -78,6 +80,9 @@ async function freePort(): Promise<number> {
 
 interface Service {
   app: FastifyInstance;
+  /** BullMQ prefix of the events queue when REDIS_URL is set. */
+  queuePrefix: string | undefined;
+  redis: Redis | undefined;
   base: string;
   triggers: TriggerService;
   as(key: string, options: InjectOptions): Promise<LightMyRequestResponse>;
@@ -118,13 +123,19 @@ async function startService(store: TestDb, providers: string): Promise<Service> 
       retry: { maxAttempts: 1 },
     },
   });
-  const triggers = createTriggerService({ db: store.db, runtime, vault, config });
+  // With REDIS_URL: dedupe and rate limits in Redis and events pushed to BullMQ, under a prefix of this run's own.
+  const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null }) : undefined;
+  const prefix = `bos-test-${randomBytes(6).toString('hex')}`;
+  const queuePrefix = redis ? `${prefix}:bull` : undefined;
+  const triggers = createTriggerService({ db: store.db, runtime, vault, config, redis, queuePrefix, keyPrefix: prefix, rateLimit: { perSecond: 1, burst: 20 } });
   const app = await buildApp({ config, db: store.db, vault, runtime, triggers });
   await app.listen({ port, host: '127.0.0.1' });
   const as = (key: string, inject: InjectOptions) => app.inject({ ...inject, headers: { authorization: `Bearer ${key}`, ...inject.headers } });
   let n = 0;
   return {
     app,
+    queuePrefix,
+    redis,
     base,
     triggers,
     as,
@@ -147,6 +158,7 @@ async function startService(store: TestDb, providers: string): Promise<Service> 
     async close() {
       await app.close();
       await triggers.close();
+      await redis?.quit();
       await runtime.close();
       await sandbox.close();
     },
@@ -231,7 +243,7 @@ for (const engine of testEngines(process.env)) {
       expect(forged.status).toBe(401);
       expect(forged.headers.get('content-type')).toContain('application/problem+json');
       expect(await forged.json()).toMatchObject({ status: 401, code: 'AUTH_FAILED' });
-      const unsigned = await post(sub.webhookUrl, JSON.stringify(JSON.parse(order)), { ...signed, 'x-shopify-webhook-id': 'other' });
+      const unsigned = await post(sub.webhookUrl, JSON.stringify(JSON.parse(order), null, 2), { ...signed, 'x-shopify-webhook-id': 'other' });
       expect(unsigned.status).toBe(401);
       items = await events(t.key, `subscription=${sub.id}`);
       expect(items).toHaveLength(1);
@@ -361,6 +373,68 @@ for (const engine of testEngines(process.env)) {
       expect((await post(sub.webhookUrl, message, signSlack(message, now))).status).toBe(404);
       const audit = await store.db.withTenant(t.tenantId, (tx) => tx.query<{ action: string }>("SELECT action FROM connectors.audit_log WHERE action LIKE 'trigger.%' ORDER BY id"));
       expect(audit.rows.map((r) => r.action)).toEqual(['trigger.enable', 'trigger.disable']);
+    });
+
+    it('pushes each new event to the BullMQ queue once when Redis is configured', async (ctx) => {
+      if (!s.redis) return ctx.skip();
+      const t = await s.tenant();
+      const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_q' }, { shop: 'e2e-store' });
+      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
+      expect(enabled.statusCode, enabled.body).toBe(201);
+      const sub = enabled.json() as { id: string; webhookUrl: string };
+      const order = '{"id":450789470,"name":"#1002","line_items":[]}';
+      const headers = { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64'), 'x-shopify-webhook-id': 'queue-1' };
+      expect((await post(sub.webhookUrl, order, headers)).status).toBe(200);
+      expect((await post(sub.webhookUrl, order, headers)).status).toBe(200);
+      const queue = new Queue(EVENTS_QUEUE_NAME, { connection: s.redis, prefix: s.queuePrefix! });
+      try {
+        const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed'])).filter((j) => (j.data as { subscriptionId: string }).subscriptionId === sub.id);
+        expect(jobs).toHaveLength(1);
+        expect(jobs[0]!.name).toBe('trigger-event');
+        const [event] = await events(t.key, `subscription=${sub.id}`);
+        expect(jobs[0]!.data).toMatchObject({ id: event!.id, position: event!.position, tenantId: t.tenantId, subscriptionId: sub.id, key: 'id:queue-1#0', payload: { id: 450789470 } });
+      } finally {
+        await queue.close();
+      }
+    });
+
+    it('polling triggers: a polling row, scheduled through the polling hooks on enable and unscheduled on disable', async () => {
+      const calls: string[] = [];
+      s.triggers.setPollingHooks({
+        async onPollingEnabled(ref) {
+          calls.push(`enabled ${ref.id} ${ref.tenantId}`);
+        },
+        async onPollingDisabled(id) {
+          calls.push(`disabled ${id}`);
+        },
+      });
+      try {
+        const t = await s.tenant();
+        const connectionId = await s.connect(t, 'stripe', { token: 'sk_test_poll' });
+        const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newCustomer', config: { note: 'crm sync' } } });
+        expect(enabled.statusCode, enabled.body).toBe(201);
+        const sub = enabled.json() as { id: string };
+        expect(enabled.json()).toMatchObject({ kind: 'polling', status: 'active', webhookUrl: null, config: { note: 'crm sync' } });
+        expect(calls).toEqual([`enabled ${sub.id} ${t.tenantId}`]);
+        const disabled = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}/triggers/${sub.id}` });
+        expect(disabled.json()).toMatchObject({ unsubscribed: true, subscription: { status: 'stopped' } });
+        expect(calls).toEqual([`enabled ${sub.id} ${t.tenantId}`, `disabled ${sub.id}`]);
+      } finally {
+        s.triggers.setPollingHooks(undefined);
+      }
+    });
+
+    it('rate-limits each endpoint on its own, answering 429 with Retry-After', async () => {
+      const noisy = `${s.base}/webhooks/${randomBytes(32).toString('base64url')}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 22; i += 1) statuses.push((await post(noisy, '{}', {})).status);
+      expect(statuses.slice(0, 20).every((st) => st === 404)).toBe(true);
+      expect(statuses.at(-1)).toBe(429);
+      const limited = await post(noisy, '{}', {});
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
+      expect((await post(`${s.base}/webhooks/${randomBytes(32).toString('base64url')}`, '{}', {})).status).toBe(404);
     });
 
     it('refuses bad input with problem+json: unknown trigger, oversized body, bad event queries', async () => {
