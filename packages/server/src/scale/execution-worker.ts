@@ -61,7 +61,8 @@ export function startExecutionWorker(options: ExecutionWorkerOptions): Execution
         if (error instanceof ExecutionFailed) return { ok: false, error: error.data, meta: error.meta, worker: id };
         throw error;
       } finally {
-        await lease.release();
+        // The outcome is recorded; a slot that cannot be given back now expires with its lease.
+        await lease.release().catch((error: unknown) => log('could not release an execution slot', { executionId: prepared.id, error: (error as Error).message }));
       }
     } finally {
       await redis.zrem(keys.pending, pendingMember(prepared)).catch(() => undefined);
