@@ -19,6 +19,8 @@ import { buildNpmPackage } from './npm-package.ts';
 import { startVerdaccio, verdaccioUnavailable, type TestRegistry } from './testing/verdaccio.ts';
 
 const unavailable = verdaccioUnavailable();
+// CI must run this suite, not skip it quietly.
+if (unavailable && process.env.BOS_REQUIRE_SERVICES === '1') throw new Error(`BOS_REQUIRE_SERVICES=1 but ${unavailable}`);
 const suite = unavailable ? describe.skip : describe;
 const NAME = 'npmitems';
 const SCOPE = '@bostest';
