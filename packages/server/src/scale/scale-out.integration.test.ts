@@ -49,7 +49,7 @@ async function startSlowApi(delayMs: number) {
         res.statusCode = req.method === 'POST' ? 201 : 200;
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify(req.method === 'POST' ? { id: 'i_1', name: given.name ?? '' } : { items: [] }));
-      }, req.method === 'POST' ? delayMs : 0);
+      }, req.method !== 'POST' ? 0 : Buffer.concat(chunks).toString('utf8').includes('"hang') ? 20_000 : delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -285,4 +285,39 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
       await solo.stop();
     }
   }, 240_000);
+
+  it('frees the slot of a worker killed mid-execution and records that execution as failed instead of running it twice', async () => {
+    const tenant = await createTenant('tenant-c');
+    const installed = await call(tenant.key, 'POST', `/marketplace/install/${name}`, {});
+    const installationId = (installed.json() as { installation: { id: string } }).installation.id;
+    const connection = (await call(tenant.key, 'POST', '/connections', { installationId, name: 'main', credentials: { apiKey: 'sk_tenant_c' } })).json().id as string;
+    // One execution at a time for a tenant, so a slot a dead worker kept would block the tenant for good.
+    const env = { ...workerEnv(), BOS_EXECUTIONS_PER_TENANT: '1' };
+    const doomed = await startWorker(env);
+    workers.push(doomed);
+    const hanging = await call(tenant.key, 'POST', `/connectors/${name}/execute?async=true`, { action: 'createItem', params: { name: 'hang' }, connection });
+    expect(hanging.status, hanging.text).toBe(202);
+    const hangingId = hanging.json().executionId as string;
+    for (let i = 0; i < 400 && !api.perKey.get('Token sk_tenant_c')?.calls; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(api.perKey.get('Token sk_tenant_c')?.calls).toBe(1);
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    const survivor = await startWorker(env);
+    workers.push(survivor);
+    // The dead worker's lease runs out and the tenant's next execution runs on the survivor.
+    const after = await call(tenant.key, 'POST', `/connectors/${name}/execute`, { action: 'createItem', params: { name: 'after' }, connection });
+    expect(after.status, after.text).toBe(200);
+    // BullMQ hands the stalled job to the survivor, which does not run it again: it may have taken effect.
+    let view: Record<string, unknown> = {};
+    for (let i = 0; i < 240 && view.status !== 'failed' && view.status !== 'succeeded'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      view = (await call(tenant.key, 'GET', `/executions/${hangingId}`)).json();
+    }
+    expect(view).toMatchObject({ status: 'failed', error: { code: 'INTERNAL' } });
+    expect((view.error as { message: string }).message).toMatch(/may have partly run/);
+    expect(api.perKey.get('Token sk_tenant_c')?.calls).toBe(2);
+    survivor.child.kill('SIGTERM');
+    expect(await survivor.exited).toBe(0);
+  }, 180_000);
 });
