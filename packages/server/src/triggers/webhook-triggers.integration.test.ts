@@ -49,6 +49,7 @@ async function startMockProviders(): Promise<{ url: string; requests: Recorded[]
         res.statusCode = status;
         res.end(JSON.stringify(value));
       };
+      if (req.headers['x-shopify-access-token'] === 'shpat_revoked') return send(401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' });
       if (req.method === 'POST' && url.pathname === '/admin/api/2025-01/webhooks.json') {
         const { webhook } = JSON.parse(body) as { webhook: { topic: string; address: string } };
         return send(201, { webhook: { id: 4759306, topic: webhook.topic, address: webhook.address, format: 'json' } });
@@ -83,6 +84,7 @@ interface Service {
   /** BullMQ prefix of the events queue when REDIS_URL is set. */
   queuePrefix: string | undefined;
   redis: Redis | undefined;
+  vault: ReturnType<typeof createVault>;
   base: string;
   triggers: TriggerService;
   as(key: string, options: InjectOptions): Promise<LightMyRequestResponse>;
@@ -136,6 +138,7 @@ async function startService(store: TestDb, providers: string): Promise<Service> 
     app,
     queuePrefix,
     redis,
+    vault,
     base,
     triggers,
     as,
@@ -435,6 +438,28 @@ for (const engine of testEngines(process.env)) {
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(await limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
       expect((await post(`${s.base}/webhooks/${randomBytes(32).toString('base64url')}`, '{}', {})).status).toBe(404);
+    });
+
+    it('leaves nothing behind when the provider refuses the registration, and marks a lapsed subscription failed when renewal fails', async () => {
+      const t = await s.tenant();
+      const revoked = await s.connect(t, 'shopify', { accessToken: 'shpat_revoked' }, { shop: 'e2e-store' });
+      const refused = await s.as(t.key, { method: 'POST', url: `/connections/${revoked}/triggers`, payload: { trigger: 'newOrder' } });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json()).toMatchObject({ code: 'AUTH_EXPIRED', detail: expect.stringContaining('Registering the webhook of shopify.newOrder') });
+      expect((await s.as(t.key, { url: `/connections/${revoked}/triggers` })).json()).toEqual({ items: [] });
+
+      const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
+      const sub = (await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } })).json() as { id: string; webhookUrl: string };
+      // The token is revoked at the provider, and the hook has lapsed by the time the renewal runs.
+      await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
+      await store.db.query("UPDATE connectors.trigger_subscriptions SET expires_at = now() - interval '1 second', renew_at = now() - interval '1 second' WHERE id = $1", [sub.id]);
+      expect(await s.triggers.renewDue()).toBe(0);
+      const [after] = ((await s.as(t.key, { url: `/connections/${connectionId}/triggers` })).json() as { items: { status: string; statusDetail: string }[] }).items;
+      expect(after).toMatchObject({ status: 'failed', statusDetail: expect.stringContaining('enable the trigger again') });
+      const order = '{"id":1}';
+      expect((await post(sub.webhookUrl, order, { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64') })).status).toBe(404);
+      const audit = await store.db.withTenant(t.tenantId, (tx) => tx.query<{ action: string }>("SELECT action FROM connectors.audit_log WHERE action LIKE 'trigger.%' ORDER BY id"));
+      expect(audit.rows.map((r) => r.action)).toEqual(['trigger.enable', 'trigger.enable_failed', 'trigger.enable']);
     });
 
     it('refuses bad input with problem+json: unknown trigger, oversized body, bad event queries', async () => {
