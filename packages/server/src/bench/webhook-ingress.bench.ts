@@ -1,0 +1,277 @@
+// Webhook ingress through the service's own HTTP API: signed Stripe `payment_intent.succeeded` deliveries per second
+// with p50/p99 latency to `POST /webhooks/{endpointId}` of a real service process (startServer: PostgreSQL store,
+// signature check, replay dedupe, raw delivery stored, the connector's transform in the sandbox, events into the
+// PostgreSQL outbox, all before the 200), beside a bare Fastify route in another process of the same shape, in one
+// run on this machine. Then durability: the service process is SIGKILLed mid-run and started again on the same store;
+// every delivery that was answered 2xx must be stored with its event. Not a test: prints Markdown.
+// Needs DATABASE_URL (a PostgreSQL user that may create databases); uses a throwaway database.
+// Run: node packages/server/src/bench/webhook-ingress.bench.ts [seconds per route, default 6]
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import pg from 'pg';
+import { Pool } from 'undici';
+import { loadConfig } from '../config.ts';
+import { createTestPostgres, type TestDb } from '../db/test-db.ts';
+import { startServer } from '../main.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const TENANTS = 8;
+const CONNECTIONS_PER_TENANT = 8;
+const CONCURRENCY = 64;
+const SOCKETS = 32;
+
+interface ChildReady { type: 'ready'; address: string; lines: string[] }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes: the service, or the bare Fastify route.
+
+async function childService(): Promise<void> {
+  const env = JSON.parse(process.env.BENCH_CHILD_ENV ?? '{}') as Record<string, string>;
+  const mockPort = process.env.BENCH_STRIPE_PORT ?? '0';
+  const lines: string[] = [];
+  const config = { ...loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' }), logLevel: 'silent' as const };
+  const server = await startServer(config, (line) => lines.push(line), {
+    allowLoopbackEgress: true,
+    runtimeConfig: {
+      // The connector calls its declared host api.stripe.com, on the mock's port; the resolver points it at loopback.
+      baseUrlOverrides: { stripe: `http://api.stripe.com:${mockPort}` },
+      egress: { resolver: async (host) => (host === 'api.stripe.com' ? [{ address: '127.0.0.1', family: 4 }] : []) },
+    },
+  });
+  await server.startup;
+  process.send?.({ type: 'ready', address: server.address, lines } satisfies ChildReady);
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type === 'stop') void server.stop().then(() => process.exit(0));
+  });
+}
+
+async function childBare(): Promise<void> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // The same raw-bytes handling as the service's webhook route, and nothing else.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.post('/webhooks/:endpointId', async () => ({ received: true }));
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.send?.({ type: 'ready', address, lines: [] } satisfies ChildReady);
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type === 'stop') void app.close().then(() => process.exit(0));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The load generator (main process).
+
+/** Loopback mock of Stripe's webhook endpoint registration: each registered URL gets its own signing secret. */
+async function startStripeMock(): Promise<{ port: number; secrets: Map<string, string>; close(): Promise<void> }> {
+  const secrets = new Map<string, string>();
+  let n = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'POST' && req.url === '/v1/webhook_endpoints') {
+        const url = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('url') ?? '';
+        const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+        secrets.set(url, secret);
+        n += 1;
+        res.end(JSON.stringify({ id: `we_bench_${n}`, object: 'webhook_endpoint', url, secret, status: 'enabled', enabled_events: ['payment_intent.succeeded'] }));
+      } else if (req.method === 'DELETE') {
+        res.end(JSON.stringify({ id: req.url?.split('/').pop(), object: 'webhook_endpoint', deleted: true }));
+      } else {
+        res.end(JSON.stringify({ object: 'balance', available: [], pending: [], livemode: false }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, secrets, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+function startChild(mode: 'service' | 'bare', env: Record<string, string>, stripePort: number): Promise<{ child: ChildProcess; ready: ChildReady }> {
+  const child = fork(SELF, [`--child=${mode}`], {
+    env: { ...process.env, BENCH_CHILD_ENV: JSON.stringify(env), BENCH_STRIPE_PORT: String(stripePort) },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the ${mode} process exited with ${code} before it was ready`)));
+    child.on('message', (m: ChildReady) => {
+      if (m.type === 'ready') {
+        child.removeAllListeners('exit');
+        resolve({ child, ready: m });
+      }
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.send({ type: 'stop' });
+  await exited;
+}
+
+async function call<T>(base: string, key: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+interface Endpoint { path: string; secret: string }
+
+/** Tenants with Stripe installed and connected, each connection with the payment trigger enabled through the API. */
+async function enableEndpoints(base: string, adminKey: string, secrets: Map<string, string>): Promise<Endpoint[]> {
+  const endpoints: Endpoint[] = [];
+  for (let t = 0; t < TENANTS; t += 1) {
+    const tenant = await call<{ apiKey: { secret: string } }>(base, adminKey, 'POST', '/tenants', { name: `bench-${t}` });
+    const key = tenant.apiKey.secret;
+    const listing = (await call<{ results: { id: string; name: string }[] }>(base, key, 'GET', '/marketplace/search?q=stripe')).results.find((r) => r.name === 'stripe')!;
+    const installation = (await call<{ installation: { id: string } }>(base, key, 'POST', `/marketplace/install/${listing.id}`, {})).installation;
+    for (let c = 0; c < CONNECTIONS_PER_TENANT; c += 1) {
+      const connection = await call<{ id: string }>(base, key, 'POST', '/connections', { installationId: installation.id, name: `c${c}`, credentials: { token: `sk_test_bench_${t}_${c}` } });
+      const sub = await call<{ webhookUrl: string }>(base, key, 'POST', `/connections/${connection.id}/triggers`, { trigger: 'paymentIntentSucceeded' });
+      const secret = secrets.get(sub.webhookUrl);
+      if (!secret) throw new Error(`the Stripe mock saw no registration of ${sub.webhookUrl}`);
+      endpoints.push({ path: new URL(sub.webhookUrl).pathname, secret });
+    }
+  }
+  return endpoints;
+}
+
+interface Delivery { id: string; path: string; body: Buffer; headers: Record<string, string> }
+
+/** A signed Stripe event (the documented payment_intent.succeeded shape), each with its own event id. */
+function makeDelivery(i: number, endpoint: Endpoint, now: number): Delivery {
+  const id = `evt_bench_${i.toString(36)}_${randomBytes(4).toString('hex')}`;
+  const event = { id, object: 'event', type: 'payment_intent.succeeded', created: now, livemode: false, data: { object: { id: `pi_bench_${i}`, object: 'payment_intent', amount: 2000, amount_received: 2000, currency: 'usd', status: 'succeeded', created: now, livemode: false, metadata: {} } } };
+  const body = Buffer.from(JSON.stringify(event));
+  const v1 = createHmac('sha256', endpoint.secret).update(`${now}.${body.toString('utf8')}`).digest('hex');
+  return { id, path: endpoint.path, body, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${now},v1=${v1}` } };
+}
+
+interface Result { route: string; perSecond: number; p50: number; p99: number; ok: number; errors: number }
+
+/** Sends deliveries for `durationMs` (or until `stop()`), CONCURRENCY at a time; records which were answered 2xx. */
+async function load(route: string, base: string, next: () => Delivery, durationMs: number, acked?: Set<string>, stop?: { now: boolean }): Promise<Result> {
+  const pool = new Pool(base, { connections: SOCKETS, pipelining: 1 });
+  const latencies: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  const end = performance.now() + durationMs;
+  const worker = async () => {
+    while (performance.now() < end && !stop?.now) {
+      const d = next();
+      const t0 = performance.now();
+      try {
+        const res = await pool.request({ method: 'POST', path: d.path, headers: d.headers, body: d.body });
+        await res.body.dump();
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          ok += 1;
+          acked?.add(d.id);
+        } else errors += 1;
+      } catch {
+        errors += 1;
+        if (stop?.now) break;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.destroy().catch(() => undefined);
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { route, perSecond: ok / elapsed, p50: q(0.5), p99: q(0.99), ok, errors };
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? '6');
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    console.log('Skipped: the service-level webhook ingress bench needs DATABASE_URL (a PostgreSQL user that may create databases); it uses a throwaway database.');
+    return;
+  }
+  const store: TestDb = await createTestPostgres(adminUrl);
+  await store.db.close();
+  const mock = await startStripeMock();
+  // No REDIS_URL: one service process (replay dedupe and rate limits in memory); the store is PostgreSQL.
+  const env = { DATABASE_URL: store.url!, BOS_MASTER_KEY: randomBytes(32).toString('hex') };
+  const children: ChildProcess[] = [];
+  try {
+    const service = await startChild('service', env, mock.port);
+    children.push(service.child);
+    const adminKey = /bos_[A-Za-z0-9_-]{43}/.exec(service.ready.lines.join('\n'))?.[0];
+    if (!adminKey) throw new Error('the service printed no admin key');
+    const endpoints = await enableEndpoints(service.ready.address, adminKey, mock.secrets);
+    const bare = await startChild('bare', {}, 0);
+    children.push(bare.child);
+
+    let counter = 0;
+    const next = () => {
+      counter += 1;
+      return makeDelivery(counter, endpoints[counter % endpoints.length]!, Math.floor(Date.now() / 1000));
+    };
+    const acked = new Set<string>();
+    const routes: [string, string, Set<string> | undefined][] = [
+      ['bare Fastify route (raw body, no work), own process', bare.ready.address, undefined],
+      ['service `POST /webhooks/{endpointId}` (PostgreSQL, sandbox transform)', service.ready.address, acked],
+    ];
+    for (const [route, base, set] of routes) await load(route, base, next, 1500, set);
+    const rounds = 3;
+    const best = new Map<string, Result>();
+    for (let round = 0; round < rounds; round += 1) {
+      for (const [route, base, set] of routes) {
+        const r = await load(route, base, next, (seconds * 1000) / rounds, set);
+        const prev = best.get(route);
+        if (!prev || r.perSecond > prev.perSecond) best.set(route, r);
+      }
+    }
+    await stopChild(bare.child);
+
+    // Durability: SIGKILL the service mid-run, start it again on the same store, keep sending, then count.
+    const stop = { now: false };
+    const running = load('kill phase', service.ready.address, next, 10_000, acked, stop);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    service.child.kill('SIGKILL');
+    stop.now = true;
+    const beforeKill = await running;
+    const restarted = await startChild('service', env, mock.port);
+    children.push(restarted.child);
+    const afterRestart = await load('after restart', restarted.ready.address, next, 2000, acked);
+    await stopChild(restarted.child);
+
+    const db = new pg.Client({ connectionString: store.url! });
+    await db.connect();
+    const stored = new Set((await db.query<{ event_id: string }>(`SELECT d.event_id FROM connectors.trigger_deliveries d WHERE d.processed_at IS NOT NULL AND EXISTS (SELECT 1 FROM connectors.trigger_events e WHERE e.delivery_id = d.id)`)).rows.map((r) => r.event_id));
+    const deliveries = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM connectors.trigger_deliveries')).rows[0]!.n);
+    const events = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM connectors.trigger_events')).rows[0]!.n);
+    await db.end();
+    const lost = [...acked].filter((id) => !stored.has(id)).length;
+
+    const results = routes.map(([route]) => best.get(route)!);
+    const bareRate = results[0]!.perSecond;
+    console.log(`Signed Stripe \`payment_intent.succeeded\` deliveries (~330-byte JSON, \`Stripe-Signature\` HMAC-SHA256 with timestamp) to ${endpoints.length} endpoints (${TENANTS} tenants × ${CONNECTIONS_PER_TENANT} connections, enabled through the API against a loopback Stripe mock), ${CONCURRENCY} in flight over ${SOCKETS} keep-alive connections, ${seconds} s per route in ${rounds} alternating rounds (best round shown) after a 1.5 s warm-up. Each server runs in its own child process; the load generator (undici) in the main process; PostgreSQL on the same machine.\n`);
+    console.log('| route | deliveries/s | × bare | p50 ms | p99 ms | non-2xx |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const r of results) console.log(`| ${r.route} | ${Math.round(r.perSecond)} | ${(r.perSecond / bareRate).toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`);
+    const service2xx = results[1]!.perSecond;
+    console.log(`\nGoal ≥ 5,000/s and ≥ 0.2× bare Fastify: ${service2xx >= 5000 ? 'met' : 'NOT met'} (${Math.round(service2xx)}/s) and ${service2xx >= 0.2 * bareRate ? 'met' : 'NOT met'} (${(service2xx / bareRate).toFixed(2)}×).`);
+    console.log(`\nKill test: the service process was SIGKILLed ${1.5} s into a run (${beforeKill.ok} answered 2xx, ${beforeKill.errors} failed or cut off), started again on the same database, and took ${afterRestart.ok} more (${afterRestart.errors} non-2xx).`);
+    console.log(`Deliveries answered 2xx over the whole run: ${acked.size}; stored with their event: ${[...acked].filter((id) => stored.has(id)).length}; **lost: ${lost}**. Rows in the store: ${deliveries} deliveries, ${events} events (a delivery cut off by the kill may be stored without having been answered: the sender retries it and it is deduplicated).`);
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await mock.close();
+    await store.dispose().catch(() => undefined);
+  }
+}
+
+const mode = process.argv.find((a) => a.startsWith('--child='))?.slice('--child='.length);
+if (mode === 'service') await childService();
+else if (mode === 'bare') await childBare();
+else await main();
