@@ -35,14 +35,19 @@ export interface SearchResult {
   facets: { categories: { category: string; count: number }[] };
 }
 
+/** The words of a search, lower-cased: runs of letters and digits (everything else separates them). */
+export function queryWords(q: string): string[] {
+  return q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
 /**
  * The type-ahead query: every word must match and the last one may be a prefix (`shop` finds `shopify`).
  * Words are reduced to letters and digits, so the result is always valid `to_tsquery` syntax. Null without words.
  * @example prefixQuery('stripe pay') === 'stripe & pay:*'
  */
 export function prefixQuery(q: string): string | null {
-  const words = q.toLowerCase().match(/[\p{L}\p{N}]+/gu);
-  if (!words || words.length === 0) return null;
+  const words = queryWords(q);
+  if (words.length === 0) return null;
   return words.map((w, i) => (i === words.length - 1 ? `${w}:*` : w)).join(' & ');
 }
 
@@ -88,51 +93,95 @@ export function listingSummary(row: ListingRow): ListingSummary {
   };
 }
 
-// $1 = q (text, '' for none), $2 = prefix tsquery text or NULL. Expressions are inline (not in a CTE) so the GIN
-// indexes on search and on name (trigram) can serve each branch of the OR.
-const MATCH = `
-  m.approved AND m.version IS NOT NULL
-  AND ($1 = ''
-    OR m.search @@ websearch_to_tsquery('english', $1)
-    OR ($2::text IS NOT NULL AND m.search @@ to_tsquery('english', $2::text))
-    OR m.name % $1)`;
 
-const RANK = `
-  CASE WHEN $1 = '' THEN 0 ELSE
-    ts_rank(m.search, websearch_to_tsquery('english', $1))
-    + CASE WHEN $2::text IS NULL THEN 0 ELSE 0.9 * ts_rank(m.search, to_tsquery('english', $2::text)) END
-    + 0.5 * similarity(m.name, $1)
-    + CASE WHEN m.name = lower($1) THEN 1 ELSE 0 END
-  END`;
+/**
+ * How many full-text matches are scored with `ts_rank` (its cost grows with every match: a common word matches
+ * tens of thousands of listings). With more matches, the candidates are the exact name match, then listings whose
+ * name contains a query word, then the most installed; the rest follow the ranked ones by installs.
+ */
+export const RANK_LIMIT = 200;
+
+// The columns every hit carries: what facets group by and what each sort orders by. `tier` puts full-text
+// matches before typo guesses (there are only guesses when nothing matched, but the order stays explicit); `rank` is the relevance within a tier (NULL: not scored, after the scored ones).
+const HIT_COLUMNS = `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name, m.rating_sum, m.rating_count, m.created_at`;
 
 const ORDER: Record<SearchSort, string> = {
-  relevance: `${RANK} DESC, m.installs DESC, m.name`,
-  installs: 'm.installs DESC, m.name',
-  rating: 'm.rating_sum::float8 / nullif(m.rating_count, 0) DESC NULLS LAST, m.rating_count DESC, m.name',
-  newest: 'm.created_at DESC, m.name',
+  relevance: 'tier, rank DESC NULLS LAST, installs DESC, name, id',
+  installs: 'installs DESC, name, id',
+  rating: 'rating_sum::float8 / nullif(rating_count, 0) DESC NULLS LAST, rating_count DESC, name, id',
+  newest: 'created_at DESC, name, id',
 };
+
+// $1 = category filter or NULL, $2 = page size, $3 = offset; with words, $4 = q, $5 = the prefix tsquery text and
+// $6 = the words as LIKE patterns (`%word%`).
+// Matches come from the view connectors.searchable_listings (see its migration): the rows this tenant may find, read
+// so that `@@` and `%` can use the GIN indexes on search and on name (trigram), which row-level security forbids.
+// One tsquery (the web-search form OR the prefix form), so the index is scanned once.
+const TSQUERY = `(websearch_to_tsquery('english', $4) || to_tsquery('english', $5::text))`;
+const FTS = `
+  fts AS MATERIALIZED (
+    SELECT ${HIT_COLUMNS}, m.name = lower($4) AS exact, m.name LIKE ANY ($6::text[]) AS in_name
+    FROM connectors.searchable_listings m
+    WHERE m.search @@ ${TSQUERY}
+  ),
+  fuzzy AS MATERIALIZED (
+    SELECT ${HIT_COLUMNS}, similarity(m.name, $4)::float8 AS rank
+    FROM connectors.searchable_listings m
+    WHERE NOT EXISTS (SELECT 1 FROM fts) AND m.name % $4
+  )`;
+// Relevance: ts_rank of at most RANK_LIMIT candidates, read again by primary key; an exact name match comes first.
+const RANKED = `
+  candidates AS (SELECT id FROM fts ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}),
+  scored AS MATERIALIZED (
+    SELECT m.id, (ts_rank(m.search, ${TSQUERY}) + CASE WHEN m.name = lower($4) THEN 1 ELSE 0 END)::float8 AS rank
+    FROM connectors.searchable_listings m WHERE m.id IN (SELECT id FROM candidates)
+  ),
+  hits AS (
+    SELECT f.id, f.category, f.installs, f.name, f.rating_sum, f.rating_count, f.created_at, 0 AS tier, s.rank
+    FROM fts f LEFT JOIN scored s ON s.id = f.id
+    UNION ALL SELECT id, category, installs, name, rating_sum, rating_count, created_at, 1 AS tier, rank FROM fuzzy)`;
+const UNRANKED = `
+  hits AS (
+    SELECT id, category, installs, name, rating_sum, rating_count, created_at FROM fts
+    UNION ALL SELECT id, category, installs, name, rating_sum, rating_count, created_at FROM fuzzy)`;
+const ALL_HITS = `
+  hits AS (SELECT ${HIT_COLUMNS}, 0 AS tier, NULL::float8 AS rank FROM connectors.searchable_listings m)`;
+
+interface SearchRow extends ListingRow {
+  facets: { category: string; count: number }[];
+}
 
 /**
  * Full-text search over the listings visible in the transaction (global ones, plus the tenant's private ones):
- * weighted name / display name + action and trigger names / description, prefix matching on the last word, and
- * trigram similarity on the name for typos. Facets count categories over all matches, ignoring the category filter.
+ * weighted name / display name + action and trigger names / description, prefix matching on the last word, and,
+ * when the words match no listing at all, trigram similarity on the name (pg_trgm) for typos. Facets
+ * count categories over all matches, ignoring the category filter.
+ *
+ * One statement: the matches are found once (through the GIN indexes), then counted by category and sorted for the
+ * page; only the page's rows are read back from connectors.marketplace (as the caller, under its policies).
  */
 export async function searchListings(tx: Queryable, input: SearchInput): Promise<SearchResult> {
   const q = input.q.trim();
   const px = prefixQuery(q);
-  const facetRows = await tx.query<{ category: string; count: number }>(
-    `SELECT coalesce(m.category, 'other') AS category, count(*)::int AS count FROM connectors.marketplace m
-     WHERE ${MATCH} GROUP BY 1 ORDER BY 2 DESC, 1`,
-    [q, px],
+  const empty = { results: [], total: 0, page: input.page, pageSize: input.pageSize, facets: { categories: [] } };
+  // Words are needed to match anything: "--" or "&&" finds nothing rather than everything.
+  if (q !== '' && px === null) return empty;
+  const hits = q === '' ? ALL_HITS : `${FTS},${input.sort === 'relevance' ? RANKED : UNRANKED}`;
+  const { rows } = await tx.query<SearchRow>(
+    `WITH ${hits},
+     facets AS (SELECT category, count(*)::int AS count FROM hits GROUP BY category),
+     page AS (
+       SELECT id, row_number() OVER () AS ord FROM (
+         SELECT id FROM hits WHERE $1::text IS NULL OR category = $1::text
+         ORDER BY ${ORDER[input.sort]} LIMIT $2 OFFSET $3) ordered)
+     SELECT f.facets, r.* FROM
+       (SELECT coalesce(json_agg(json_build_object('category', category, 'count', count) ORDER BY count DESC, category), '[]'::json) AS facets FROM facets) f
+       LEFT JOIN (SELECT p.ord, ${LISTING_SELECT} FROM ${LISTING_FROM} JOIN page p ON p.id = m.id) r ON true
+     ORDER BY r.ord`,
+    [input.category ?? null, input.pageSize, (input.page - 1) * input.pageSize, ...(q === '' ? [] : [q, px, queryWords(q).map((w) => `%${w}%`)])],
   );
-  const categories = facetRows.rows.map((r) => ({ category: r.category, count: Number(r.count) }));
+  const categories = (rows[0]?.facets ?? []).map((c) => ({ category: c.category, count: Number(c.count) }));
   const total = input.category === undefined ? categories.reduce((n, c) => n + c.count, 0) : (categories.find((c) => c.category === input.category)?.count ?? 0);
-  const page = await tx.query<ListingRow>(
-    `SELECT ${LISTING_SELECT} FROM ${LISTING_FROM}
-     WHERE ${MATCH} AND ($3::text IS NULL OR coalesce(m.category, 'other') = $3::text)
-     ORDER BY ${ORDER[input.sort]}
-     LIMIT $4 OFFSET $5`,
-    [q, px, input.category ?? null, input.pageSize, (input.page - 1) * input.pageSize],
-  );
-  return { results: page.rows.map(listingSummary), total, page: input.page, pageSize: input.pageSize, facets: { categories } };
+  const results = rows.filter((row) => row.id !== null).map(listingSummary);
+  return { results, total, page: input.page, pageSize: input.pageSize, facets: { categories } };
 }

@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db, Queryable, QueryResult } from '../db/db.ts';
+import { testEngines } from '../db/engines.ts';
+import type { TestDb } from '../db/test-db.ts';
+import { RANK_LIMIT, searchListings, type SearchInput, type SearchResult } from './search.ts';
+
+interface Seed {
+  name: string;
+  description: string;
+  category: string | null;
+  installs?: number;
+  keywords?: string;
+  tenant?: 'a' | 'b';
+  approved?: boolean;
+  deprecated?: boolean;
+}
+
+// Bulk listings (filler-0, filler-1, ...): one in ten says "sync", more than RANK_LIMIT in all, so the capped ranking
+// and pagination over many matches are exercised; the many others make the plan test's statistics realistic.
+const FILLER = 3000;
+const FILLER_SYNC = FILLER / 10;
+const CATALOGUE: Seed[] = [
+  { name: 'stripe', description: 'Accept payments and manage subscriptions and refunds.', category: 'payments', installs: 500, keywords: 'Create Customer Create Refund' },
+  { name: 'paypal', description: 'Send payouts and capture payments.', category: 'payments', installs: 300, keywords: 'Create Payout' },
+  { name: 'shopify', description: 'Manage orders, products and customers of a store.', category: 'ecommerce', installs: 800, keywords: 'Create Order List Products' },
+  { name: 'slack', description: 'Post messages to channels.', category: 'messaging', installs: 900, keywords: 'Post Message' },
+  { name: 'mailer', description: 'Send transactional email.', category: 'messaging', installs: 50, keywords: 'Send Invoice Email', deprecated: true },
+  { name: 'sync', description: 'Generic record copier.', category: null, installs: 0 },
+  { name: 'acme-sync', description: 'Copies records.', category: 'productivity', installs: 0 },
+  { name: 'calsync', description: 'Calendar sync for teams.', category: 'productivity', installs: 1 },
+  { name: 'inhouse-erp', description: 'Our ERP, sync included.', category: 'productivity', tenant: 'a', installs: 5 },
+  { name: 'other-erp', description: 'Their ERP.', category: 'productivity', tenant: 'b' },
+  { name: 'pending-sync', description: 'Waiting for review, sync.', category: 'productivity', approved: false },
+];
+
+/** Records the statements of a search so a test can EXPLAIN exactly what it ran. */
+function recording(tx: Queryable, seen: { sql: string; params: readonly unknown[] }[]): Queryable {
+  return {
+    query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+      seen.push({ sql, params });
+      return tx.query<R>(sql, params);
+    },
+    exec: (sql) => tx.exec(sql),
+  };
+}
+
+for (const engine of testEngines(process.env)) {
+  const suite = engine.create ? describe : describe.skip;
+  suite(`marketplace search on ${engine.name}${engine.skipReason ? ` (skipped: ${engine.skipReason})` : ''}`, () => {
+    let store: TestDb;
+    let db: Db;
+    const tenants: Record<'a' | 'b', string> = { a: '', b: '' };
+    const search = (input: Partial<SearchInput> & { q: string }, tenant: string | null = null): Promise<SearchResult> =>
+      db.withTenant(tenant, (tx) => searchListings(tx, { sort: 'relevance', page: 1, pageSize: 20, ...input }));
+    const names = (result: SearchResult) => result.results.map((r) => r.name);
+    // Ground truth: the matching listings counted by a plain query through the table and its RLS policies.
+    const bruteForceCounts = (q: string, tenant: string | null) =>
+      db.withTenant(tenant, async (tx) => {
+        const { rows } = await tx.query<{ category: string; count: number }>(
+          `SELECT coalesce(category, 'other') AS category, count(*)::int AS count FROM connectors.marketplace
+           WHERE approved AND version IS NOT NULL AND search @@ (websearch_to_tsquery('english', $1) || to_tsquery('english', $2))
+           GROUP BY 1 ORDER BY 2 DESC, 1`,
+          [q, `${q}:*`],
+        );
+        return rows.map((r) => ({ category: r.category, count: Number(r.count) }));
+      });
+
+    beforeAll(async () => {
+      store = await engine.create!();
+      db = store.db;
+      await db.transaction(async (tx) => {
+        const created = await tx.query<{ id: string }>("INSERT INTO connectors.tenants (name) VALUES ('search-a'), ('search-b') RETURNING id");
+        tenants.a = created.rows[0]!.id;
+        tenants.b = created.rows[1]!.id;
+        for (const seed of CATALOGUE) {
+          const approved = seed.approved ?? true;
+          const { rows } = await tx.query<{ id: string; tenant_id: string | null }>(
+            `INSERT INTO connectors.marketplace (tenant_id, name, display_name, description, npm_package, category, installs, keywords, approved, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, tenant_id`,
+            [seed.tenant ? tenants[seed.tenant] : null, seed.name, seed.name, seed.description, `@t/${seed.name}`, seed.category, seed.installs ?? 0, seed.keywords ?? '', approved, approved ? '1.0.0' : null],
+          );
+          await tx.query(
+            `INSERT INTO connectors.connector_versions (connector_id, tenant_id, version, manifest, status, deprecation_message, replacement)
+             VALUES ($1, $2, '1.0.0', '{}', $3, $4, $5)`,
+            [rows[0]!.id, rows[0]!.tenant_id, approved ? 'published' : 'pending', seed.deprecated ? 'Use postmark' : null, seed.deprecated ? 'postmark' : null],
+          );
+        }
+        await tx.query(
+          `INSERT INTO connectors.marketplace (name, display_name, description, npm_package, category, installs, approved, version)
+           SELECT 'filler-' || i, 'Filler ' || i, CASE WHEN i % 10 = 0 THEN 'Keeps records in sync with tool ' ELSE 'Keeps records tidy with tool ' END || i,
+             '@t/filler-' || i, (ARRAY['crm', 'marketing', 'analytics'])[i % 3 + 1], 10 + i, true, '1.0.0'
+           FROM generate_series(0, $1::int - 1) AS i`,
+          [FILLER],
+        );
+        await tx.query(
+          `INSERT INTO connectors.connector_versions (connector_id, version, manifest, status)
+           SELECT id, version, '{}', 'published' FROM connectors.marketplace WHERE name LIKE 'filler-%'`,
+        );
+      });
+      await db.query('ANALYZE connectors.marketplace');
+    });
+
+    afterAll(async () => {
+      await store?.dispose();
+    });
+
+    it('ranks an exact name first, then name matches, then matches in the description', async () => {
+      const result = await search({ q: 'sync' });
+      expect(names(result).slice(0, 2)).toEqual(['sync', 'acme-sync']);
+      expect(result.results[0]).toMatchObject({ category: null, private: false, latestVersion: '1.0.0', deprecation: null });
+    });
+
+    it('finds words in action names and shows deprecation', async () => {
+      const result = await search({ q: 'invoice' });
+      expect(names(result)).toEqual(['mailer']);
+      expect(result.results[0]!.deprecation).toEqual({ message: 'Use postmark', replacement: 'postmark' });
+    });
+
+    it('matches the last word as a prefix and requires every word', async () => {
+      expect(names(await search({ q: 'shop' }))).toEqual(['shopify']);
+      expect(names(await search({ q: 'stri' }))).toEqual(['stripe']);
+      expect(names(await search({ q: 'capture pay' }))).toEqual(['paypal']);
+      expect(names(await search({ q: 'capture orders' }))).toEqual([]);
+    });
+
+    it('tolerates a typo in a name only when the words match nothing', async () => {
+      expect(names(await search({ q: 'shopfy' }))).toContain('shopify');
+      expect(names(await search({ q: 'strpe' }))).toContain('stripe');
+      // "slack" matches, so no look-alike names are mixed in.
+      expect(names(await search({ q: 'slack' }))).toEqual(['slack']);
+    });
+
+    it('counts categories over all matches (ignoring the category filter) exactly like a plain query', async () => {
+      const all = await search({ q: 'sync' });
+      expect(all.facets.categories).toEqual(await bruteForceCounts('sync', null));
+      expect(all.total).toBe(FILLER_SYNC + 3);
+      const crm = await search({ q: 'sync', category: 'crm' });
+      expect(crm.facets.categories).toEqual(all.facets.categories);
+      expect(crm.total).toBe(all.facets.categories.find((c) => c.category === 'crm')!.count);
+      expect(crm.results.every((r) => r.category === 'crm')).toBe(true);
+      const other = await search({ q: 'sync', category: 'other' });
+      expect(names(other)).toEqual(['sync']);
+    });
+
+    it("shows a tenant its private listings, in results and facets, and never another tenant's", async () => {
+      const a = await search({ q: 'erp' }, tenants.a);
+      expect(a.results.map((r) => [r.name, r.private])).toEqual([['inhouse-erp', true]]);
+      expect(names(await search({ q: 'erp' }, tenants.b))).toEqual(['other-erp']);
+      expect(names(await search({ q: 'erp' }))).toEqual([]);
+      const syncA = await search({ q: 'sync' }, tenants.a);
+      expect(syncA.total).toBe(FILLER_SYNC + 4);
+      expect(syncA.facets.categories).toEqual(await bruteForceCounts('sync', tenants.a));
+      // A typo guess never reaches into another tenant's names either.
+      expect(names(await search({ q: 'inhouse-epr' }, tenants.b))).toEqual([]);
+    });
+
+    it('never finds listings that are not approved', async () => {
+      expect(names(await search({ q: 'pending' }))).toEqual([]);
+      expect(names(await search({ q: 'waiting review' }))).toEqual([]);
+    });
+
+    it('pages through every match exactly once, past the ranked ones, in a stable order', async () => {
+      const seen: string[] = [];
+      for (let page = 1; ; page++) {
+        const result = await search({ q: 'sync', page, pageSize: 50 });
+        if (result.results.length === 0) break;
+        seen.push(...names(result));
+      }
+      expect(seen.length).toBe(FILLER_SYNC + 3);
+      expect(new Set(seen).size).toBe(seen.length);
+      // A name containing the word is always among the ranked candidates, however few its installs.
+      expect(seen.indexOf('calsync')).toBeLessThan(RANK_LIMIT);
+      // Beyond the ranked candidates, the rest follow by installs.
+      const tail = seen.slice(RANK_LIMIT).map((name) => Number(name.replace('filler-', '')));
+      expect(tail).toEqual([...tail].sort((x, y) => y - x));
+      expect(names(await search({ q: 'sync', page: 2, pageSize: 50 }))).toEqual(seen.slice(50, 100));
+    });
+
+    it('sorts by installs, rating and newest', async () => {
+      const byInstalls = await search({ q: 'pay', sort: 'installs' });
+      expect(names(byInstalls)).toEqual(['stripe', 'paypal']);
+      const newest = await search({ q: '', sort: 'newest', pageSize: 5 });
+      expect(newest.total).toBe(CATALOGUE.filter((s) => (s.approved ?? true) && !s.tenant).length + FILLER);
+      // Browsing without words: relevance falls back to installs.
+      expect(names(await search({ q: '', pageSize: 3 }))).toEqual(['filler-2999', 'filler-2998', 'filler-2997']);
+      const rating = await search({ q: '', sort: 'rating', pageSize: 1 });
+      expect(rating.results).toHaveLength(1);
+    });
+
+    it('finds nothing for a query without words', async () => {
+      expect(await search({ q: ' -- && ' })).toMatchObject({ results: [], total: 0, facets: { categories: [] } });
+    });
+
+    it('matches through the full-text GIN index, which row-level security on the table would forbid', async () => {
+      const explain = (sql: string) =>
+        db.withTenant(tenants.a, async (tx) => {
+          // With sequential scans priced out, a condition that cannot be an index condition still shows as a filter.
+          await tx.query("SELECT set_config('enable_seqscan', 'off', true)");
+          const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`);
+          return rows.map((r) => r['QUERY PLAN']).join('\n');
+        });
+      const seen: { sql: string; params: readonly unknown[] }[] = [];
+      await db.withTenant(tenants.a, (tx) => searchListings(recording(tx, seen), { q: 'stripe', sort: 'relevance', page: 1, pageSize: 20 }));
+      expect(seen[0]!.sql).toContain('FROM connectors.searchable_listings m');
+      const fts = "SELECT id FROM %s WHERE search @@ to_tsquery('english', 'stripe')";
+      expect(await explain(fts.replace('%s', 'connectors.searchable_listings'))).toContain('Bitmap Index Scan on marketplace_search');
+      // The reason for the view: as bos_app on the table, `@@` (not leakproof) must wait for the policy, so no index.
+      expect(await explain(fts.replace('%s', 'connectors.marketplace'))).not.toContain('marketplace_search');
+    });
+  });
+}
