@@ -3,10 +3,11 @@ import { join, resolve } from 'node:path';
 import { toErrorData, type Connector, type Credentials } from '@businessos/connector-sdk';
 import { runAction, type PlatformConfig } from '@businessos/connector-sdk/host';
 import { createTestHarness } from '@businessos/connector-sdk/testing';
-import { loadConnector } from '../bundle.ts';
+import { loadConnector, type LoadedConnector } from '../bundle.ts';
 import { environmentError, usageError } from '../cli-error.ts';
 import { defineCommand } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
+import { connectorFromRegistry, defaultNpmCacheDir } from '../npm-source.ts';
 import { printJson } from '../output.ts';
 import { readPackage } from '../package-info.ts';
 
@@ -79,6 +80,9 @@ export const runCommand = defineCommand({
       .option('--fixtures <dir>', 'fixtures folder for the simulator (default <dir>/fixtures)')
       .option('--live', 'call the real API; credentials from --credentials-file and BOS_CRED_* variables')
       .option('-C, --dir <dir>', 'connector package folder', '.')
+      .option('--package <name@version>', 'run a connector installed from an npm registry instead of a local folder (verified: sha512 integrity and the bundle sha256)')
+      .option('--registry <url>', 'npm registry for --package (default BOS_NPM_REGISTRY; token from BOS_NPM_TOKEN)')
+      .option('--cache <dir>', 'where --package keeps verified bundles (default ~/.cache/bos-connector/npm)')
       .addHelpText(
         'after',
         `\nCredentials for --live (the host applies them; connector code never sees them):\n${Object.entries(CREDENTIAL_ENV).map(([k, v]) => `  ${k.padEnd(24)} ${v}`).join('\n')}\n  BOS_CRED_FIELD_<NAME>    connection field <name> (e.g. BOS_CRED_FIELD_SHOP)\n  BOS_CONFIG_<KEY>         platform config referenced as config.<key> (OAuth client id/secret)`,
@@ -86,11 +90,22 @@ export const runCommand = defineCommand({
   },
   async run({ args, options }, ctx) {
     const action = args[0] ?? '';
-    const info = readPackage(options.dir as string, ctx.cwd);
+    const fromNpm = typeof options.package === 'string';
+    const info = fromNpm ? undefined : readPackage(options.dir as string, ctx.cwd);
     const params = typeof options.paramsFile === 'string' ? readJsonFile(resolve(ctx.cwd, options.paramsFile), '--params-file') : parseJsonOption(String(options.params), '--params');
     const fields = typeof options.fields === 'string' ? (parseJsonOption(options.fields, '--fields') as Record<string, string>) : {};
     const fileCreds = typeof options.credentialsFile === 'string' ? readJsonFile(resolve(ctx.cwd, options.credentialsFile), '--credentials-file') : undefined;
-    const connector = (await loadConnector(info)) as unknown as Connector;
+    let loaded: LoadedConnector;
+    if (info) loaded = await loadConnector(info);
+    else {
+      if (!options.live && typeof options.fixtures !== 'string') throw usageError('a connector from npm has no fixtures folder', 'Pass --fixtures <dir> for the simulator, or --live.');
+      const cacheDir = typeof options.cache === 'string' ? resolve(ctx.cwd, options.cache) : defaultNpmCacheDir(ctx.env);
+      const installed = await connectorFromRegistry({ spec: String(options.package), registry: (options.registry as string | undefined) ?? ctx.env.BOS_NPM_REGISTRY, token: ctx.env.BOS_NPM_TOKEN, cacheDir });
+      const a = installed.artifact;
+      ctx.output.err(`${a.source === 'cache' ? 'using cached' : 'installed'} ${a.package}@${a.version} (bundle sha256 ${a.sha256}, verified)`);
+      loaded = installed.connector;
+    }
+    const connector = loaded as unknown as Connector;
     const names = connector.manifest.actions.map((a) => a.name);
     if (!names.includes(action)) throw usageError(`connector ${connector.manifest.name} has no action "${action}"`, `Available actions: ${names.join(', ') || 'none'}.`);
 
@@ -100,7 +115,7 @@ export const runCommand = defineCommand({
         ctx.output.err(`running ${action} against the live API (${connector.manifest.baseUrl ?? 'absolute URLs'})`);
         result = await runAction(connector, action, params, { credentials: credentialsFrom(ctx.env, fileCreds), fields, config: platformConfigFrom(ctx.env) });
       } else {
-        const fixturesDir = resolve(ctx.cwd, typeof options.fixtures === 'string' ? options.fixtures : join(info.dir, 'fixtures'));
+        const fixturesDir = resolve(ctx.cwd, typeof options.fixtures === 'string' ? options.fixtures : join(info?.dir ?? ctx.cwd, 'fixtures'));
         if (!existsSync(fixturesDir)) throw environmentError(`fixtures folder ${fixturesDir} does not exist`, 'Create fixtures/*.json, pass --fixtures <dir>, or use --live.');
         ctx.output.err(`running ${action} against the simulator (fixtures from ${fixturesDir})`);
         const harness = await createTestHarness({ connector, fixturesDir, fields, ...(fileCreds ? { credentials: fileCreds as Credentials } : {}) });

@@ -11,6 +11,8 @@ import type { ConnectorManifest } from '@businessos/connector-sdk';
 import { publish } from 'libnpmpublish';
 import npmFetch from 'npm-registry-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../cli/src/main.ts';
+import { createBufferOutput } from '../../../cli/src/output.ts';
 import { startMockServer } from '../../../runtime/src/testing/mock-server.ts';
 import type { SubmissionView } from '../publishing/store.ts';
 import { createPublishingTestApp, packConnector, scaffoldConnector, setVersion, type PublishingTestApp } from '../publishing/test-support.ts';
@@ -207,6 +209,26 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
     expect(store.stats()).toEqual({ downloads: 1, cacheHits: 0 });
     expect(warnings).toEqual([expect.stringContaining('corrupted')]);
     expect(readFileSync(file)).toEqual(bundle);
+  }, 60_000);
+
+  it('bos-connector run --package installs from the registry (verified) and runs an action; a tampered version exits 1 unrun', async () => {
+    const cache = mkdtempSync(path.join(tmpdir(), 'bos-npm-cli-'));
+    const run = async (spec: string) => {
+      const output = createBufferOutput();
+      const argv = ['run', 'getItem', '--params', '{"id":"7"}', '--package', spec, '--registry', registry.url, '--cache', cache, '--fixtures', path.join(dir, 'fixtures')];
+      const code = await main(argv, { output, cwd: cache, env: { BOS_NPM_TOKEN: registry.token }, interactive: false, waitForInterrupt: () => Promise.resolve() });
+      return { code, stdout: output.stdout.join(''), stderr: output.stderr.join('') };
+    };
+    const ok = await run(`${PACKAGE}@0.1.0`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ id: '7', name: 'Widget' });
+    expect(ok.stderr).toContain(`installed ${PACKAGE}@0.1.0 (bundle sha256 ${approved.artifactSha256}, verified)`);
+    expect((await run(`${PACKAGE}@0.1.0`)).stderr).toContain(`using cached ${PACKAGE}@0.1.0`);
+
+    const bad = await run(`${PACKAGE}@0.1.1`);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/refusing to install it/);
+    expect(bad.stdout).toBe('');
   }, 60_000);
 
   it('answers NOT_FOUND for an unknown package or version, naming the registry', async () => {
