@@ -59,6 +59,8 @@ export interface TriggerServiceOptions {
   rateLimit?: TokenBucketConfig;
   /** Body cap and dedupe window of ingress (default 1 MiB, 72 h). */
   ingressLimits?: IngressLimits;
+  /** How long ingress reuses a resolved endpoint, ms (default 1000); another process's disable takes effect within it. */
+  endpointCacheMs?: number;
   /** Polling hooks, also settable later with {@link TriggerService.setPollingHooks}. */
   polling?: PollingHooks;
   log?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
@@ -129,6 +131,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     seen: options.redis ? createRedisSeenEvents({ redis: options.redis, prefix: `${keyPrefix}:triggers:seen:` }) : createMemorySeenEvents(),
     rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, prefix: `${keyPrefix}:triggers:rate:`, ...rate }) : createMemoryRateLimiter(rate),
     limits: options.ingressLimits ?? {},
+    ...(options.endpointCacheMs === undefined ? {} : { cacheTtlMs: options.endpointCacheMs }),
     onError: (stage, error, endpointId) => log(stage === 'rate-limit' || stage === 'dedupe' ? 'warn' : 'error', `webhook ${stage} failed`, { endpoint: endpointId.slice(0, 6), error: errorText(error) }),
   });
   let polling = options.polling;
@@ -166,6 +169,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     const webhookUrl = webhookUrlOf(config.publicUrl, row.webhook_token!);
     const { data } = await runStep<WebhookSubscription>(row, 'subscribe', { webhookUrl });
     if (data.secret) await secrets.put(row.tenant_id, row.id, data.secret);
+    ingress.invalidate(row.webhook_token!);
     const now = Date.now();
     const expiresAt = typeof data.expiresAt === 'number' && Number.isFinite(data.expiresAt) ? data.expiresAt : undefined;
     await db.withTenant(row.tenant_id, (tx) =>
@@ -198,6 +202,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     await db.withTenant(row.tenant_id, (tx) =>
       tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'stopped', status_detail = NULL, renew_at = NULL, updated_at = now() WHERE id = $1`, [row.id]),
     );
+    if (row.webhook_token) ingress.invalidate(row.webhook_token);
     let detail: string | undefined;
     if (row.kind === 'polling') {
       try {
@@ -243,6 +248,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
           [row.id, detail.slice(0, 1000), lapsed],
         ),
       );
+      if (row.webhook_token) ingress.invalidate(row.webhook_token);
       log('error', 'trigger renewal failed', { subscription: row.id, error: errorText(error) });
       return false;
     }

@@ -31,8 +31,22 @@ export interface WebhookIngressDeps {
   seen: SeenEvents;
   rateLimiter?: RateLimiter | undefined;
   limits?: IngressLimits;
+  /**
+   * How long a resolved endpoint (subscription, trigger, decrypted secret) is reused, ms (default 1000; 0: never).
+   * Changes made through this process invalidate it at once; another process's disable takes effect here within it.
+   */
+  cacheTtlMs?: number;
   onError?: (stage: string, error: unknown, endpointId: string) => void;
 }
+
+/** The service's webhook ingress. */
+export interface WebhookIngress {
+  receive(request: WebhookRequest): Promise<IngressResponse>;
+  /** Forgets what is cached about an endpoint (after its subscription changed). */
+  invalidate(endpointId: string): void;
+}
+
+const MAX_CACHED_ENDPOINTS = 10_000;
 
 /** One delivery as the HTTP layer hands it over. */
 export interface WebhookRequest {
@@ -70,8 +84,25 @@ interface ResolvedEndpoint {
  * unknown and inactive endpoints alike, constant-time signature check, Slack's challenge, event-id replay dedupe,
  * the raw delivery stored before any 2xx, the connector's transform in the sandbox, events into the outbox.
  */
-export function createWebhookIngress(deps: WebhookIngressDeps): { receive(request: WebhookRequest): Promise<IngressResponse> } {
+export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   const { db, runtime, config } = deps;
+  const ttl = deps.cacheTtlMs ?? 1000;
+  // Active endpoints only: an unknown id is always asked of the store, so enabling takes effect at once.
+  const cache = new Map<string, { value: ResolvedEndpoint; expires: number }>();
+
+  async function cachedResolve(endpointId: string): Promise<ResolvedEndpoint | undefined> {
+    const now = Date.now();
+    const hit = cache.get(endpointId);
+    if (hit && hit.expires > now) return hit.value;
+    const value = await resolve(endpointId);
+    if (value && ttl > 0) {
+      if (cache.size >= MAX_CACHED_ENDPOINTS) cache.delete(cache.keys().next().value!);
+      cache.set(endpointId, { value, expires: now + ttl });
+    } else {
+      cache.delete(endpointId);
+    }
+    return value;
+  }
 
   async function resolve(endpointId: string): Promise<ResolvedEndpoint | undefined> {
     if (!ENDPOINT_ID.test(endpointId)) return undefined;
@@ -97,8 +128,11 @@ export function createWebhookIngress(deps: WebhookIngressDeps): { receive(reques
   }
 
   return {
+    invalidate(endpointId) {
+      cache.delete(endpointId);
+    },
     async receive(request) {
-      const resolved = await resolve(request.endpointId);
+      const resolved = await cachedResolve(request.endpointId);
       return handleDelivery(
         { endpointId: request.endpointId, endpoint: resolved?.endpoint, rawBody: request.rawBody, headers: request.headers, query: request.query, now: Date.now() },
         {
