@@ -29,8 +29,13 @@ export default (services: PublishingServices): RouteDefinition =>
       const afterApprove = npm ? async (tx: Queryable, versionId: string) => void ((await queueNpmPublication(tx, npm, versionId)) && (queued = versionId)) : undefined;
       const view = await decideSubmission(services.db, principal, request.params.id, 'approved', notes || undefined, { afterApprove });
       if (!npm || !queued) return view;
-      // The approval is committed; the npm publish runs after it and records its own outcome.
-      await runNpmPublication(services.db, npm, queued, principal);
+      // The approval is committed; the npm publish runs after it and records its own outcome. Should recording
+      // itself fail, the approval still stands: the row stays "publishing" and a retry takes it over later.
+      try {
+        await runNpmPublication(services.db, npm, queued, principal);
+      } catch (error) {
+        request.log.error({ err: error, versionId: queued }, 'npm publish of an approved version could not be recorded');
+      }
       return getSubmission(services.db, principal, request.params.id);
     },
   }) as unknown as RouteDefinition;
