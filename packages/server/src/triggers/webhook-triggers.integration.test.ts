@@ -462,6 +462,34 @@ for (const engine of testEngines(process.env)) {
       expect(audit.rows.map((r) => r.action)).toEqual(['trigger.enable', 'trigger.enable_failed', 'trigger.enable']);
     });
 
+    it('disabling stops locally even when the provider refuses to unsubscribe; uninstalling unregisters the hook', async () => {
+      const t = await s.tenant();
+      const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
+      const enable = async () => {
+        const res = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
+        expect(res.statusCode, res.body).toBe(201);
+        return res.json() as { id: string; webhookUrl: string };
+      };
+      const first = await enable();
+      await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
+      const disabled = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}/triggers/${first.id}` });
+      expect(disabled.statusCode, disabled.body).toBe(200);
+      expect(disabled.json()).toMatchObject({ unsubscribed: false, detail: expect.stringContaining('remove it in the provider'), subscription: { status: 'stopped' } });
+      const order = '{"id":2}';
+      const headers = { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64') };
+      expect((await post(first.webhookUrl, order, headers)).status).toBe(404);
+
+      // Enabled again (a new endpoint), then the connector is uninstalled: the hook is removed at the provider.
+      await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_ok', fields: { shop: 'e2e-store' } });
+      const second = await enable();
+      expect(second.webhookUrl).not.toBe(first.webhookUrl);
+      const installationId = (await store.db.withTenant(t.tenantId, (tx) => tx.query<{ installation_id: string }>('SELECT installation_id FROM connectors.connections WHERE id = $1', [connectionId]))).rows[0]!.installation_id;
+      const before = providers.requests.length;
+      expect((await s.as(t.key, { method: 'DELETE', url: `/installations/${installationId}` })).statusCode).toBe(200);
+      expect(providers.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['DELETE /admin/api/2025-01/webhooks/4759306.json']);
+      expect((await post(second.webhookUrl, order, headers)).status).toBe(404);
+    });
+
     it('refuses bad input with problem+json: unknown trigger, oversized body, bad event queries', async () => {
       const t = await s.tenant();
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_x' }, { shop: 'x' });
