@@ -2,7 +2,7 @@
 // the service's publishing flow (submit → approve → published to npm), then a fresh runtime with an empty cache
 // installs it by package name from the registry and runs an action against a loopback mock API. Tampered packages
 // (altered bundle, registry tarball swapped, version taken by another bundle) and a corrupted cache are refused.
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createMemoryUsageSink, createMemoryVaultStore, createRuntime, createSandboxPool, createVault, generateMasterKey, silentLogger, type SandboxPool } from '@businessos/connector-runtime';
@@ -39,6 +39,12 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
   let manifest: ConnectorManifest;
   let bundle: Buffer;
   const warnings: string[] = [];
+  const temps: string[] = [];
+  const tempDir = (prefix: string) => {
+    const made = mkdtempSync(path.join(tmpdir(), prefix));
+    temps.push(made);
+    return made;
+  };
 
   const npmStore = (cacheDir: string): NpmArtifactStore =>
     createNpmArtifactStore({
@@ -79,6 +85,7 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
     await pool?.close();
     await mock?.close();
     await registry?.stop();
+    for (const made of temps) rmSync(made, { recursive: true, force: true });
   });
 
   it('approving a version publishes it to the registry as the listing\'s npm package, with the bundle sha256 recorded', async () => {
@@ -115,7 +122,7 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
   }, 120_000);
 
   it('a fresh runtime with an empty cache installs the connector from the registry and runs an action; a second one reads the cache only', async () => {
-    const cacheDir = mkdtempSync(path.join(tmpdir(), 'bos-npm-cache-'));
+    const cacheDir = tempDir('bos-npm-cache-');
     const artifacts = npmStore(cacheDir);
     const vault = createVault({ store: createMemoryVaultStore(), masterKey: generateMasterKey() });
     await vault.putCredentials('tenant-npm', 'conn-1', { apiKey: 's3cret-key' });
@@ -153,7 +160,7 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
     const altered = Buffer.from(bundle.toString('utf8').replace('Items of the', 'Evil items of the'));
     expect(altered.equals(bundle)).toBe(false);
     await publishDirect('0.1.1', altered, approved.artifactSha256!);
-    const store = npmStore(mkdtempSync(path.join(tmpdir(), 'bos-npm-cache-')));
+    const store = npmStore(tempDir('bos-npm-cache-'));
     await expect(store.install(PACKAGE, '0.1.1')).rejects.toMatchObject({ code: 'INTERNAL', details: { reason: 'bundle-sha256' }, message: expect.stringMatching(/hashes to sha256 [0-9a-f]{64}, but the package records .*refusing to install it/) });
   }, 60_000);
 
@@ -164,7 +171,7 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
     const good = files.find((f) => f.endsWith(`${NAME}-0.1.2.tgz`))!;
     const other = files.find((f) => f.endsWith(`${NAME}-0.1.1.tgz`))!;
     writeFileSync(good, readFileSync(other));
-    const store = npmStore(mkdtempSync(path.join(tmpdir(), 'bos-npm-cache-')));
+    const store = npmStore(tempDir('bos-npm-cache-'));
     await expect(store.install(PACKAGE, '0.1.2')).rejects.toMatchObject({ code: 'INTERNAL', details: { reason: 'npm-integrity' }, message: expect.stringContaining("does not match the registry's sha512 integrity") });
   }, 60_000);
 
@@ -192,12 +199,12 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
     expect(retry.json()).toMatchObject({ code: 'UPSTREAM_ERROR', detail: expect.stringMatching(/still approved, but publishing it to npm failed/) });
     expect((await t.as(publisher.key, { method: 'GET', url: `/marketplace/connectors/${view.connector.id}/versions/0.2.0/npm` })).json()).toMatchObject({ status: 'failed', attempts: 2 });
 
-    const store = npmStore(mkdtempSync(path.join(tmpdir(), 'bos-npm-cache-')));
+    const store = npmStore(tempDir('bos-npm-cache-'));
     await expect(store.install(PACKAGE, '0.2.0')).rejects.toMatchObject({ code: 'INTERNAL', details: { reason: 'marketplace-sha256' }, message: expect.stringContaining(`the marketplace recorded ${view.artifactSha256}`) });
   }, 120_000);
 
   it('never runs a corrupted cache entry: it is discarded and the verified package downloaded again', async () => {
-    const cacheDir = mkdtempSync(path.join(tmpdir(), 'bos-npm-cache-'));
+    const cacheDir = tempDir('bos-npm-cache-');
     await npmStore(cacheDir).install(PACKAGE, '0.1.0');
     const file = createFileBundleCache(cacheDir).pathOf(approved.artifactSha256!);
     writeFileSync(file, 'export default { evil: true };');
@@ -212,7 +219,7 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
   }, 60_000);
 
   it('bos-connector run --package installs from the registry (verified) and runs an action; a tampered version exits 1 unrun', async () => {
-    const cache = mkdtempSync(path.join(tmpdir(), 'bos-npm-cli-'));
+    const cache = tempDir('bos-npm-cli-');
     const run = async (spec: string) => {
       const output = createBufferOutput();
       const argv = ['run', 'getItem', '--params', '{"id":"7"}', '--package', spec, '--registry', registry.url, '--cache', cache, '--fixtures', path.join(dir, 'fixtures')];
@@ -232,7 +239,7 @@ suite(`npm registry path (Verdaccio)${unavailable ? ` (skipped: ${unavailable})`
   }, 60_000);
 
   it('answers NOT_FOUND for an unknown package or version, naming the registry', async () => {
-    const store = npmStore(mkdtempSync(path.join(tmpdir(), 'bos-npm-cache-')));
+    const store = npmStore(tempDir('bos-npm-cache-'));
     await expect(store.install(PACKAGE, '9.9.9')).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`has no version 9.9.9 on ${registry.url}`) });
     await expect(store.install(`${SCOPE}/nothing-here`, '1.0.0')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   }, 60_000);
