@@ -6,6 +6,12 @@ import { ConnectorError } from '@businessos/connector-sdk';
 /** Where the vendored connector bundle sits in the package, as node sources import it. */
 export const VENDOR_IMPORT = '../../vendor/connector';
 
+/**
+ * The vendored ESM bundles (vendor/<name>.js): the connector, and the SDK's host helpers the runtime imports. Each
+ * is built once to dist/vendor/<name>.js and required by the nodes.
+ */
+export const VENDOR_MODULES = ['connector', 'sdk-host'] as const;
+
 function listFiles(dir: string, suffix: string): string[] {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
@@ -26,18 +32,20 @@ function failure(what: string, error: unknown): ConnectorError {
 }
 
 /**
- * Builds an exported package's `dist/` the way n8n loads it (CommonJS): the vendored connector bundle once as
- * dist/vendor/connector.js, each node and credential as its own file requiring it, `n8n-workflow` left to n8n,
+ * Builds an exported package's `dist/` the way n8n loads it (CommonJS): the vendored bundles once each as
+ * dist/vendor/<name>.js, each node and credential as its own file requiring them, `n8n-workflow` left to n8n,
  * and the icons copied. The same steps as the package's own `scripts/build.mjs`.
  */
 export async function buildN8nPackage(dir: string): Promise<string[]> {
   const dist = join(dir, 'dist');
   rmSync(dist, { recursive: true, force: true });
   const common = { absWorkingDir: dir, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'silent', charset: 'utf8', legalComments: 'none' } as const;
-  try {
-    await esbuild.build({ ...common, entryPoints: [join(dir, 'vendor', 'connector.js')], outfile: join(dist, 'vendor', 'connector.js') });
-  } catch (error) {
-    throw failure('the vendored connector bundle', error);
+  for (const name of VENDOR_MODULES) {
+    try {
+      await esbuild.build({ ...common, entryPoints: [join(dir, 'vendor', `${name}.js`)], outfile: join(dist, 'vendor', `${name}.js`) });
+    } catch (error) {
+      throw failure(`the vendored bundle vendor/${name}.js`, error);
+    }
   }
   const entries = [...listFiles(join(dir, 'nodes'), '.node.ts'), ...listFiles(join(dir, 'credentials'), '.credentials.ts')];
   try {
@@ -51,7 +59,9 @@ export async function buildN8nPackage(dir: string): Promise<string[]> {
         {
           name: 'vendored-connector',
           setup(build) {
-            build.onResolve({ filter: /\/vendor\/connector$/ }, (args) => ({ path: `${args.path}.js`, external: true }));
+            // Every node is written to dist/nodes/<Name>/, so from there the vendored bundles are ../../vendor/,
+            // whichever source file (the node, or shared/runtime.ts one level deeper) imported them.
+            build.onResolve({ filter: /\/vendor\/(connector|sdk-host)$/ }, (args) => ({ path: `../../vendor/${args.path.split('/').pop() ?? ''}.js`, external: true }));
           },
         },
       ],
@@ -92,7 +102,7 @@ export async function bundleConnectorEntry(entry: string, workingDir: string): P
 }
 
 /** The package's own rebuild script (same steps as {@link buildN8nPackage}), for `npm run build` in the exported package. */
-export const BUILD_SCRIPT = `// Rebuilds dist/ from the TypeScript sources and the vendored connector bundle (CommonJS, as n8n loads it).
+export const BUILD_SCRIPT = `// Rebuilds dist/ from the TypeScript sources and the vendored bundles (CommonJS, as n8n loads it).
 import { build } from 'esbuild';
 import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,7 +116,9 @@ const list = (dir, suffix) =>
 const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', charset: 'utf8', legalComments: 'none' };
 
 rmSync('dist', { recursive: true, force: true });
-await build({ ...common, entryPoints: ['vendor/connector.js'], outfile: 'dist/vendor/connector.js' });
+for (const name of ['connector', 'sdk-host']) {
+	await build({ ...common, entryPoints: [\`vendor/\${name}.js\`], outfile: \`dist/vendor/\${name}.js\` });
+}
 await build({
 	...common,
 	entryPoints: [...list('nodes', '.node.ts'), ...list('credentials', '.credentials.ts')],
@@ -117,7 +129,8 @@ await build({
 		{
 			name: 'vendored-connector',
 			setup(b) {
-				b.onResolve({ filter: /\\/vendor\\/connector$/ }, (args) => ({ path: args.path + '.js', external: true }));
+				// dist/nodes/<Name>/*.node.js reach the vendored bundles at ../../vendor/, whichever file imported them.
+				b.onResolve({ filter: /\\/vendor\\/(connector|sdk-host)$/ }, (args) => ({ path: '../../vendor/' + args.path.split('/').pop() + '.js', external: true }));
 			},
 		},
 	],

@@ -227,9 +227,10 @@ describe('exported n8n package (demo connector)', () => {
     await expect((node.execute as (this: unknown) => Promise<unknown>).call(executeContext(items.slice(0, 1), { ...CREDS, apiKey: 'wrong' }))).rejects.toMatchObject({ name: 'NodeApiError', httpCode: '401' });
   });
 
-  it('refuses hosts the manifest does not declare', async () => {
+  it('refuses a connection field that would move the request to another host', async () => {
     const node = new (nodes.DemoCrm as new () => Json)();
-    const out = (await (node.execute as (this: unknown) => Promise<Json[][]>).call(executeContext([{ resource: 'other', operation: 'whoAmI' }], { ...CREDS, region: 'evil.com/x' }, { continueOnFail: true })))[0] as Json[];
+    // Without a Base URL override the manifest's https://{region}.demo-crm.example/v1 is used: region is a host label.
+    const out = (await (node.execute as (this: unknown) => Promise<Json[][]>).call(executeContext([{ resource: 'other', operation: 'whoAmI' }], { ...CREDS, baseUrl: '', region: 'evil.com/x' }, { continueOnFail: true })))[0] as Json[];
     expect(out[0]).toMatchObject({ json: { code: 'INVALID_INPUT', path: '/fields/region' } });
   });
 

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { encodeForm, fieldKind, fromN8nValue, pointer, readActionParams, resolveRequestUrl, toItems, verifySignature, type ManifestLike } from './n8n-runtime.ts';
+import { fieldKind, fromN8nValue, oauth2Options, pointer, readActionParams, connectorRequestUrl, toItems, verifySignature, type ManifestLike } from './n8n-runtime.ts';
 
 const manifest: ManifestLike = { name: 'shop', baseUrl: 'https://{shop}.myshopify.com/admin', hosts: ['{shop}.myshopify.com', '*.cdn.example'], auth: { type: 'none' }, actions: [], triggers: [] };
 
@@ -34,17 +34,29 @@ describe('fieldKind / fromN8nValue', () => {
 });
 
 describe('requests', () => {
-  it('resolves URLs against the base URL and refuses undeclared hosts', () => {
-    expect(resolveRequestUrl(manifest, { shop: 'Acme' }, undefined, '/orders.json')).toBe('https://acme.myshopify.com/admin/orders.json');
-    expect(resolveRequestUrl(manifest, { shop: 'acme' }, 'http://127.0.0.1:9/x', 'orders')).toBe('http://127.0.0.1:9/x/orders');
-    expect(resolveRequestUrl(manifest, { shop: 'acme' }, undefined, 'https://img.cdn.example/a.png')).toBe('https://img.cdn.example/a.png');
-    expect(() => resolveRequestUrl(manifest, { shop: 'acme' }, undefined, 'https://evil.example/')).toThrow(/may not call evil.example/);
-    expect(() => resolveRequestUrl(manifest, { shop: 'evil.com/' }, undefined, '/x')).toThrow(/single host label/);
-    expect(() => resolveRequestUrl(manifest, {}, undefined, '/x')).toThrow(/credential field "shop"/);
+  it('resolves URLs against the base URL and refuses undeclared hosts and plain http', () => {
+    expect(() => connectorRequestUrl(manifest, { shop: 'acme' }, undefined, 'http://acme.myshopify.com/admin/orders.json')).toThrow(expect.objectContaining({ code: 'EGRESS_DENIED' }));
+    expect(connectorRequestUrl(manifest, { shop: 'Acme' }, undefined, '/orders.json')).toBe('https://acme.myshopify.com/admin/orders.json');
+    expect(connectorRequestUrl(manifest, { shop: 'acme' }, 'http://127.0.0.1:9/x', 'orders')).toBe('http://127.0.0.1:9/x/orders');
+    expect(connectorRequestUrl(manifest, { shop: 'acme' }, undefined, 'https://img.cdn.example/a.png')).toBe('https://img.cdn.example/a.png');
+    expect(() => connectorRequestUrl(manifest, { shop: 'acme' }, undefined, 'https://evil.example/')).toThrow(/may not call evil.example/);
+    expect(() => connectorRequestUrl(manifest, { shop: 'evil.com/' }, undefined, '/x')).toThrow(/single host label/);
+    expect(() => connectorRequestUrl(manifest, {}, undefined, '/x')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', path: '/fields/shop' }));
   });
 
-  it('form-encodes nested values like the SDK host', () => {
-    expect(encodeForm({ a: { b: 1 }, c: [{ d: 'x y' }], e: null, f: undefined })).toBe('a%5Bb%5D=1&c%5B0%5D%5Bd%5D=x%20y&e=');
+  it('fills placeholders in the credential\'s Base URL and allows its host, port included, and only that one', () => {
+    expect(connectorRequestUrl(manifest, { shop: 'acme' }, 'http://127.0.0.1:8080/shops/{shop}/admin', '/orders.json')).toBe('http://127.0.0.1:8080/shops/acme/admin/orders.json');
+    expect(connectorRequestUrl(manifest, { shop: 'acme' }, 'http://127.0.0.1:8080/a', 'http://127.0.0.1:8080/a/orders.json?page_info=2')).toBe('http://127.0.0.1:8080/a/orders.json?page_info=2');
+    expect(() => connectorRequestUrl(manifest, { shop: 'acme' }, 'http://127.0.0.1:8080/a', 'http://127.0.0.1:9090/a')).toThrow(expect.objectContaining({ code: 'EGRESS_DENIED' }));
+    expect(() => connectorRequestUrl(manifest, { shop: 'acme' }, 'not a url', '/x')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringMatching(/Base URL/) }));
+    expect(() => connectorRequestUrl(manifest, { shop: 'acme' }, 'https://api.example/{shop}', '/x?y=1')).not.toThrow();
+    expect(() => connectorRequestUrl(manifest, { shop: 'acme' }, 'https://user:pw@api.example/', '/x')).toThrow(/user info/);
+  });
+
+  it('has n8n sign OAuth2 requests with a Bearer header whatever the token type, or the connector\'s token header', () => {
+    expect(oauth2Options(undefined)).toEqual({ tokenType: 'Bearer' });
+    expect(oauth2Options({ name: 'Authorization', prefix: 'Bearer ' })).toEqual({ tokenType: 'Bearer' });
+    expect(oauth2Options({ name: 'X-Shopify-Access-Token', prefix: '' })).toEqual({ tokenType: 'Bearer', keyToIncludeInAccessTokenHeader: 'X-Shopify-Access-Token', keepBearer: false });
   });
 
   it('turns results into paired items', () => {

@@ -1,8 +1,11 @@
-// The glue between n8n and a BusinessOS connector bundle. This one file is copied verbatim into every exported
-// community-node package (as nodes/<Name>/shared/runtime.ts), so it is self-contained: no imports besides
-// node:crypto, no n8n-workflow import (n8n's own types reach it structurally through the generated node files),
-// and only the syntax and globals n8n's community-node linter and tsconfig (ES2019 library) accept.
+// The glue between n8n and a BusinessOS connector bundle. This one file is copied into every exported
+// community-node package (as nodes/<Name>/shared/runtime.ts), so it imports only node:crypto and the SDK's host
+// helpers for URLs and form bodies; the export points that import at vendor/sdk-host (an esbuild bundle of the
+// SDK's url.ts and form.ts, see export/sdk-host.ts). It has no n8n-workflow import (n8n's own types reach it
+// structurally through the generated node files) and uses only the syntax and globals n8n's community-node
+// linter and tsconfig (ES2019 library) accept.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { assertUrlAllowed, encodeForm, fillTemplate, resolveRequestUrl } from '@businessos/connector-sdk/host';
 
 /** The part of a JSON Schema the bridge reads. */
 export interface SchemaLike {
@@ -255,74 +258,31 @@ export interface N8nContextLike {
 	};
 }
 
-const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
-/** Fills `{field}` placeholders; a value in the host part must be one DNS label so it cannot redirect requests. */
-export function fillTemplate(template: string, fields: Record<string, string>): string {
-	const schemeEnd = template.indexOf('://');
-	const hostEnd = schemeEnd < 0 ? -1 : template.indexOf('/', schemeEnd + 3);
-	return template.replace(/\{([a-zA-Z_][a-zA-Z0-9_]*)\}/g, (_m: string, name: string, offset: number) => {
-		const value = fields[name];
-		if (value === undefined || value === '') throw new ParamError(`The URL ${template} needs the credential field "${name}"; set it in the credential`, `/fields/${name}`);
-		const inHost = schemeEnd >= 0 && offset > schemeEnd && (hostEnd < 0 || offset < hostEnd);
-		if (inHost) {
-			if (!LABEL.test(value)) throw new ParamError(`Credential field "${name}" must be a single host label (letters, digits, dashes), got ${JSON.stringify(value)}`, `/fields/${name}`);
-			return value.toLowerCase();
-		}
-		return encodeURIComponent(value);
-	});
-}
-
-function hostAllowed(hostname: string, patterns: string[]): boolean {
-	const host = hostname.toLowerCase().replace(/\.$/, '');
-	return patterns.some((p) => (p.indexOf('*.') === 0 ? host.length > p.length - 1 && host.slice(-(p.length - 1)) === p.slice(1) : host === p));
-}
-
-function hostOf(url: string): string {
+function parseUrl(text: string): URL | undefined {
 	try {
-		return new URL(url).hostname.toLowerCase();
+		return new URL(text);
 	} catch {
-		return '';
+		return undefined;
 	}
 }
 
 /**
- * Resolves a connector's request URL: relative paths against the base URL (the credential's Base URL when set,
- * else the manifest's), absolute URLs only on hosts the manifest declares (or the base URL's host).
+ * Resolves a connector's request URL by the SDK's rules (placeholders filled from the credential's connection
+ * fields, https on the hosts the manifest declares). When the credential sets a Base URL (a proxy, a sandbox, a
+ * test server), relative paths resolve against it instead, and its host (and scheme) is allowed too.
  */
-export function resolveRequestUrl(manifest: ManifestLike, fields: Record<string, string>, baseUrl: string | undefined, url: string): string {
-	const base = baseUrl && baseUrl.trim() !== '' ? baseUrl.trim() : manifest.baseUrl;
-	const allowed = manifest.hosts
-		.map((h) => (h.indexOf('{') >= 0 ? hostOf(fillTemplate(`https://${h}/`, fields)) : h.toLowerCase()))
-		.filter((h) => h !== '');
-	let resolved: URL;
-	if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
-		resolved = new URL(url);
-	} else {
-		if (!base) throw new ParamError(`Connector ${manifest.name} sent a relative path (${url}) but has no base URL; set Base URL in the credential`, '/baseUrl');
-		const filled = fillTemplate(base, fields).replace(/\/+$/, '');
-		resolved = new URL(filled + (url.charAt(0) === '/' ? url : `/${url}`));
-		allowed.push(resolved.hostname.toLowerCase());
+export function connectorRequestUrl(manifest: ManifestLike, fields: Record<string, string>, baseUrl: string | undefined, url: string): string {
+	const override = baseUrl !== undefined && baseUrl.trim() !== '' ? baseUrl.trim() : undefined;
+	if (override === undefined) {
+		const resolved = resolveRequestUrl(manifest, fields, url);
+		assertUrlAllowed(manifest, fields, resolved);
+		return resolved.toString();
 	}
-	if (resolved.protocol !== 'https:' && resolved.protocol !== 'http:') throw new ParamError(`Only http(s) URLs are allowed, not ${resolved.protocol}`, '/url');
-	if (!hostAllowed(resolved.hostname, allowed)) {
-		throw new ParamError(`Connector ${manifest.name} may not call ${resolved.hostname}: it is not among the hosts its manifest declares (${manifest.hosts.join(', ') || 'none'})`, '/url');
-	}
+	const base = parseUrl(fillTemplate(override, fields, 'Base URL'));
+	if (!base) throw new ParamError(`The credential's Base URL ${JSON.stringify(override)} is not a URL; enter one like https://api.example.com/v1 or leave it empty`, '/baseUrl');
+	const resolved = resolveRequestUrl(manifest, fields, url, undefined, override);
+	assertUrlAllowed({ name: manifest.name, hosts: manifest.hosts.concat([base.host]) }, fields, resolved, { allowHttp: base.protocol === 'http:' });
 	return resolved.toString();
-}
-
-/** `{ a: { b: 1 }, c: [{ d: 2 }] }` → `a[b]=1&c[0][d]=2`, as Stripe-style form APIs expect. */
-export function encodeForm(value: unknown): string {
-	const parts: string[] = [];
-	const walk = (v: unknown, key: string): void => {
-		if (v === undefined) return;
-		if (v === null) parts.push(`${encodeURIComponent(key)}=`);
-		else if (Array.isArray(v)) v.forEach((item, i) => walk(item, `${key}[${i}]`));
-		else if (typeof v === 'object') for (const [k, inner] of Object.entries(v as Record<string, unknown>)) walk(inner, key ? `${key}[${k}]` : k);
-		else parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(v))}`);
-	};
-	if (isRecord(value)) walk(value, '');
-	return parts.join('&');
 }
 
 function flatHeaders(headers: unknown): Record<string, string> {
@@ -377,13 +337,23 @@ export async function readConnection(ctx: N8nContextLike, manifest: ManifestLike
 	return { credentialName, data, fields, publicFields, baseUrl };
 }
 
+/**
+ * How n8n's OAuth2 helper signs the connector's requests. It signs by the stored token's `token_type` and puts any
+ * type but "bearer" into the query string: Slack's token answer says "bot", Shopify's has none. Connectors send
+ * the access token as a Bearer header (or in their `tokenHeader`), whatever the provider calls its type.
+ */
+export function oauth2Options(tokenHeader: { name: string; prefix: string } | undefined): { tokenType: 'Bearer'; keyToIncludeInAccessTokenHeader?: string; keepBearer?: false } {
+	if (!tokenHeader || tokenHeader.name.toLowerCase() === 'authorization') return { tokenType: 'Bearer' };
+	return { tokenType: 'Bearer', keyToIncludeInAccessTokenHeader: tokenHeader.name, keepBearer: false };
+}
+
 /** A connector transport that sends through n8n's `httpRequestWithAuthentication`, so n8n applies the credential. */
 export function createTransport(ctx: N8nContextLike, manifest: ManifestLike, connection: Connection): (request: ConnectorRequest) => Promise<ConnectorResponse> {
 	return async (request) => {
 		const method = String(request.method || 'GET').toUpperCase();
 		const options: N8nRequestOptions = {
 			method,
-			url: resolveRequestUrl(manifest, connection.fields, connection.baseUrl, request.url),
+			url: connectorRequestUrl(manifest, connection.fields, connection.baseUrl, request.url),
 			headers: { accept: 'application/json', ...(request.headers ?? {}) },
 			returnFullResponse: true,
 			ignoreHttpStatusErrors: true,
@@ -408,8 +378,7 @@ export function createTransport(ctx: N8nContextLike, manifest: ManifestLike, con
 			}
 			options.headers = headers;
 		}
-		const oauthHeader = manifest.auth.type === 'oauth2' ? manifest.auth.tokenHeader : undefined;
-		const extra = oauthHeader && oauthHeader.name.toLowerCase() !== 'authorization' ? { oauth2: { keyToIncludeInAccessTokenHeader: oauthHeader.name, keepBearer: false } } : undefined;
+		const extra = manifest.auth.type === 'oauth2' ? { oauth2: oauth2Options(manifest.auth.tokenHeader) } : undefined;
 		let raw: unknown;
 		if (connection.credentialName) {
 			raw = await ctx.helpers.httpRequestWithAuthentication.call(ctx, connection.credentialName, options as never, extra as never);
