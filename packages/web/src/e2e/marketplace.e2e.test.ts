@@ -401,7 +401,8 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HA
     const mine = page.locator('.submission', { hasText: 'acme-notes' });
     await mine.getByText('approved', { exact: true }).waitFor();
     await mine.getByText(/Looks good/).waitFor();
-    await shot(page, 'publisher');
+    // The first screen only: the suite's own fixture connectors are listed below it.
+    await shot(page, 'publisher', false);
   }, 120_000);
 
   it('fits a phone-width screen (375 px) without horizontal scrolling', async () => {
