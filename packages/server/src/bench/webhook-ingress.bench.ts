@@ -11,12 +11,15 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { createMemoryRateLimiter, createMemorySeenEvents, handleDelivery, type WebhookEndpoint } from '@businessos/connector-triggers';
 import Fastify from 'fastify';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { loadConfig } from '../config.ts';
+import { createPgDb } from '../db/pg.ts';
 import { createTestPostgres, type TestDb } from '../db/test-db.ts';
 import { startServer } from '../main.ts';
+import { createPgOutbox } from '../triggers/pg-outbox.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const TENANTS = 8;
@@ -62,6 +65,38 @@ async function childBare(): Promise<void> {
   });
 }
 
+/**
+ * Diagnostic: the triggers package's `handleDelivery` with the service's PostgreSQL outbox, in a Fastify route like
+ * the service's, but with the transform done in process (the event's `data.object`) instead of in the sandbox and
+ * the endpoints handed in instead of looked up. The gap to the service row is the endpoint lookup and the sandbox.
+ */
+async function childStoreOnly(): Promise<void> {
+  const env = JSON.parse(process.env.BENCH_CHILD_ENV ?? '{}') as Record<string, string>;
+  const given = JSON.parse(env.ENDPOINTS ?? '[]') as { token: string; tenantId: string; subscriptionId: string; secret: string }[];
+  const trigger: WebhookEndpoint['trigger'] = { name: 'paymentIntentSucceeded', webhook: { topic: 'payment_intent.succeeded', verify: { scheme: 'stripe', secret: 'subscription', toleranceSeconds: 300 }, eventId: '/id', subscribe: true, unsubscribe: true, transform: true } };
+  const endpoints = new Map(given.map((e) => [e.token, { id: e.token, tenantId: e.tenantId, subscriptionId: e.subscriptionId, status: 'active', trigger, secret: e.secret } satisfies WebhookEndpoint]));
+  const db = createPgDb(env.DATABASE_URL!);
+  const deps = {
+    outbox: createPgOutbox(db),
+    seen: createMemorySeenEvents(),
+    rateLimiter: createMemoryRateLimiter({ perSecond: 100, burst: 500 }),
+    transform: async ({ delivery }: { delivery: { body: unknown } }) => [(delivery.body as { data: { object: unknown } }).data.object],
+  };
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.post<{ Params: { endpointId: string } }>('/webhooks/:endpointId', async (req, reply) => {
+    const id = req.params.endpointId;
+    const res = await handleDelivery({ endpointId: id, endpoint: endpoints.get(id), rawBody: req.body as Buffer, headers: req.headers, query: req.query as Record<string, string>, now: Date.now() }, deps);
+    return reply.code(res.status).headers(res.headers).send(res.body);
+  });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.send?.({ type: 'ready', address, lines: [] } satisfies ChildReady);
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type === 'stop') void app.close().then(() => db.close()).then(() => process.exit(0));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The load generator (main process).
 
@@ -91,7 +126,7 @@ async function startStripeMock(): Promise<{ port: number; secrets: Map<string, s
   return { port: (server.address() as AddressInfo).port, secrets, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-function startChild(mode: 'service' | 'bare', env: Record<string, string>, stripePort: number): Promise<{ child: ChildProcess; ready: ChildReady }> {
+function startChild(mode: 'service' | 'bare' | 'store-only', env: Record<string, string>, stripePort: number): Promise<{ child: ChildProcess; ready: ChildReady }> {
   const child = fork(SELF, [`--child=${mode}`], {
     env: { ...process.env, BENCH_CHILD_ENV: JSON.stringify(env), BENCH_STRIPE_PORT: String(stripePort) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -211,6 +246,20 @@ async function main(): Promise<void> {
     const endpoints = await enableEndpoints(service.ready.address, adminKey, mock.secrets);
     const bare = await startChild('bare', {}, 0);
     children.push(bare.child);
+    const owner = new pg.Client({ connectionString: store.url! });
+    await owner.connect();
+    const subs = (await owner.query<{ webhook_token: string; tenant_id: string; id: string }>(`SELECT webhook_token, tenant_id, id FROM connectors.trigger_subscriptions WHERE kind = 'webhook'`)).rows;
+    // The durability ceiling of this PostgreSQL: sequential single-row commits per second (each waits for the WAL flush).
+    await owner.query('CREATE TABLE bench_commit_probe (id serial PRIMARY KEY, v text)');
+    const probeStart = performance.now();
+    for (let i = 0; i < 200; i += 1) await owner.query('INSERT INTO bench_commit_probe (v) VALUES ($1)', ['x']);
+    const commitsPerSecond = 200 / ((performance.now() - probeStart) / 1000);
+    await owner.query('DROP TABLE bench_commit_probe');
+    await owner.end();
+    const secretOf = new Map(endpoints.map((e) => [e.path.split('/').pop()!, e.secret]));
+    const storeOnlyEnv = { DATABASE_URL: store.url!, ENDPOINTS: JSON.stringify(subs.map((r) => ({ token: r.webhook_token, tenantId: r.tenant_id, subscriptionId: r.id, secret: secretOf.get(r.webhook_token)! }))) };
+    const storeOnly = await startChild('store-only', storeOnlyEnv, 0);
+    children.push(storeOnly.child);
 
     let counter = 0;
     const next = () => {
@@ -221,6 +270,7 @@ async function main(): Promise<void> {
     const routes: [string, string, Set<string> | undefined][] = [
       ['bare Fastify route (raw body, no work), own process', bare.ready.address, undefined],
       ['service `POST /webhooks/{endpointId}` (PostgreSQL, sandbox transform)', service.ready.address, acked],
+      ['diagnostic: handleDelivery + PostgreSQL outbox, transform in process, no endpoint lookup', storeOnly.ready.address, undefined],
     ];
     for (const [route, base, set] of routes) await load(route, base, next, 1500, set);
     const rounds = 3;
@@ -233,6 +283,7 @@ async function main(): Promise<void> {
       }
     }
     await stopChild(bare.child);
+    await stopChild(storeOnly.child);
 
     // Durability: SIGKILL the service mid-run, start it again on the same store, keep sending, then count.
     const stop = { now: false };
@@ -261,6 +312,7 @@ async function main(): Promise<void> {
     console.log('|---|---:|---:|---:|---:|---:|');
     for (const r of results) console.log(`| ${r.route} | ${Math.round(r.perSecond)} | ${(r.perSecond / bareRate).toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`);
     const service2xx = results[1]!.perSecond;
+    console.log(`\nThis PostgreSQL commits ${Math.round(commitsPerSecond)} single-row transactions per second one after another (the WAL flush per commit); ingress commits twice per delivery (the raw delivery, then its events).`);
     console.log(`\nGoal ≥ 5,000/s and ≥ 0.2× bare Fastify: ${service2xx >= 5000 ? 'met' : 'NOT met'} (${Math.round(service2xx)}/s) and ${service2xx >= 0.2 * bareRate ? 'met' : 'NOT met'} (${(service2xx / bareRate).toFixed(2)}×).`);
     console.log(`\nKill test: the service process was SIGKILLed ${1.5} s into a run (${beforeKill.ok} answered 2xx, ${beforeKill.errors} failed or cut off), started again on the same database, and took ${afterRestart.ok} more (${afterRestart.errors} non-2xx).`);
     console.log(`Deliveries answered 2xx over the whole run: ${acked.size}; stored with their event: ${[...acked].filter((id) => stored.has(id)).length}; **lost: ${lost}**. Rows in the store: ${deliveries} deliveries, ${events} events (a delivery cut off by the kill may be stored without having been answered: the sender retries it and it is deduplicated).`);
@@ -273,5 +325,6 @@ async function main(): Promise<void> {
 
 const mode = process.argv.find((a) => a.startsWith('--child='))?.slice('--child='.length);
 if (mode === 'service') await childService();
+else if (mode === 'store-only') await childStoreOnly();
 else if (mode === 'bare') await childBare();
 else await main();
