@@ -198,6 +198,12 @@ for (const engine of testEngines(process.env)) {
       await store?.dispose();
     });
 
+    /** The tenant's trigger.* audit actions, oldest first. */
+    const triggerAudit = async (tenantId: string) =>
+      (await store.db.withTenant(tenantId, (tx) => tx.query<{ action: string }>("SELECT action FROM connectors.audit_log WHERE action LIKE 'trigger.%' ORDER BY id"))).rows.map((r) => r.action);
+    const installationOf = async (tenantId: string, connectionId: string) =>
+      (await store.db.withTenant(tenantId, (tx) => tx.query<{ installation_id: string }>('SELECT installation_id FROM connectors.connections WHERE id = $1', [connectionId]))).rows[0]!.installation_id;
+
     const events = async (key: string, query: string) => {
       const res = await s.as(key, { url: `/events?${query}` });
       expect(res.statusCode, res.body).toBe(200);
@@ -288,8 +294,7 @@ for (const engine of testEngines(process.env)) {
       const strip = (b: Record<string, unknown>) => ({ ...b, requestId: undefined, instance: undefined });
       expect(strip((await afterDisable.json()) as Record<string, unknown>)).toEqual(strip((await unknown.json()) as Record<string, unknown>));
 
-      const audit = await store.db.withTenant(t.tenantId, (tx) => tx.query<{ action: string }>("SELECT action FROM connectors.audit_log WHERE action LIKE 'trigger.%' ORDER BY id"));
-      expect(audit.rows.map((r) => r.action)).toEqual(['trigger.enable', 'trigger.renew', 'trigger.disable']);
+      expect(await triggerAudit(t.tenantId)).toEqual(['trigger.enable', 'trigger.renew', 'trigger.disable']);
     });
 
     it('Stripe payment_intent.succeeded: the secret Stripe returns is sealed, Stripe-Signature is checked with its timestamp window, deleting the connection unsubscribes', async () => {
@@ -370,12 +375,11 @@ for (const engine of testEngines(process.env)) {
       expect(items.map((e) => e.payload)).toEqual([expect.objectContaining({ type: 'message', text: 'Hello world', channel: 'C123ABC456' })]);
 
       // Uninstalling stops the subscription locally (Slack has no unsubscribe step) and audits it.
-      const installationId = (await store.db.withTenant(t.tenantId, (tx) => tx.query<{ installation_id: string }>('SELECT installation_id FROM connectors.connections WHERE id = $1', [connectionId]))).rows[0]!.installation_id;
+      const installationId = await installationOf(t.tenantId, connectionId);
       const uninstalled = await s.as(t.key, { method: 'DELETE', url: `/installations/${installationId}` });
       expect(uninstalled.statusCode, uninstalled.body).toBe(200);
       expect((await post(sub.webhookUrl, message, signSlack(message, now))).status).toBe(404);
-      const audit = await store.db.withTenant(t.tenantId, (tx) => tx.query<{ action: string }>("SELECT action FROM connectors.audit_log WHERE action LIKE 'trigger.%' ORDER BY id"));
-      expect(audit.rows.map((r) => r.action)).toEqual(['trigger.enable', 'trigger.disable']);
+      expect(await triggerAudit(t.tenantId)).toEqual(['trigger.enable', 'trigger.disable']);
     });
 
     it('pushes each new event to the BullMQ queue once when Redis is configured', async (ctx) => {
@@ -458,8 +462,7 @@ for (const engine of testEngines(process.env)) {
       expect(after).toMatchObject({ status: 'failed', statusDetail: expect.stringContaining('enable the trigger again') });
       const order = '{"id":1}';
       expect((await post(sub.webhookUrl, order, { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64') })).status).toBe(404);
-      const audit = await store.db.withTenant(t.tenantId, (tx) => tx.query<{ action: string }>("SELECT action FROM connectors.audit_log WHERE action LIKE 'trigger.%' ORDER BY id"));
-      expect(audit.rows.map((r) => r.action)).toEqual(['trigger.enable', 'trigger.enable_failed', 'trigger.enable']);
+      expect(await triggerAudit(t.tenantId)).toEqual(['trigger.enable', 'trigger.enable_failed', 'trigger.enable']);
     });
 
     it('disabling stops locally even when the provider refuses to unsubscribe; uninstalling unregisters the hook', async () => {
@@ -483,7 +486,7 @@ for (const engine of testEngines(process.env)) {
       await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_ok', fields: { shop: 'e2e-store' } });
       const second = await enable();
       expect(second.webhookUrl).not.toBe(first.webhookUrl);
-      const installationId = (await store.db.withTenant(t.tenantId, (tx) => tx.query<{ installation_id: string }>('SELECT installation_id FROM connectors.connections WHERE id = $1', [connectionId]))).rows[0]!.installation_id;
+      const installationId = await installationOf(t.tenantId, connectionId);
       const before = providers.requests.length;
       expect((await s.as(t.key, { method: 'DELETE', url: `/installations/${installationId}` })).statusCode).toBe(200);
       expect(providers.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['DELETE /admin/api/2025-01/webhooks/4759306.json']);
