@@ -181,6 +181,12 @@ for (const engine of testEngines(process.env)) {
       expect(names(byInstalls)).toEqual(['stripe', 'paypal']);
       const newest = await search({ q: '', sort: 'newest', pageSize: 5 });
       expect(newest.total).toBe(CATALOGUE.filter((s) => (s.approved ?? true) && !s.tenant).length + FILLER);
+      for (const sort of ['newest', 'rating', 'installs'] as const) {
+        const sorted = await search({ q: 'sync', sort, pageSize: 5 });
+        expect(sorted.total, sort).toBe(FILLER_SYNC + 3);
+        expect(sorted.results, sort).toHaveLength(5);
+      }
+      expect(names(await search({ q: 'sync', sort: 'installs', pageSize: 2 }))).toEqual(['filler-2990', 'filler-2980']);
       // Browsing without words: relevance falls back to installs.
       expect(names(await search({ q: '', pageSize: 3 }))).toEqual(['filler-2999', 'filler-2998', 'filler-2997']);
       const rating = await search({ q: '', sort: 'rating', pageSize: 1 });

@@ -101,10 +101,14 @@ export function listingSummary(row: ListingRow): ListingSummary {
  */
 export const RANK_LIMIT = 200;
 
-// The columns every hit carries: what facets group by and what each sort orders by. `tier` puts full-text
-// matches before typo guesses (there are only guesses when nothing matched, but the order stays explicit); `rank` is the relevance within a tier (NULL: not scored, after the scored ones).
-const HIT_COLUMNS = `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name, m.rating_sum, m.rating_count, m.created_at`;
-
+// What each sort orders by, besides id, category (facets), installs and name, which every hit carries. Only these
+// are carried, so the matches of a common word stay small enough to be held in memory (work_mem).
+const SORT_COLUMNS: Record<SearchSort, string[]> = {
+  relevance: ['tier', 'rank'],
+  installs: [],
+  rating: ['rating_sum', 'rating_count'],
+  newest: ['created_at'],
+};
 const ORDER: Record<SearchSort, string> = {
   relevance: 'tier, rank DESC NULLS LAST, installs DESC, name, id',
   installs: 'installs DESC, name, id',
@@ -112,40 +116,55 @@ const ORDER: Record<SearchSort, string> = {
   newest: 'created_at DESC, name, id',
 };
 
-// $1 = category filter or NULL, $2 = page size, $3 = offset; with words, $4 = q, $5 = the prefix tsquery text and
-// $6 = the words as LIKE patterns (`%word%`).
+// $1 = category filter or NULL, $2 = page size, $3 = offset; with words, $4 = q, $5 = the prefix tsquery text and,
+// for relevance, $6 = the words as LIKE patterns (`%word%`).
 // Matches come from the view connectors.searchable_listings (see its migration): the rows this tenant may find, read
 // so that `@@` and `%` can use the GIN indexes on search and on name (trigram), which row-level security forbids.
 // One tsquery (the web-search form OR the prefix form), so the index is scanned once.
 const TSQUERY = `(websearch_to_tsquery('english', $4) || to_tsquery('english', $5::text))`;
-const FTS = `
+
+/**
+ * The `hits` of a search (one row per match, with the columns the sort needs), and where facets count from.
+ * Relevance: `tier` puts full-text matches before typo guesses (there are guesses only when nothing matched, but the
+ * order stays explicit); `rank` is ts_rank for at most RANK_LIMIT candidates (an exact name match first, then names
+ * containing a word, then the most installed), read again by primary key, and NULL (after them) for the rest.
+ */
+function hitsOf(sort: SearchSort, words: boolean): { ctes: string; facetSource: string } {
+  const extra = SORT_COLUMNS[sort].filter((c) => c !== 'tier' && c !== 'rank');
+  const carried = ['id', 'category', 'installs', 'name', ...extra].join(', ');
+  const columns = `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name${extra.map((c) => `, m.${c}`).join('')}`;
+  if (!words) {
+    const relevance = sort === 'relevance' ? ', 0 AS tier, NULL::float8 AS rank' : '';
+    return { ctes: `hits AS (SELECT ${columns}${relevance} FROM connectors.searchable_listings m)`, facetSource: 'hits' };
+  }
+  const ranked = sort === 'relevance';
+  const ctes = `
   fts AS MATERIALIZED (
-    SELECT ${HIT_COLUMNS}, m.name = lower($4) AS exact, m.name LIKE ANY ($6::text[]) AS in_name
+    SELECT ${columns}${ranked ? ', m.name = lower($4) AS exact, m.name LIKE ANY ($6::text[]) AS in_name' : ''}
     FROM connectors.searchable_listings m
     WHERE m.search @@ ${TSQUERY}
   ),
   fuzzy AS MATERIALIZED (
-    SELECT ${HIT_COLUMNS}, similarity(m.name, $4)::float8 AS rank
+    SELECT ${columns}${ranked ? ', similarity(m.name, $4)::float8 AS rank' : ''}
     FROM connectors.searchable_listings m
     WHERE NOT EXISTS (SELECT 1 FROM fts) AND m.name % $4
-  )`;
-// Relevance: ts_rank of at most RANK_LIMIT candidates, read again by primary key; an exact name match comes first.
-const RANKED = `
+  ),${
+    ranked
+      ? `
   candidates AS (SELECT id FROM fts ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}),
   scored AS MATERIALIZED (
     SELECT m.id, (ts_rank(m.search, ${TSQUERY}) + CASE WHEN m.name = lower($4) THEN 1 ELSE 0 END)::float8 AS rank
     FROM connectors.searchable_listings m WHERE m.id IN (SELECT id FROM candidates)
   ),
   hits AS (
-    SELECT f.id, f.category, f.installs, f.name, f.rating_sum, f.rating_count, f.created_at, 0 AS tier, s.rank
-    FROM fts f LEFT JOIN scored s ON s.id = f.id
-    UNION ALL SELECT id, category, installs, name, rating_sum, rating_count, created_at, 1 AS tier, rank FROM fuzzy)`;
-const UNRANKED = `
-  hits AS (
-    SELECT id, category, installs, name, rating_sum, rating_count, created_at FROM fts
-    UNION ALL SELECT id, category, installs, name, rating_sum, rating_count, created_at FROM fuzzy)`;
-const ALL_HITS = `
-  hits AS (SELECT ${HIT_COLUMNS}, 0 AS tier, NULL::float8 AS rank FROM connectors.searchable_listings m)`;
+    SELECT f.id, f.category, f.installs, f.name, 0 AS tier, s.rank FROM fts f LEFT JOIN scored s ON s.id = f.id
+    UNION ALL SELECT ${carried}, 1 AS tier, rank FROM fuzzy)`
+      : `
+  hits AS (SELECT ${carried} FROM fts UNION ALL SELECT ${carried} FROM fuzzy)`
+  }`;
+  // Facets count straight from fts and fuzzy, so `hits` (read once, by the page) is never materialised.
+  return { ctes, facetSource: '(SELECT category FROM fts UNION ALL SELECT category FROM fuzzy) matched' };
+}
 
 interface SearchRow extends ListingRow {
   facets: { category: string; count: number }[];
@@ -166,10 +185,10 @@ export async function searchListings(tx: Queryable, input: SearchInput): Promise
   const empty = { results: [], total: 0, page: input.page, pageSize: input.pageSize, facets: { categories: [] } };
   // Words are needed to match anything: "--" or "&&" finds nothing rather than everything.
   if (q !== '' && px === null) return empty;
-  const hits = q === '' ? ALL_HITS : `${FTS},${input.sort === 'relevance' ? RANKED : UNRANKED}`;
+  const { ctes, facetSource } = hitsOf(input.sort, q !== '');
   const { rows } = await tx.query<SearchRow>(
-    `WITH ${hits},
-     facets AS (SELECT category, count(*)::int AS count FROM hits GROUP BY category),
+    `WITH ${ctes},
+     facets AS (SELECT category, count(*)::int AS count FROM ${facetSource} GROUP BY category),
      page AS (
        SELECT id, row_number() OVER () AS ord FROM (
          SELECT id FROM hits WHERE $1::text IS NULL OR category = $1::text
@@ -178,7 +197,7 @@ export async function searchListings(tx: Queryable, input: SearchInput): Promise
        (SELECT coalesce(json_agg(json_build_object('category', category, 'count', count) ORDER BY count DESC, category), '[]'::json) AS facets FROM facets) f
        LEFT JOIN (SELECT p.ord, ${LISTING_SELECT} FROM ${LISTING_FROM} JOIN page p ON p.id = m.id) r ON true
      ORDER BY r.ord`,
-    [input.category ?? null, input.pageSize, (input.page - 1) * input.pageSize, ...(q === '' ? [] : [q, px, queryWords(q).map((w) => `%${w}%`)])],
+    [input.category ?? null, input.pageSize, (input.page - 1) * input.pageSize, ...(q === '' ? [] : [q, px]), ...(q !== '' && input.sort === 'relevance' ? [queryWords(q).map((w) => `%${w}%`)] : [])],
   );
   const categories = (rows[0]?.facets ?? []).map((c) => ({ category: c.category, count: Number(c.count) }));
   const total = input.category === undefined ? categories.reduce((n, c) => n + c.count, 0) : (categories.find((c) => c.category === input.category)?.count ?? 0);
