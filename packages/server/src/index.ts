@@ -18,3 +18,7 @@ export { searchListings } from './marketplace/search.ts';
 export type { ListingSummary, SearchInput, SearchResult, SearchSort } from './marketplace/search.ts';
 export type { Problem, ProblemFieldError } from './http/problem.ts';
 export { createPgVaultStore } from './vault/pg-vault-store.ts';
+export { createPgOutbox } from './triggers/pg-outbox.ts';
+export { createTriggerService, EVENTS_QUEUE_NAME } from './triggers/trigger-service.ts';
+export type { DisableOutcome, PollingHooks, TriggerService, TriggerServiceOptions } from './triggers/trigger-service.ts';
+export type { SubscriptionView } from './triggers/subscriptions.ts';
