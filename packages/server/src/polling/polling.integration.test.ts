@@ -48,7 +48,7 @@ async function api<T>(server: RunningServer, key: string, method: string, url: s
 }
 
 /** A tenant with Stripe installed and connected through the API, and an active `newCustomer` polling subscription. */
-async function enableNewCustomer(server: RunningServer, adminKey: string): Promise<{ tenantId: string; subscriptionId: string }> {
+async function enableNewCustomer(server: RunningServer, adminKey: string): Promise<{ tenantId: string; subscriptionId: string; key: string; connectionId: string }> {
   const tenant = await api<{ tenant: { id: string }; apiKey: { secret: string } }>(server, adminKey, 'POST', '/tenants', { name: `poll-${randomBytes(3).toString('hex')}` });
   const key = tenant.apiKey.secret;
   const search = await api<{ results: { id: string; name: string }[] }>(server, key, 'GET', '/marketplace/search?q=stripe');
@@ -64,7 +64,7 @@ async function enableNewCustomer(server: RunningServer, adminKey: string): Promi
   await server.polling!.onPollingDisabled(subscriptionId);
   await server.db.withTenant(tenantId, (tx) => tx.query('UPDATE connectors.trigger_subscriptions SET poll_interval_ms = 250 WHERE id = $1', [subscriptionId]));
   await server.polling!.onPollingEnabled({ id: subscriptionId, tenantId });
-  return { tenantId, subscriptionId };
+  return { tenantId, subscriptionId, key, connectionId: connection.id };
 }
 
 async function eventsOf(server: RunningServer, tenantId: string): Promise<OutboxEvent[]> {
@@ -86,7 +86,7 @@ async function runScenario(config: () => ServerConfig, mock: StripeCustomersMock
   const first = await start(config(), mock, lines);
   const adminKey = /bos_[A-Za-z0-9_-]{43}/.exec(lines.join('\n'))?.[0];
   expect(adminKey).toBeDefined();
-  const { tenantId, subscriptionId } = await enableNewCustomer(first, adminKey!);
+  const { tenantId, subscriptionId, key, connectionId } = await enableNewCustomer(first, adminKey!);
 
   // First poll: a baseline (the newest existing customer), nothing emitted.
   await until('the baseline poll', async () => (await first.db.withTenant(tenantId, (tx) => tx.query(`SELECT 1 FROM connectors.poll_states WHERE subscription_id = $1 AND state ->> 'baselined' = 'true'`, [subscriptionId]))).rows.length === 1);
@@ -114,6 +114,16 @@ async function runScenario(config: () => ServerConfig, mock: StripeCustomersMock
 
   const third = await start(config(), mock, lines);
   const events = await eventsOf(third, tenantId);
+
+  // The key is revoked at Stripe: polls fail with AUTH_FAILED, back off, and after three in a row the connection
+  // shows needs_reauth and the subscription failed, through the API.
+  mock.rotateKey('sk_test_rotated_elsewhere');
+  const connectionStatus = async () => (await api<{ items: { id: string; status: string; statusDetail: string | null }[] }>(third, key, 'GET', '/connections')).items.find((c) => c.id === connectionId)!;
+  await until('the connection to need re-authentication', async () => (await connectionStatus()).status === 'needs_reauth');
+  expect((await connectionStatus()).statusDetail).toMatch(/newCustomer failed 3 times in a row with AUTH_FAILED/);
+  const subscriptions = await api<{ items: { id: string; status: string }[] }>(third, key, 'GET', `/connections/${connectionId}/triggers`);
+  expect(subscriptions.items.find((s) => s.id === subscriptionId)).toMatchObject({ status: 'failed' });
+  expect(mock.requests.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(3);
   await third.stop();
   expect(customerIds(events)).toEqual([a.id, b.id, c.id, d.id]);
   expect(new Set(events.map((e) => e.key)).size).toBe(4);

@@ -18,6 +18,8 @@ export interface MockRequest {
   path: string;
   query: Record<string, string>;
   authorization: string | undefined;
+  /** The status answered. */
+  status: number;
 }
 
 /** The running mock: add customers, read what was asked. */
@@ -26,6 +28,8 @@ export interface StripeCustomersMock {
   requests: MockRequest[];
   /** Adds a customer created `created` (Unix seconds; default: one second after the newest). */
   addCustomer(name: string, created?: number): MockCustomer;
+  /** Replaces the key the mock accepts (a key revoked at Stripe: every request with the old one gets 401). */
+  rotateKey(secretKey: string): void;
   close(): Promise<void>;
 }
 
@@ -33,23 +37,25 @@ export interface StripeCustomersMock {
  * Starts `GET /v1/customers` on 127.0.0.1 the way Stripe answers it: newest first, `limit`, `created[gte]`,
  * `starting_after` cursor pagination, `{ object: 'list', data, has_more }`; 401 without `Bearer <secretKey>`.
  */
-export async function startStripeCustomersMock(secretKey: string): Promise<StripeCustomersMock> {
+export async function startStripeCustomersMock(initialKey: string): Promise<StripeCustomersMock> {
+  let secretKey = initialKey;
   const customers: MockCustomer[] = [];
   const requests: MockRequest[] = [];
   let counter = 0;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const query = Object.fromEntries(url.searchParams);
-    requests.push({ path: url.pathname, query, authorization: req.headers.authorization });
+    const request: MockRequest = { path: url.pathname, query, authorization: req.headers.authorization, status: 200 };
+    requests.push(request);
     res.setHeader('content-type', 'application/json');
     res.setHeader('request-id', `req_${requests.length}`);
     if (req.headers.authorization !== `Bearer ${secretKey}`) {
-      res.statusCode = 401;
+      res.statusCode = request.status = 401;
       res.end(JSON.stringify({ error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } }));
       return;
     }
     if (req.method !== 'GET' || url.pathname !== '/v1/customers') {
-      res.statusCode = 404;
+      res.statusCode = request.status = 404;
       res.end(JSON.stringify({ error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } }));
       return;
     }
@@ -71,6 +77,9 @@ export async function startStripeCustomersMock(secretKey: string): Promise<Strip
       const customer: MockCustomer = { id: `cus_${String(counter).padStart(4, '0')}${name.toLowerCase()}`, object: 'customer', created: created ?? newest + 1, email: `${name.toLowerCase()}@example.com`, name, livemode: false, metadata: {} };
       customers.push(customer);
       return customer;
+    },
+    rotateKey(key) {
+      secretKey = key;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
