@@ -77,6 +77,8 @@ export async function startServer(
     // Webhook subscriptions that expire at the provider are re-registered before they lapse.
     triggers?.startRenewals();
     await scale?.cache.invalidate({ catalog: true });
+    // The in-process worker is listed as live before the service reports ready.
+    await scale?.worker?.ready;
   })();
   startup.catch(() => {});
   let app: FastifyInstance;

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../db/db.ts';
 import { apiMeta, ExecutionFailed, failExecution, type ApiExecutionMeta, type PreparedExecution } from '../execution/executions.ts';
 import { ProblemError } from '../http/problem.ts';
-import type { ExecutionJobData, ExecutionJobResult } from './execution-job.ts';
+import { jobOwner, type ConnectionTestJob, type ExecutionJobData, type ExecutionJobResult } from './execution-job.ts';
 import { createRedis, LUA_NOW_MS, type Keyspace } from './redis.ts';
 import { liveWorkers } from './worker-registry.ts';
 
@@ -21,6 +21,8 @@ export interface ExecutionQueue {
   run(prepared: PreparedExecution): Promise<{ data: unknown; meta: ApiExecutionMeta }>;
   /** Enqueues without waiting (`?async=true`); the worker records the outcome on the execution row. */
   submit(prepared: PreparedExecution): Promise<void>;
+  /** Runs a connection test on a worker and waits for it; rejects with {@link ExecutionFailed} when it fails. */
+  testConnection(test: ConnectionTestJob): Promise<{ checked: boolean }>;
   close(): Promise<void>;
 }
 
@@ -61,15 +63,15 @@ return {1}
 /** How long an accepted execution counts against the waiting room at most (it is removed when it finishes). */
 const PENDING_TTL_MS = 30 * 60_000;
 
-/** The member of the pending set for one execution. */
-export function pendingMember(prepared: Pick<PreparedExecution, 'tenantId' | 'id'>): string {
-  return `${prepared.tenantId}|${prepared.id}`;
+/** The member of the pending set for one job. */
+export function pendingMember(owner: { tenantId: string; id: string }): string {
+  return `${owner.tenantId}|${owner.id}`;
 }
 
-function noWorker(id: string): ProblemError {
+function noWorker(what: string): ProblemError {
   return new ProblemError(
     'INTERNAL',
-    `No execution worker is running, so execution ${id} cannot run. Start one with \`npm run worker\` (same REDIS_URL, DATABASE_URL and BOS_MASTER_KEY), or run the API with BOS_API_WORKER=1`,
+    `No execution worker is running, so ${what} cannot run. Start one with \`npm run worker\` (same REDIS_URL, DATABASE_URL and BOS_MASTER_KEY), or run the API with BOS_API_WORKER=1`,
     { status: 503, type: 'no-worker' },
   );
 }
@@ -101,57 +103,70 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
     return events;
   };
 
-  async function refuse(prepared: PreparedExecution, data: ErrorData): Promise<never> {
-    await failExecution(db, prepared, data);
-    throw new ExecutionFailed(data, apiMeta(prepared.id, undefined));
-  }
+  /** Records on the execution row why it never ran (queue full, no worker); connection tests have no row. */
+  const recordRefusal = (job: ExecutionJobData, data: ErrorData): Promise<void> =>
+    job.kind === 'execute' ? failExecution(db, job.execution, data) : Promise.resolve();
+  const describe = (job: ExecutionJobData): string => (job.kind === 'execute' ? `execution ${job.execution.id}` : `the test of connection ${job.test.connectionId}`);
 
-  async function enqueue(prepared: PreparedExecution): Promise<Job<ExecutionJobData, ExecutionJobResult>> {
-    const admitted = (await redis.eval(ADMIT, 1, keys.pending, PENDING_TTL_MS, maxTotal, maxTenant, prepared.tenantId, prepared.id)) as [number, string?, number?];
+  async function enqueue(job: ExecutionJobData): Promise<Job<ExecutionJobData, ExecutionJobResult>> {
+    const owner = jobOwner(job);
+    const admitted = (await redis.eval(ADMIT, 1, keys.pending, PENDING_TTL_MS, maxTotal, maxTenant, owner.tenantId, owner.id)) as [number, string?, number?];
     if (admitted[0] !== 1) {
-      const which = admitted[1] === 'tenant' ? `tenant ${prepared.tenantId} already has ${admitted[2]} executions waiting or running` : `${admitted[2]} executions are waiting or running`;
-      await refuse(prepared, { code: 'QUEUE_FULL', message: `The runtime is at capacity (${which}); try again in ${retryAfter} s`, retryAfter });
+      const which = admitted[1] === 'tenant' ? `tenant ${owner.tenantId} already has ${admitted[2]} executions waiting or running` : `${admitted[2]} executions are waiting or running`;
+      const data: ErrorData = { code: 'QUEUE_FULL', message: `The runtime is at capacity (${which}); try again in ${retryAfter} s`, retryAfter };
+      await recordRefusal(job, data);
+      throw new ExecutionFailed(data, apiMeta(owner.id, undefined));
     }
     if ((await liveWorkers(redis, keys.workers)) === 0) {
-      await redis.zrem(keys.pending, pendingMember(prepared));
-      const problem = noWorker(prepared.id);
-      await failExecution(db, prepared, { code: 'INTERNAL', message: problem.message });
+      await redis.zrem(keys.pending, pendingMember(owner));
+      const problem = noWorker(describe(job));
+      await recordRefusal(job, { code: 'INTERNAL', message: problem.message });
       throw problem;
     }
-    return queue.add('execute', prepared, { jobId: prepared.id, attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } });
+    return queue.add(job.kind, job, { jobId: owner.id, attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } });
+  }
+
+  async function enqueueAndWait(data: ExecutionJobData): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
+    const listening = await queueEvents();
+    const job = await enqueue(data);
+    const owner = jobOwner(data);
+    let result: ExecutionJobResult;
+    try {
+      result = await job.waitUntilFinished(listening, options.waitMs);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (!/timed out/i.test(message)) {
+        // The worker's processor itself failed (store unreachable, worker stalled twice): no connector error to show.
+        throw new ExecutionFailed({ code: 'INTERNAL', message: `The worker could not finish ${describe(data)}: ${message}` }, apiMeta(owner.id, undefined));
+      }
+      if ((await liveWorkers(redis, keys.workers)) === 0) {
+        // Nobody will ever pick it up: take it back out so it does not run by surprise later.
+        if ((await job.getState()) === 'waiting') await job.remove().catch(() => undefined);
+        await redis.zrem(keys.pending, pendingMember(owner));
+        const problem = noWorker(describe(data));
+        await recordRefusal(data, { code: 'INTERNAL', message: problem.message });
+        throw problem;
+      }
+      const seconds = Math.round(options.waitMs / 1000);
+      throw new ProblemError(
+        'TIMEOUT',
+        data.kind === 'execute'
+          ? `Execution ${owner.id} did not finish within ${seconds} s (the workers are busy); it stays queued: read its outcome with GET /executions/${owner.id}, or use ?async=true`
+          : `The connection test did not finish within ${seconds} s (the workers are busy); try again shortly`,
+      );
+    }
+    if (!result.ok) throw new ExecutionFailed(result.error, result.meta);
+    return { data: result.data, meta: result.meta };
   }
 
   return {
-    async run(prepared) {
-      const listening = await queueEvents();
-      const job = await enqueue(prepared);
-      let result: ExecutionJobResult;
-      try {
-        result = await job.waitUntilFinished(listening, options.waitMs);
-      } catch (error) {
-        const message = (error as Error).message;
-        if (!/timed out/i.test(message)) {
-          // The worker's processor itself failed (store unreachable, worker stalled twice): no connector error to show.
-          throw new ExecutionFailed({ code: 'INTERNAL', message: `The worker could not finish the execution: ${message}` }, apiMeta(prepared.id, undefined));
-        }
-        if ((await liveWorkers(redis, keys.workers)) === 0) {
-          // Nobody will ever pick it up: take it back out so it does not run by surprise later.
-          if ((await job.getState()) === 'waiting') await job.remove().catch(() => undefined);
-          await redis.zrem(keys.pending, pendingMember(prepared));
-          const problem = noWorker(prepared.id);
-          await failExecution(db, prepared, { code: 'INTERNAL', message: problem.message });
-          throw problem;
-        }
-        throw new ProblemError(
-          'TIMEOUT',
-          `Execution ${prepared.id} did not finish within ${Math.round(options.waitMs / 1000)} s (the workers are busy); it stays queued: read its outcome with GET /executions/${prepared.id}, or use ?async=true`,
-        );
-      }
-      if (!result.ok) throw new ExecutionFailed(result.error, result.meta);
-      return { data: result.data, meta: result.meta };
+    run: (execution) => enqueueAndWait({ kind: 'execute', execution }),
+    async submit(execution) {
+      await enqueue({ kind: 'execute', execution });
     },
-    async submit(prepared) {
-      await enqueue(prepared);
+    async testConnection(test) {
+      const { data } = await enqueueAndWait({ kind: 'test-connection', test });
+      return data as { checked: boolean };
     },
     async close() {
       await queue.close();

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { isConnectorError, toErrorData } from '@businessos/connector-sdk';
 import type { Db } from '../db/db.ts';
-import { ExecutionFailed, runExecution } from '../execution/executions.ts';
+import { apiMeta, ExecutionFailed, runExecution } from '../execution/executions.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
-import type { ExecutionJobData, ExecutionJobResult } from './execution-job.ts';
+import { jobOwner, type ExecutionJobData, type ExecutionJobResult } from './execution-job.ts';
 import { pendingMember } from './execution-queue.ts';
 import { createFairSemaphore } from './fair-semaphore.ts';
 import { createRedis, type Keyspace } from './redis.ts';
@@ -15,6 +16,8 @@ import { startWorkerHeartbeat } from './worker-registry.ts';
 export interface ExecutionWorker {
   /** `host:pid:random`, as listed in the workers set and on each job's result. */
   id: string;
+  /** Settles once the worker consumes the queue and is listed as live (so the API sends it work). */
+  ready: Promise<void>;
   /** Stops taking jobs, lets the ones in hand finish (recording their outcome), then disconnects. */
   close(): Promise<void>;
 }
@@ -50,22 +53,42 @@ export function startExecutionWorker(options: ExecutionWorkerOptions): Execution
   const redis: Redis = createRedis(options.redisUrl);
   const semaphore = createFairSemaphore({ redis, keys: keys.limiter, perTenant: options.perTenant, total: options.total });
 
-  async function processJob(job: Job<ExecutionJobData, ExecutionJobResult>): Promise<ExecutionJobResult> {
-    const prepared = job.data;
-    try {
-      const lease = await semaphore.acquire(prepared.tenantId);
+  /** Runs one job's connector code; failures come back as plain data. */
+  async function run(job: ExecutionJobData): Promise<ExecutionJobResult> {
+    if (job.kind === 'execute') {
       try {
-        const { data, meta } = await runExecution(db, runtime, prepared);
+        const { data, meta } = await runExecution(db, runtime, job.execution);
         return { ok: true, data, meta, worker: id };
       } catch (error) {
         if (error instanceof ExecutionFailed) return { ok: false, error: error.data, meta: error.meta, worker: id };
         throw error;
+      }
+    }
+    const { test } = job;
+    const meta = apiMeta(test.id, undefined);
+    try {
+      const result = await runtime.asTenant(test.tenantId, () =>
+        runtime.runtime.authenticate({ tenant: test.tenantId, connector: test.connector, version: test.version, connection: { id: test.connectionId, fields: test.fields } }),
+      );
+      return { ok: true, data: { checked: result.data.checked }, meta, worker: id };
+    } catch (error) {
+      if (!isConnectorError(error)) throw error;
+      return { ok: false, error: toErrorData(error), meta, worker: id };
+    }
+  }
+
+  async function processJob(job: Job<ExecutionJobData, ExecutionJobResult>): Promise<ExecutionJobResult> {
+    const owner = jobOwner(job.data);
+    try {
+      const lease = await semaphore.acquire(owner.tenantId);
+      try {
+        return await run(job.data);
       } finally {
         // The outcome is recorded; a slot that cannot be given back now expires with its lease.
-        await lease.release().catch((error: unknown) => log('could not release an execution slot', { executionId: prepared.id, error: (error as Error).message }));
+        await lease.release().catch((error: unknown) => log('could not release an execution slot', { job: owner.id, error: (error as Error).message }));
       }
     } finally {
-      await redis.zrem(keys.pending, pendingMember(prepared)).catch(() => undefined);
+      await redis.zrem(keys.pending, pendingMember(owner)).catch(() => undefined);
     }
   }
 
@@ -76,16 +99,24 @@ export function startExecutionWorker(options: ExecutionWorkerOptions): Execution
   });
   worker.on('failed', (job, error) => log('execution job failed', { executionId: job?.id, error: error.message }));
   worker.on('error', (error) => log('execution worker error', { error: error.message }));
-  const stopHeartbeat = startWorkerHeartbeat(redis, keys.workers, id);
+  // Listed as live only once BullMQ is connected, so the API never counts a worker that cannot take jobs.
+  let heartbeat: ReturnType<typeof startWorkerHeartbeat> | undefined;
+  const ready = worker.waitUntilReady().then(async () => {
+    heartbeat = startWorkerHeartbeat(redis, keys.workers, id);
+    await heartbeat.first;
+  });
+  ready.catch(() => undefined);
 
   let closing: Promise<void> | undefined;
   return {
     id,
+    ready,
     close() {
       closing ??= (async () => {
         // Drain: BullMQ stops fetching and waits for every job in hand; waiting ones still get slots as others end.
         await worker.close();
-        await stopHeartbeat();
+        await ready.catch(() => undefined);
+        await heartbeat?.stop();
         semaphore.close();
         await redis.quit().catch(() => undefined);
       })();

@@ -101,6 +101,7 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
   const lines: string[] = [];
   let connectorDir = '';
   const name = `slowitems${randomBytes(3).toString('hex')}`;
+  let publisher: { tenantId: string; key: string };
 
   const call = async (key: string | undefined, method: string, url: string, body?: unknown, type = 'application/json') => {
     const res = await fetch(`${server.address}${url}`, {
@@ -147,6 +148,8 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     connectorDir = await scaffoldConnector(name);
     const index = path.join(connectorDir, 'src', 'index.ts');
     writeFileSync(index, readFileSync(index, 'utf8').replace(/baseUrl: '[^']+'/, `baseUrl: '${api.url}/v2'`));
+    publisher = await createTenant('publisher');
+    await publish(publisher.key);
   }, 180_000);
 
   afterAll(async () => {
@@ -160,8 +163,6 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
   }, 60_000);
 
   it('serves catalogue reads from Redis and shows a new version, a deprecation and an install at once', async () => {
-    const publisher = await createTenant('publisher');
-    await publish(publisher.key);
     const reader = await createTenant('reader');
     const search = async () => (await call(reader.key, 'GET', `/marketplace/search?q=${name}`)).json() as { results: { name: string; latestVersion: string; description: string | null }[] };
     const detail = async () => (await call(reader.key, 'GET', `/marketplace/connectors/${name}`)).json() as { id: string; latestVersion: string; deprecation: unknown; description: string | null };
@@ -230,6 +231,11 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     const byWorker = new Set(done.map((j) => (j.returnvalue as { worker?: string }).worker));
     expect(byWorker.size).toBe(2);
 
+    // "Test connection" runs the connector's test request on a worker as well.
+    const tested = await call(tenants[0]!.key, 'POST', `/connections/${connections[0]}/test`);
+    expect(tested.status, tested.text).toBe(200);
+    expect(tested.json()).toMatchObject({ ok: true, status: 'ok' });
+
     // Asynchronous through the queue too.
     const queued = await call(tenants[0]!.key, 'POST', `/connectors/${name}/execute?async=true`, { action: 'createItem', params: { name: 'later' }, connection: connections[0] });
     expect(queued.status, queued.text).toBe(202);
@@ -268,6 +274,9 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     const orphan = await call(tenants[1]!.key, 'POST', `/connectors/${name}/execute`, { action: 'createItem', params: { name: 'x' }, connection: connections[1] });
     expect(orphan.status, orphan.text).toBe(503);
     expect(orphan.json().detail).toMatch(/npm run worker/);
+    const untested = await call(tenants[1]!.key, 'POST', `/connections/${connections[1]}/test`);
+    expect(untested.status, untested.text).toBe(503);
+    expect(untested.json().detail).toMatch(/test of connection .*npm run worker/);
     expect((await call(tenants[1]!.key, 'GET', `/executions/${/execution ([0-9a-f-]{36})/.exec(orphan.json().detail as string)![1]!}`)).json()).toMatchObject({ status: 'failed' });
 
     // `npm start` with REDIS_URL and the default BOS_API_WORKER=1 executes on its own.
@@ -291,6 +300,9 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     const installed = await call(tenant.key, 'POST', `/marketplace/install/${name}`, {});
     const installationId = (installed.json() as { installation: { id: string } }).installation.id;
     const connection = (await call(tenant.key, 'POST', '/connections', { installationId, name: 'main', credentials: { apiKey: 'sk_tenant_c' } })).json().id as string;
+    // Only the workers of this test run.
+    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
     // One execution at a time for a tenant, so a slot a dead worker kept would block the tenant for good.
     const env = { ...workerEnv(), BOS_EXECUTIONS_PER_TENANT: '1' };
     const doomed = await startWorker(env);
@@ -310,14 +322,14 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     expect(after.status, after.text).toBe(200);
     // BullMQ hands the stalled job to the survivor, which does not run it again: it may have taken effect.
     let view: Record<string, unknown> = {};
-    for (let i = 0; i < 240 && view.status !== 'failed' && view.status !== 'succeeded'; i++) {
+    for (let i = 0; i < 600 && view.status !== 'failed' && view.status !== 'succeeded'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       view = (await call(tenant.key, 'GET', `/executions/${hangingId}`)).json();
     }
-    expect(view).toMatchObject({ status: 'failed', error: { code: 'INTERNAL' } });
+    expect(view, JSON.stringify(view)).toMatchObject({ status: 'failed', error: { code: 'INTERNAL' } });
     expect((view.error as { message: string }).message).toMatch(/may have partly run/);
     expect(api.perKey.get('Token sk_tenant_c')?.calls).toBe(2);
     survivor.child.kill('SIGTERM');
     expect(await survivor.exited).toBe(0);
-  }, 180_000);
+  }, 300_000);
 });

@@ -50,6 +50,15 @@ export async function workerMain(): Promise<number> {
     total: config.limits.executionsTotal,
     log,
   });
+  try {
+    await worker.ready;
+  } catch (error) {
+    console.error(`The execution worker cannot start: Redis at REDIS_URL is not usable: ${(error as Error).message}`);
+    await worker.close().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
+    await db.close();
+    return 1;
+  }
   log('execution worker started', { worker: worker.id, queue: `${keys.queuePrefix}:${keys.queueName}`, perTenant: config.limits.executionsPerTenant, total: config.limits.executionsTotal, store: path.basename(new URL(config.databaseUrl!).pathname), loopbackEgress: allowLoopback });
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -10,16 +10,19 @@ const TTL_MS = 15_000;
 /**
  * Announces a live worker in Redis every few seconds until stopped, so the API can tell "no worker is running"
  * apart from "the workers are busy".
- * @returns a function that stops the heartbeat and withdraws the worker.
+ * @returns `first`, settled once the worker is listed, and `stop()`, which withdraws it.
  */
-export function startWorkerHeartbeat(redis: Redis, key: string, workerId: string): () => Promise<void> {
-  const beat = () => redis.eval(BEAT, 1, key, TTL_MS, workerId).catch(() => undefined);
-  void beat();
-  const timer = setInterval(() => void beat(), TTL_MS / 3);
+export function startWorkerHeartbeat(redis: Redis, key: string, workerId: string): { first: Promise<void>; stop(): Promise<void> } {
+  const beat = () => redis.eval(BEAT, 1, key, TTL_MS, workerId).then(() => undefined);
+  const first = beat();
+  const timer = setInterval(() => void beat().catch(() => undefined), TTL_MS / 3);
   timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await redis.zrem(key, workerId).catch(() => undefined);
+  return {
+    first,
+    async stop() {
+      clearInterval(timer);
+      await redis.zrem(key, workerId).catch(() => undefined);
+    },
   };
 }
 

@@ -1,5 +1,9 @@
-import { isConnectorError, toErrorData } from '@businessos/connector-sdk';
-import { requireRuntime } from '../../../../execution/executions.ts';
+import { randomUUID } from 'node:crypto';
+import { isConnectorError, toErrorData, type ErrorData } from '@businessos/connector-sdk';
+import { ExecutionFailed, requireRuntime } from '../../../../execution/executions.ts';
+import type { ServiceRuntime } from '../../../../execution/service-runtime.ts';
+import type { ConnectionTestJob } from '../../../../scale/execution-job.ts';
+import type { ExecutionQueue } from '../../../../scale/execution-queue.ts';
 import { ProblemError } from '../../../../http/problem.ts';
 import { defineRoute, principalOf } from '../../../../http/route.ts';
 import { idParamsSchema } from '../../../../http/schemas.ts';
@@ -31,7 +35,10 @@ export default defineRoute<{ Params: { id: string } }>({
   },
   async handler(request, _reply, { db }) {
     const principal = principalOf(request);
-    const rt = requireRuntime(request.server.connectorRuntime);
+    // With Redis a worker runs the test (connector code never runs in an API process that is not a worker).
+    const queue = request.server.executionQueue;
+    const rt = request.server.connectorRuntime;
+    if (!queue) requireRuntime(rt);
     const { id } = request.params;
     const { rows } = await db.withTenant(principal.tenantId, (tx) =>
       tx.query<{ name: string; version: string; fields: Record<string, string> }>(
@@ -45,12 +52,13 @@ export default defineRoute<{ Params: { id: string } }>({
     if (!row) throw new ProblemError('NOT_FOUND', `No connection ${id} in your tenant; list them with GET /connections`);
     let outcome: { ok: boolean; status: 'ok' | 'needs_reauth' | 'error'; checked?: boolean; error?: Record<string, unknown> };
     try {
-      const result = await rt.asTenant(principal.tenantId, () =>
-        rt.runtime.authenticate({ tenant: principal.tenantId, connector: row.name, version: row.version, connection: { id, fields: row.fields } }),
-      );
-      outcome = { ok: true, status: 'ok', checked: result.data.checked };
+      const test = { id: randomUUID(), tenantId: principal.tenantId, connector: row.name, version: row.version, connectionId: id, fields: row.fields };
+      const result = await runTest(test, queue, rt);
+      outcome = { ok: true, status: 'ok', checked: result.checked };
     } catch (error) {
-      const data = isConnectorError(error) ? toErrorData(error) : { code: 'INTERNAL' as const, message: 'The connection test failed unexpectedly' };
+      // No worker running: the service's problem, not the connection's; answered as such and not recorded.
+      if (error instanceof ProblemError && !(error instanceof ExecutionFailed)) throw error;
+      const data: ErrorData = error instanceof ExecutionFailed ? error.data : isConnectorError(error) ? toErrorData(error) : { code: 'INTERNAL', message: 'The connection test failed unexpectedly' };
       const status = data.code === 'AUTH_FAILED' || data.code === 'AUTH_EXPIRED' ? 'needs_reauth' : 'error';
       outcome = { ok: false, status, error: { code: data.code, message: data.message } };
     }
@@ -64,3 +72,13 @@ export default defineRoute<{ Params: { id: string } }>({
     return outcome;
   },
 });
+
+/** Runs the connector's test request on a worker (with Redis) or in this process's runtime. */
+async function runTest(test: ConnectionTestJob, queue: ExecutionQueue | undefined, rt: ServiceRuntime | undefined): Promise<{ checked: boolean }> {
+  if (queue) return queue.testConnection(test);
+  const local = requireRuntime(rt);
+  const result = await local.asTenant(test.tenantId, () =>
+    local.runtime.authenticate({ tenant: test.tenantId, connector: test.connector, version: test.version, connection: { id: test.connectionId, fields: test.fields } }),
+  );
+  return result.data;
+}
