@@ -9,6 +9,7 @@ import { loadConfig, type ServerConfig } from './config.ts';
 import type { TestDb } from './db/test-db.ts';
 import { createTestPglite } from './db/test-db.ts';
 import { seedBundledConnectors, type BundledConnector } from './marketplace/seed.ts';
+import type { PublishingDeps } from './publishing/index.ts';
 import { createPgVaultStore } from './vault/pg-vault-store.ts';
 
 /** A service on a throw-away store, for `app.inject()` tests. */
@@ -20,13 +21,17 @@ export interface TestApp {
   adminKey: string;
   /** Creates a tenant through the API and returns its id and first key (tenant_admin + publisher). */
   createTenant(name?: string): Promise<{ tenantId: string; key: string; keyId: string }>;
+  /** Creates another key of `ownerKey`'s tenant with `roles`. */
+  createKey(ownerKey: string, roles: string[]): Promise<string>;
   /** `app.inject` with an API key. */
   as(key: string | undefined, options: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
 /** Builds the app on `store` (default: in-memory PGlite), bootstrapped like a first start. */
-export async function createTestApp(options: { store?: TestDb; env?: Record<string, string>; seed?: readonly BundledConnector[] } = {}): Promise<TestApp> {
+export async function createTestApp(
+  options: { store?: TestDb; env?: Record<string, string>; seed?: readonly BundledConnector[]; publishing?: Omit<PublishingDeps, 'db'> } = {},
+): Promise<TestApp> {
   const store = options.store ?? (await createTestPglite());
   const config = loadConfig({ BOS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'bos-server-')), ...options.env });
   const boot = await bootstrapPlatform(store.db);
@@ -37,7 +42,7 @@ export async function createTestApp(options: { store?: TestDb; env?: Record<stri
     if (failed.length > 0) throw new Error(`seeding failed: ${failed.map((f) => `${f.packageName}: ${f.error}`).join('; ')}`);
   }
   const vault = config.masterKey ? createVault({ store: createPgVaultStore(store.db), masterKey: config.masterKey }) : undefined;
-  const app = await buildApp({ config, db: store.db, ...(vault ? { vault } : {}) });
+  const app = await buildApp({ config, db: store.db, ...(vault ? { vault } : {}), ...(options.publishing ? { publishing: options.publishing } : {}) });
   await app.ready();
   const as = (key: string | undefined, inject: InjectOptions) =>
     app.inject({ ...inject, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...inject.headers } });
@@ -53,6 +58,11 @@ export async function createTestApp(options: { store?: TestDb; env?: Record<stri
       if (res.statusCode !== 201) throw new Error(`createTenant failed: ${res.statusCode} ${res.body}`);
       const body = res.json() as { tenant: { id: string }; apiKey: { id: string; secret: string } };
       return { tenantId: body.tenant.id, key: body.apiKey.secret, keyId: body.apiKey.id };
+    },
+    async createKey(ownerKey, roles) {
+      const res = await as(ownerKey, { method: 'POST', url: '/api-keys', payload: { name: `key-${++counter}`, roles } });
+      if (res.statusCode !== 201) throw new Error(`createKey failed: ${res.statusCode} ${res.body}`);
+      return (res.json() as { secret: string }).secret;
     },
     async close() {
       await app.close();

@@ -1,7 +1,8 @@
 // `bos-connector publish` against the real connectors service listening on a loopback port.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPublishingTestApp, scaffoldConnector, type PublishingTestApp } from '../../../server/src/publishing/test-support.ts';
+import { createTestApp, type TestApp } from '../../../server/src/test-app.ts';
+import { scaffoldConnector } from '../../../server/src/publishing/test-support.ts';
 import { CommanderError } from 'commander';
 import { EXIT } from '../exit-codes.ts';
 import { createProgram, reportError } from '../main.ts';
@@ -32,13 +33,13 @@ async function closedPort(): Promise<number> {
 }
 
 describe('bos-connector publish (service on loopback)', () => {
-  let t: PublishingTestApp;
+  let t: TestApp;
   let url: string;
   let publisher: { key: string };
   let dir: string;
 
   beforeAll(async () => {
-    t = await createPublishingTestApp();
+    t = await createTestApp();
     url = await t.app.listen({ port: 0, host: '127.0.0.1' });
     publisher = await t.createTenant('cli-publisher');
     dir = await scaffoldConnector('cliitems');

@@ -15,7 +15,8 @@ import { main } from '../../../cli/src/main.ts';
 import { createBufferOutput } from '../../../cli/src/output.ts';
 import { startMockServer } from '../../../runtime/src/testing/mock-server.ts';
 import type { SubmissionView } from '../publishing/store.ts';
-import { createPublishingTestApp, packConnector, scaffoldConnector, setVersion, type PublishingTestApp } from '../publishing/test-support.ts';
+import { createTestApp, type TestApp } from '../test-app.ts';
+import { packConnector, scaffoldConnector, setVersion } from '../publishing/test-support.ts';
 import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
 import { createMarketplaceNpmLookup } from './marketplace-npm-lookup.ts';
@@ -35,7 +36,7 @@ for (const engine of testEngines(process.env)) {
   (skip ? describe.skip : describe)(`npm registry path (Verdaccio) on ${engine.name}${skip ? ` (skipped: ${skip})` : ''}`, () => {
     let testDb: TestDb;
     let registry: TestRegistry;
-    let t: PublishingTestApp;
+    let t: TestApp;
     let pool: SandboxPool;
     let mock: Awaited<ReturnType<typeof startMockServer>>;
     let dir: string;
@@ -76,7 +77,7 @@ for (const engine of testEngines(process.env)) {
       registry = await startVerdaccio();
       pool = createSandboxPool({ workers: 1 });
       testDb = await engine.create!();
-      t = await createPublishingTestApp({ store: testDb, deps: { sandbox: pool, npm: { registry: registry.url, token: registry.token, scope: SCOPE } } });
+      t = await createTestApp({ store: testDb, publishing: { sandbox: pool, npm: { registry: registry.url, token: registry.token, scope: SCOPE } } });
       mock = await startMockServer((req, res) => {
         res.setHeader('content-type', 'application/json');
         if (req.headers.authorization !== 'Token s3cret-key') return void res.writeHead(401).end('{"error":"bad key"}');

@@ -1,10 +1,11 @@
 // The happy path of the publishing pipeline, shared by the PGlite test and the PostgreSQL integration test.
 import { expect } from 'vitest';
 import type { SubmissionView } from './store.ts';
-import { packConnector, scaffoldConnector, type PublishingTestApp } from './test-support.ts';
+import type { TestApp } from '../test-app.ts';
+import { packConnector, scaffoldConnector } from './test-support.ts';
 
 /** Publishes `name` 0.1.0 as a new publisher, approves it as the platform reviewer, and checks search and artifacts. */
-export async function runHappyPath(t: PublishingTestApp, name: string): Promise<{ dir: string; publisher: { tenantId: string; key: string }; submission: SubmissionView }> {
+export async function runHappyPath(t: TestApp, name: string): Promise<{ dir: string; publisher: { tenantId: string; key: string }; submission: SubmissionView }> {
   const publisher = await t.createTenant(`${name}-publisher`);
   const dir = await scaffoldConnector(name);
   const tgz = await packConnector(dir);

@@ -3,7 +3,7 @@ import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
 import { createDbArtifactStore } from './artifact-store.ts';
 import { runHappyPath } from './flow.ts';
-import { createPublishingTestApp, type PublishingTestApp } from './test-support.ts';
+import { createTestApp, type TestApp } from '../test-app.ts';
 
 // The publish → review → search → artifact path on real PostgreSQL (a throw-away database, dropped afterwards).
 const postgres = testEngines(process.env).find((e) => e.name === 'postgres')!;
@@ -11,11 +11,11 @@ const suite = postgres.create ? describe : describe.skip;
 
 suite(`publishing on postgres${postgres.skipReason ? ` (skipped: ${postgres.skipReason})` : ''}`, () => {
   let store: TestDb;
-  let t: PublishingTestApp;
+  let t: TestApp;
 
   beforeAll(async () => {
     store = await postgres.create!();
-    t = await createPublishingTestApp({ store });
+    t = await createTestApp({ store });
   }, 60_000);
   afterAll(async () => {
     await t?.close();

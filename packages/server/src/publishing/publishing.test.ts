@@ -7,7 +7,8 @@ import { registerPublishingRoutes } from './index.ts';
 import { rawTarGz } from './raw-tar.ts';
 import type { SubmissionView } from './store.ts';
 import { readConnectorTarball } from './tarball.ts';
-import { createPublishingTestApp, packConnector, setVersion, type PublishingTestApp } from './test-support.ts';
+import { createTestApp, type TestApp } from '../test-app.ts';
+import { packConnector, setVersion } from './test-support.ts';
 
 const gzip = { 'content-type': 'application/gzip' };
 
@@ -18,7 +19,7 @@ function retar(files: Map<string, Buffer>, change: (files: Map<string, Buffer>) 
 }
 
 describe('publishing: submit → checks → review → publish (PGlite)', () => {
-  let t: PublishingTestApp;
+  let t: TestApp;
   let pool: SandboxPool;
   let dir: string;
   let publisher: { tenantId: string; key: string };
@@ -27,7 +28,7 @@ describe('publishing: submit → checks → review → publish (PGlite)', () => 
 
   beforeAll(async () => {
     pool = createSandboxPool({ workers: 1 });
-    t = await createPublishingTestApp({ deps: { sandbox: pool } });
+    t = await createTestApp({ publishing: { sandbox: pool } });
     ({ dir, publisher, submission: first } = await runHappyPath(t, 'acmeitems'));
     files = await readConnectorTarball(await packConnector(dir));
   }, 180_000);
