@@ -122,6 +122,9 @@ describe('running SDK connectors', () => {
   it('rejects malformed jobs', async () => {
     const r = await pool.run({ tenant: '', bundle: sample, call: { kind: 'manifest' } }, recordingHost());
     expect(r).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
+    // A job without a bundle (a JavaScript caller) is refused with a clear error, not a TypeError.
+    const noBundle = await pool.run({ tenant: 't1', call: { kind: 'manifest' } } as never, recordingHost());
+    expect(noBundle).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', message: expect.stringContaining('bundle.key') } });
   });
 });
 

@@ -90,6 +90,17 @@ export function resolveLimits(defaults: SandboxLimits, overrides: Partial<Sandbo
 }
 
 /**
+ * Checks the shape of a job handed to a pool and resolves its limits over the pool's defaults; throws
+ * ErrorData (INVALID_INPUT) naming what is wrong. Shared by the worker-thread and process pools.
+ */
+export function checkJob(job: SandboxJob | undefined, defaults: SandboxLimits): SandboxLimits {
+  if (!job || typeof job.tenant !== 'string' || !job.tenant || typeof job.bundle?.code !== 'string' || typeof job.bundle.sha256 !== 'string' || typeof job.bundle.key !== 'string') {
+    throw { code: 'INVALID_INPUT', message: 'A sandbox job needs tenant, bundle.key, bundle.code and bundle.sha256' } satisfies ErrorData;
+  }
+  return resolveLimits(defaults, job.limits);
+}
+
+/**
  * Creates the default (QuickJS) sandbox pool.
  * @example
  * const pool = createSandboxPool({ workers: 2 });
@@ -304,17 +315,14 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
   return {
     run(job, host) {
       if (closed) return Promise.resolve({ ok: false, error: { code: 'SANDBOX_CRASH', message: 'The sandbox pool is closed' }, stats: emptyStats() });
-      const blocked = quarantine.check(job.bundle.key);
-      if (blocked) return Promise.resolve({ ok: false, error: blocked, stats: emptyStats() });
       let limits: SandboxLimits;
       try {
-        if (!job || typeof job.tenant !== 'string' || !job.tenant || typeof job.bundle?.code !== 'string' || typeof job.bundle.sha256 !== 'string' || typeof job.bundle.key !== 'string') {
-          throw { code: 'INVALID_INPUT', message: 'A sandbox job needs tenant, bundle.key, bundle.code and bundle.sha256' } satisfies ErrorData;
-        }
-        limits = resolveLimits(defaults, job.limits);
+        limits = checkJob(job, defaults);
       } catch (error) {
         return Promise.resolve({ ok: false, error: toErrorData(error), stats: emptyStats() });
       }
+      const blocked = quarantine.check(job.bundle.key);
+      if (blocked) return Promise.resolve({ ok: false, error: blocked, stats: emptyStats() });
       return new Promise<SandboxResult>((resolve) => {
         queue.push({
           id: nextId++,

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toErrorData, type ErrorData, type HttpRequest, type LogLevel } from '@businessos/connector-sdk';
-import { DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
+import { checkJob, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
 import { PROCESS_RUNNER_SOURCE } from './process-runner.ts';
 import { warmKeyOf } from './protocol.ts';
 import { createQuarantine, type QuarantineOptions } from './quarantine.ts';
@@ -369,20 +369,17 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
           stats: emptyStats(),
         });
       }
-      const blocked = quarantine.check(job.bundle.key);
-      if (blocked) return Promise.resolve({ ok: false, error: blocked, stats: emptyStats() });
       let limits: SandboxLimits;
       try {
-        if (!job || typeof job.tenant !== 'string' || !job.tenant || typeof job.bundle?.code !== 'string' || typeof job.bundle.sha256 !== 'string' || typeof job.bundle.key !== 'string') {
-          throw { code: 'INVALID_INPUT', message: 'A sandbox job needs tenant, bundle.key, bundle.code and bundle.sha256' } satisfies ErrorData;
-        }
+        limits = checkJob(job, defaults);
         if (createHash('sha256').update(job.bundle.code).digest('hex') !== job.bundle.sha256.toLowerCase()) {
           throw { code: 'INVALID_INPUT', message: `Bundle ${job.bundle.key} does not match its sha256 (${job.bundle.sha256}); reload it from the artifact store` } satisfies ErrorData;
         }
-        limits = resolveLimits(defaults, job.limits);
       } catch (error) {
         return Promise.resolve({ ok: false, error: toErrorData(error), stats: emptyStats() });
       }
+      const blocked = quarantine.check(job.bundle.key);
+      if (blocked) return Promise.resolve({ ok: false, error: blocked, stats: emptyStats() });
       return new Promise<SandboxResult>((resolve) => {
         queue.push({ job, host, limits, warmKey: warmKeyOf(job.tenant, job.bundle.key, job.bundle.sha256, limits), resolve, started: now(), stats: emptyStats() });
         dispatch();
