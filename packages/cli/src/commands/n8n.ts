@@ -59,7 +59,9 @@ export const importN8nCommand = defineCommand({
       asUsage(error);
     }
     const result = await importN8nNode({ ...loaded, outDir: resolve(ctx.cwd, String(options.out)) }).catch(asUsage);
-    ctx.output.out(`wrote ${relative(ctx.cwd, result.dir) || result.dir}: ${result.report.converted.length} operation(s) converted`);
+    // report.converted lists the auth scheme and the connection test as well as the actions: print what it says.
+    ctx.output.out(`wrote ${relative(ctx.cwd, result.dir) || result.dir}`);
+    for (const c of result.report.converted) ctx.output.out(`  converted ${c}`);
     for (const u of result.report.unsupported) ctx.output.out(`  not converted ${u.path}: ${u.reason}`);
     ctx.output.err(`next: cd ${relative(ctx.cwd, result.dir) || '.'} && bos-connector validate && bos-connector test`);
     // Something was left behind: say so in the exit code too, so scripts notice.
