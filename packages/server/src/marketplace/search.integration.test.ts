@@ -174,6 +174,11 @@ for (const engine of testEngines(process.env)) {
       const tail = seen.slice(RANK_LIMIT).map((name) => Number(name.replace('filler-', '')));
       expect(tail).toEqual([...tail].sort((x, y) => y - x));
       expect(names(await search({ q: 'sync', page: 2, pageSize: 50 }))).toEqual(seen.slice(50, 100));
+      // With a category filter the ranked candidates fill fewer pages; the pages still cover every match once.
+      const crm: string[] = [];
+      for (let page = 1; page <= 10; page++) crm.push(...names(await search({ q: 'sync', category: 'crm', page, pageSize: 30 })));
+      expect(crm).toEqual(seen.filter((name) => crm.includes(name)));
+      expect(crm.length).toBe((await search({ q: 'sync', category: 'crm' })).total);
     });
 
     it('sorts by installs, rating and newest', async () => {

@@ -127,7 +127,9 @@ const TSQUERY = `(websearch_to_tsquery('english', $4) || to_tsquery('english', $
  * The `hits` of a search (one row per match, with the columns the sort needs), and where facets count from.
  * Relevance: `tier` puts full-text matches before typo guesses (there are guesses only when nothing matched, but the
  * order stays explicit); `rank` is ts_rank for at most RANK_LIMIT candidates (an exact name match first, then names
- * containing a word, then the most installed), read again by primary key, and NULL (after them) for the rest.
+ * containing a word, then the most installed), read again by primary key, and NULL (after them) for the rest. The
+ * unscored rest joins the page's candidates only when the scored ones do not fill the page, so the first pages of a
+ * common word sort 200 rows rather than all its matches.
  */
 function hitsOf(sort: SearchSort, words: boolean): { ctes: string; facetSource: string } {
   const extra = SORT_COLUMNS[sort].filter((c) => c !== 'tier' && c !== 'rank');
@@ -156,8 +158,15 @@ function hitsOf(sort: SearchSort, words: boolean): { ctes: string; facetSource: 
     SELECT m.id, (ts_rank(m.search, ${TSQUERY}) + CASE WHEN m.name = lower($4) THEN 1 ELSE 0 END)::float8 AS rank
     FROM connectors.searchable_listings m WHERE m.id IN (SELECT id FROM candidates)
   ),
+  ranked AS MATERIALIZED (
+    SELECT f.id, f.category, f.installs, f.name, 0 AS tier, s.rank FROM scored s JOIN fts f ON f.id = s.id
+    WHERE $1::text IS NULL OR f.category = $1::text
+  ),
   hits AS (
-    SELECT f.id, f.category, f.installs, f.name, 0 AS tier, s.rank FROM fts f LEFT JOIN scored s ON s.id = f.id
+    SELECT * FROM ranked
+    UNION ALL
+    SELECT f.id, f.category, f.installs, f.name, 0 AS tier, NULL::float8 AS rank FROM fts f
+    WHERE (SELECT count(*) FROM ranked) < $2::bigint + $3::bigint AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = f.id)
     UNION ALL SELECT ${carried}, 1 AS tier, rank FROM fuzzy)`
       : `
   hits AS (SELECT ${carried} FROM fts UNION ALL SELECT ${carried} FROM fuzzy)`
