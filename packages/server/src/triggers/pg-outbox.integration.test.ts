@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/db.ts';
 import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
-import { createPgOutbox } from './pg-outbox.ts';
+import { createPgOutbox, insertEvents } from './pg-outbox.ts';
 
 /**
  * The conformance suite names tenants `t-<uuid>` and subscriptions `s-<uuid>`; the service's ids are the uuids, and
@@ -70,6 +70,74 @@ for (const engine of testEngines(process.env)) {
       expect(leaked.rows).toEqual([]);
       await expect(outbox.appendEvents({ tenantId: 'not-a-uuid', subscriptionId: sub }, [])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
       expect(await outbox.readAfter({ tenantId: 'not-a-uuid', limit: 10 })).toEqual([]);
+    });
+
+    // Positions come from transaction ids and no lock orders the appenders, so these need transactions that really
+    // overlap: PGlite has one connection and runs transactions one after another.
+    const overlapping = engine.name === 'postgres' ? it : it.skip;
+
+    overlapping('holds back an event committed while an older transaction of the tenant is still open, then returns both in position order', async () => {
+      const outbox = createPgOutbox(store.db);
+      const tenantId = randomUUID();
+      const sub = randomUUID();
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'overlap')", [tenantId]);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let started!: () => void;
+      const inserted = new Promise<void>((resolve) => (started = resolve));
+      // The older transaction takes its position first and commits last.
+      const older = store.db.withTenant(tenantId, async (tx) => {
+        await insertEvents(tx, [{ tenantId, subscriptionId: sub, key: 'older', payload: 1 }]);
+        started();
+        await gate;
+      });
+      await inserted;
+      const [newer] = await outbox.appendEvents({ tenantId, subscriptionId: sub }, [{ key: 'newer', payload: 2 }]);
+      // Committed, but below it a transaction may still commit: a reader that got it could skip 'older'.
+      expect(await outbox.readAfter({ tenantId, limit: 10 })).toEqual([]);
+      release();
+      await older;
+      const all = await outbox.readAfter({ tenantId, limit: 10 });
+      expect(all.map((e) => e.key)).toEqual(['older', 'newer']);
+      expect(all[1]).toEqual(newer);
+      expect(BigInt(all[0]!.position) < BigInt(all[1]!.position)).toBe(true);
+    });
+
+    overlapping('never lets a reader paging with after= skip an event while appends of one tenant overlap and commit out of order', async () => {
+      const outbox = createPgOutbox(store.db);
+      const tenantId = randomUUID();
+      const sub = randomUUID();
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'overlap race')", [tenantId]);
+      const written: string[] = [];
+      let writing = true;
+      const writer = async (w: number) => {
+        for (let i = 0; i < 25; i += 1) {
+          const key = `w${w}-${i}`;
+          // Hold the transaction open a random while after taking the position, so commits come out of order.
+          await store.db.withTenant(tenantId, async (tx) => {
+            await insertEvents(tx, [{ tenantId, subscriptionId: sub, key, payload: i }]);
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 15));
+          });
+          written.push(key);
+        }
+      };
+      const read: string[] = [];
+      const reader = async () => {
+        let after: string | undefined;
+        for (;;) {
+          const done = !writing;
+          const page = await outbox.readAfter({ tenantId, after, limit: 7 });
+          read.push(...page.map((e) => e.key));
+          if (page.length > 0) after = page.at(-1)!.position;
+          else if (done) return;
+        }
+      };
+      const reading = reader();
+      await Promise.all(Array.from({ length: 6 }, (_, w) => writer(w)));
+      writing = false;
+      await reading;
+      expect(written).toHaveLength(150);
+      expect([...read].sort()).toEqual([...written].sort());
     });
   });
 }

@@ -1,12 +1,33 @@
 import { checkReadAfterQuery, type EventOutbox, type OutboxEvent, type OutboxEventInput, type StoredDelivery } from '@businessos/connector-triggers';
 import { InvalidInputError } from '@businessos/connector-sdk';
 import type { Db, Queryable } from '../db/db.ts';
+import { createDeliveryWriter } from './delivery-writer.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isUuid = (value: string): boolean => UUID.test(value);
 
-// Class id of the per-tenant advisory lock that orders event positions (the second key is the tenant's hash).
-const POSITION_LOCK_CLASS = 0x4253_4f45; // "BSOE"
+/**
+ * Event positions without a lock held across commit. A position is `xid × 2^20 + i`: the 64-bit id of the inserting
+ * transaction (`pg_current_xact_id()`) shifted by 20 bits, plus the event's index within that transaction. Appends
+ * take no lock at all, so concurrent transactions of one tenant commit together (one WAL flush for many).
+ *
+ * Transactions can commit in any order, so a reader must not return a committed event while a transaction with a
+ * smaller id (hence smaller positions) may still commit: `readAfter` only returns positions below
+ * `pg_snapshot_xmin(pg_current_snapshot()) × 2^20`, the oldest transaction still running when its statement took
+ * its snapshot. Every transaction below it has ended, every transaction that ends later has an id at or above it,
+ * so no event can ever appear below a position a reader has seen. The price: one long write transaction anywhere in
+ * the cluster holds back what readers see (never loses it); `readAfter` waits a moment for the horizon to pass
+ * committed events it had to hold back, so an append is normally readable at once after it resolves.
+ *
+ * 2^20 events per transaction and xids below 2^43 (2,048 wraparounds) fit a bigint. Positions of events appended
+ * before this scheme (migration 008) came from a sequence and are far below, so they still sort first.
+ */
+export const POSITION_SHIFT = 1_048_576;
+const XID = 'pg_current_xact_id()::text::bigint';
+const HORIZON = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint * ${POSITION_SHIFT})`;
+// How long `readAfter` waits for the horizon to pass committed events it held back, and how often it looks again.
+const HORIZON_WAIT_MS = 2000;
+const HORIZON_RETRY_MS = 5;
 
 /** Epoch ms of a timestamptz column, as a plain number on both engines. */
 const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`;
@@ -79,23 +100,48 @@ function requireIds(tenantId: string, subscriptionId: string): void {
   if (!isUuid(subscriptionId)) throw new InvalidInputError(`subscriptionId must be a uuid (got "${subscriptionId}")`, '/subscriptionId');
 }
 
-async function insertEvent(tx: Queryable, tenantId: string, subscriptionId: string, deliveryId: string | undefined, input: OutboxEventInput): Promise<OutboxEvent | undefined> {
-  const { rows } = await tx.query<EventRow>(
-    `INSERT INTO connectors.trigger_events (position, tenant_id, subscription_id, key, payload, occurred_at, delivery_id)
-     VALUES (nextval('connectors.trigger_event_position'), $1, $2, $3, $4::jsonb,
-             CASE WHEN $5::float8 IS NULL THEN NULL ELSE to_timestamp($5::float8 / 1000) END, $6::uuid)
-     ON CONFLICT (subscription_id, key) DO NOTHING
-     RETURNING ${EVENT_COLUMNS}`,
-    [tenantId, subscriptionId, input.key, JSON.stringify(input.payload ?? null), input.occurredAt ?? null, deliveryId ?? null],
-  );
-  return rows[0] ? toEvent(rows[0]) : undefined;
+/** One event to insert (a row of {@link insertEvents}). */
+export interface EventRowInput extends OutboxEventInput {
+  tenantId: string;
+  subscriptionId: string;
+  deliveryId?: string | undefined;
 }
 
 /**
- * The events outbox in PostgreSQL/PGlite (`connectors.trigger_deliveries` and `connectors.trigger_events`, migration
- * 004). Every call is one tenant transaction under row-level security and resolves after COMMIT. Positions are
- * taken from one sequence under a per-tenant advisory lock held until commit, so a tenant's positions become
- * visible in increasing order and a reader that saw position P never later finds a new event at or below P.
+ * Inserts events in one statement at the next positions of the current transaction (see {@link POSITION_SHIFT}),
+ * skipping (subscription, key) pairs that exist; resolves to the inserted events in the order given. The transaction
+ * must see every event it inserted before (true as owner, and as one tenant that inserts only its own).
+ */
+export async function insertEvents(tx: Queryable, inputs: readonly EventRowInput[]): Promise<OutboxEvent[]> {
+  if (inputs.length === 0) return [];
+  const { rows } = await tx.query<EventRow>(
+    `WITH base AS (
+       SELECT coalesce(max(position) + 1, ${XID} * ${POSITION_SHIFT}) AS p FROM connectors.trigger_events
+       WHERE position >= ${XID} * ${POSITION_SHIFT} AND position < (${XID} + 1) * ${POSITION_SHIFT}
+     )
+     INSERT INTO connectors.trigger_events (position, tenant_id, subscription_id, key, payload, occurred_at, delivery_id)
+     SELECT base.p + u.n - 1, u.t, u.s, u.k, u.j::jsonb, CASE WHEN u.o IS NULL THEN NULL ELSE to_timestamp(u.o / 1000) END, u.d
+     FROM base, unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::float8[], $6::uuid[]) WITH ORDINALITY AS u(t, s, k, j, o, d, n)
+     ORDER BY u.n
+     ON CONFLICT (subscription_id, key) DO NOTHING
+     RETURNING ${EVENT_COLUMNS}`,
+    [
+      inputs.map((e) => e.tenantId),
+      inputs.map((e) => e.subscriptionId),
+      inputs.map((e) => e.key),
+      inputs.map((e) => JSON.stringify(e.payload ?? null)),
+      inputs.map((e) => e.occurredAt ?? null),
+      inputs.map((e) => e.deliveryId ?? null),
+    ],
+  );
+  return rows.map(toEvent).sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
+}
+
+/**
+ * The events outbox in PostgreSQL/PGlite (`connectors.trigger_deliveries` and `connectors.trigger_events`,
+ * migrations 005 and 008). Every call resolves after COMMIT. Deliveries are written with group commit
+ * ({@link createDeliveryWriter}); events are appended in one tenant transaction under row-level security, without
+ * any lock, at positions readers can never skip (see {@link POSITION_SHIFT}).
  * Ids are uuids: the service's tenant and subscription ids; anything else is INVALID_INPUT on writes and finds
  * nothing on reads.
  *
@@ -103,43 +149,20 @@ async function insertEvent(tx: Queryable, tenantId: string, subscriptionId: stri
  * @example const outbox = createPgOutbox(db); await outbox.appendEvents({ tenantId, subscriptionId }, [{ key: 'id:42', payload }]);
  */
 export function createPgOutbox(db: Db): EventOutbox {
+  const writer = createDeliveryWriter(db);
   return {
     async storeDelivery(input) {
       requireIds(input.tenantId, input.subscriptionId);
-      return db.withTenant(input.tenantId, async (tx) => {
-        const inserted = await tx.query<{ id: string }>(
-          `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body)
-           VALUES ($1, $2, $3, $4, $5, to_timestamp($6::float8 / 1000), $7::jsonb, $8::jsonb, $9)
-           ON CONFLICT (subscription_id, dedupe_key) DO NOTHING
-           RETURNING id::text`,
-          [input.tenantId, input.subscriptionId, input.endpointId, input.eventId ?? null, input.dedupeKey, input.receivedAt, JSON.stringify(input.headers), JSON.stringify(input.query), input.rawBody],
-        );
-        if (inserted.rows[0]) return { id: inserted.rows[0].id, duplicate: false, processed: false };
-        const { rows } = await tx.query<{ id: string; processed: boolean }>(
-          'SELECT id::text, processed_at IS NOT NULL AS processed FROM connectors.trigger_deliveries WHERE subscription_id = $1 AND dedupe_key = $2',
-          [input.subscriptionId, input.dedupeKey],
-        );
-        const existing = rows[0];
-        if (!existing) throw new InvalidInputError(`subscription ${input.subscriptionId} belongs to another tenant`, '/subscriptionId');
-        return { id: existing.id, duplicate: true, processed: existing.processed };
-      });
+      return writer.store(input);
     },
 
     async appendEvents(target, inputs) {
       requireIds(target.tenantId, target.subscriptionId);
       if (target.deliveryId !== undefined && !isUuid(target.deliveryId)) throw new InvalidInputError(`deliveryId must be a uuid (got "${target.deliveryId}")`, '/deliveryId');
+      const seen = new Set<string>();
+      const rows = inputs.filter((input) => !seen.has(input.key) && seen.add(input.key)).map((input) => ({ ...input, ...target }));
       return db.withTenant(target.tenantId, async (tx) => {
-        const out: OutboxEvent[] = [];
-        if (inputs.length > 0) {
-          await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [POSITION_LOCK_CLASS, target.tenantId]);
-          const seen = new Set<string>();
-          for (const input of inputs) {
-            if (seen.has(input.key)) continue;
-            seen.add(input.key);
-            const event = await insertEvent(tx, target.tenantId, target.subscriptionId, target.deliveryId, input);
-            if (event) out.push(event);
-          }
-        }
+        const out = await insertEvents(tx, rows);
         if (target.deliveryId !== undefined) {
           await tx.query('UPDATE connectors.trigger_deliveries SET processed_at = coalesce(processed_at, now()) WHERE id = $1', [target.deliveryId]);
         }
@@ -170,10 +193,16 @@ export function createPgOutbox(db: Db): EventOutbox {
         where += ` AND subscription_id = $${params.length}`;
       }
       if (query.pendingOnly) where += ' AND acked_at IS NULL';
-      const { rows } = await db.withTenant(query.tenantId, (tx) =>
-        tx.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM connectors.trigger_events WHERE ${where} ORDER BY position LIMIT $3`, params),
-      );
-      return rows.map(toEvent);
+      // The horizon comes from the same statement's snapshot as the rows: below it, nothing can still appear.
+      const sql = `SELECT ${EVENT_COLUMNS}, ${HORIZON}::text AS horizon FROM connectors.trigger_events WHERE ${where} ORDER BY position LIMIT $3`;
+      const deadline = Date.now() + HORIZON_WAIT_MS;
+      for (;;) {
+        const { rows } = await db.withTenant(query.tenantId, (tx) => tx.query<EventRow & { horizon: string }>(sql, params));
+        const safe = rows.filter((r) => BigInt(r.position) < BigInt(r.horizon));
+        // Committed events above the horizon wait for older transactions still running; usually a few ms.
+        if (safe.length === rows.length || Date.now() >= deadline) return safe.map(toEvent);
+        await new Promise((resolve) => setTimeout(resolve, HORIZON_RETRY_MS));
+      }
     },
 
     async ack(request) {
