@@ -2,4 +2,6 @@
 // Launcher of an execution worker (`npm run worker`): consumes the Redis execution queue until SIGTERM/SIGINT.
 import { workerMain } from '../src/scale/worker-main.ts';
 
-process.exitCode = await workerMain();
+// Exit explicitly: after a drain everything is flushed, and after a failed start Redis reconnect timers would
+// otherwise keep the process alive.
+process.exit(await workerMain());

@@ -6,7 +6,11 @@ import { Redis } from 'ioredis';
  * @example const redis = createRedis(config.redisUrl!); await redis.quit();
  */
 export function createRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+  // ioredis reconnects by itself; failures surface on the commands that need Redis (and in BullMQ's own error
+  // events), so connection errors are not also reported as unhandled here.
+  redis.on('error', () => undefined);
+  return redis;
 }
 
 /** Names of every Redis key of one deployment, all under its `BOS_REDIS_PREFIX`. */

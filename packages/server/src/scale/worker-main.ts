@@ -8,6 +8,9 @@ import { createPgVaultStore } from '../vault/pg-vault-store.ts';
 import { startExecutionWorker } from './execution-worker.ts';
 import { keyspace } from './redis.ts';
 
+/** How long a starting worker waits for Redis before it gives up with a message. */
+const READY_TIMEOUT_MS = 15_000;
+
 /** Why a worker cannot start with `config`, or undefined when it can. */
 export function workerConfigProblem(config: ServerConfig): string | undefined {
   if (!config.redisUrl) return 'REDIS_URL is not set: workers consume the execution queue in Redis. Without Redis, `npm start` runs executions in its own process.';
@@ -50,14 +53,20 @@ export async function workerMain(): Promise<number> {
     total: config.limits.executionsTotal,
     log,
   });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await worker.ready;
+    await Promise.race([
+      worker.ready,
+      new Promise((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS))),
+    ]);
   } catch (error) {
-    console.error(`The execution worker cannot start: Redis at REDIS_URL is not usable: ${(error as Error).message}`);
-    await worker.close().catch(() => undefined);
+    console.error(`The execution worker cannot start: Redis at REDIS_URL is not reachable: ${(error as Error).message}`);
+    // Nothing was taken off the queue; closing BullMQ would wait for the unreachable Redis, so it is left to exit.
     await runtime.close().catch(() => undefined);
     await db.close();
     return 1;
+  } finally {
+    clearTimeout(timer);
   }
   log('execution worker started', { worker: worker.id, queue: `${keys.queuePrefix}:${keys.queueName}`, perTenant: config.limits.executionsPerTenant, total: config.limits.executionsTotal, store: path.basename(new URL(config.databaseUrl!).pathname), loopbackEgress: allowLoopback });
   return new Promise<number>((resolve) => {
