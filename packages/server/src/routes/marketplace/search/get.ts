@@ -17,7 +17,7 @@ export default defineRoute<{ Querystring: Query }>({
   access: 'optional',
   schema: {
     summary: 'Search the connector catalogue',
-    description: 'Full-text search (name, action and trigger names, description) with prefix matching on the last word and typo tolerance on names. Facets count categories over all matches.',
+    description: 'Full-text search (name, action and trigger names, description) with prefix matching on the last word; when the words match nothing, names that look like the query (typos). Relevance ranks the exact name first; with many matches, the 200 best candidates (names containing a word, then the most installed) are ranked and the rest follow by installs. Facets count categories over all matches, ignoring the category filter.',
     tags: ['marketplace'],
     querystring: {
       type: 'object',
