@@ -21,7 +21,7 @@ export type { MemorySeenEventsOptions, RedisSeenEventsOptions, SeenEvents } from
 export { createMemoryRateLimiter, createRedisRateLimiter } from './ratelimit/token-bucket.ts';
 export type { MemoryRateLimiterOptions, RateDecision, RateLimiter, RedisRateLimiterOptions, TokenBucketConfig } from './ratelimit/token-bucket.ts';
 
-export { handleDelivery } from './ingress/handle-delivery.ts';
+export { handleDelivery, parseWebhookBody } from './ingress/handle-delivery.ts';
 export type { IngressDeps, IngressLimits, IngressRequest, IngressResponse, TransformRequest, WebhookEndpoint } from './ingress/handle-delivery.ts';
 
 export { MAX_READ_LIMIT } from './outbox/types.ts';

@@ -20,6 +20,7 @@ import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import { ProblemError } from '../http/problem.ts';
+import { createDeliveryProcessor, type DeliveryProcessor } from './delivery-processor.ts';
 import { createPgOutbox } from './pg-outbox.ts';
 import { createSubscriptionSecrets, type SubscriptionSecrets } from './subscription-secrets.ts';
 import { loadConnectionTriggers, renewAtFor, SUBSCRIPTION_SELECT, subscriptionView, webhookUrlOf, type SubscriptionRow, type SubscriptionView } from './subscriptions.ts';
@@ -92,11 +93,20 @@ export interface TriggerService {
   sample(tenantId: string, connectionId: string, trigger: string): Promise<unknown[]>;
   /** Handles one webhook delivery. */
   receive(request: WebhookRequest): Promise<IngressResponse>;
+  /**
+   * Turns every stored delivery that is due now into events (the delivery processor does this in the background
+   * anyway); resolves to how many deliveries were settled. For tools and tests.
+   */
+  drainDeliveries(): Promise<number>;
   /** Renews every active webhook subscription whose renewal time has come; resolves to how many were renewed. */
   renewDue(): Promise<number>;
-  /** Runs {@link renewDue} every `intervalMs` (default 60 s) until {@link close}. */
+  /**
+   * Starts the background work, once the store is migrated: {@link renewDue} every `intervalMs` (default 60 s), and
+   * the delivery processor, which first takes up deliveries a stopped or killed process left unprocessed. (The
+   * processor also starts by itself at the first delivery this process stores.)
+   */
   startRenewals(intervalMs?: number): void;
-  /** Stops the renewal timer and closes the events publisher. */
+  /** Stops the renewal timer and the delivery processor (its batch in hand finishes) and closes the events publisher. */
   close(): Promise<void>;
 }
 
@@ -120,6 +130,15 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     ? withPublisher(pgOutbox, publisher, { onPublishError: (error, events) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }) })
     : pgOutbox;
   const rate = options.rateLimit ?? { perSecond: 100, burst: 500 };
+  // Ingress only stores deliveries; the processor turns them into events (the transform runs in the sandbox).
+  const processor: DeliveryProcessor = createDeliveryProcessor({
+    db,
+    transform: (delivery) => ingress.transform(delivery),
+    publish: publisher
+      ? (events) => publisher.publish(events).catch((error: unknown) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }))
+      : undefined,
+    log,
+  });
   const keyPrefix = options.keyPrefix ?? 'bos';
   const ingress = createWebhookIngress({
     db,
@@ -132,6 +151,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, prefix: `${keyPrefix}:triggers:rate:`, ...rate }) : createMemoryRateLimiter(rate),
     limits: options.ingressLimits ?? {},
     ...(options.endpointCacheMs === undefined ? {} : { cacheTtlMs: options.endpointCacheMs }),
+    onStored: () => processor.wake(),
     onError: (stage, error, endpointId) => log(stage === 'rate-limit' || stage === 'dedupe' ? 'warn' : 'error', `webhook ${stage} failed`, { endpoint: endpointId.slice(0, 6), error: errorText(error) }),
   });
   let polling = options.polling;
@@ -381,9 +401,12 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
 
     receive: (request) => ingress.receive(request),
 
+    drainDeliveries: () => processor.drain(),
+
     renewDue,
 
     startRenewals(intervalMs = 60_000) {
+      processor.start();
       if (timer) return;
       timer = setInterval(() => {
         void renewDue().catch((error: unknown) => log('error', 'trigger renewal sweep failed', { error: errorText(error) }));
@@ -395,6 +418,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       if (timer) clearInterval(timer);
       timer = undefined;
       await renewing?.catch(() => 0);
+      await processor.close();
       await publisher?.close();
     },
   };

@@ -1,7 +1,8 @@
 import type { Vault } from '@businessos/connector-runtime';
-import type { TriggerManifest } from '@businessos/connector-sdk';
+import { ConnectorError, type TriggerManifest, type WebhookDelivery } from '@businessos/connector-sdk';
 import {
   handleDelivery,
+  parseWebhookBody,
   resolveSigningSecret,
   type EventOutbox,
   type IngressLimits,
@@ -14,6 +15,7 @@ import {
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import type { ClaimedDelivery } from './delivery-processor.ts';
 import type { SubscriptionSecrets } from './subscription-secrets.ts';
 
 /** Endpoint ids are 32 random bytes in base64url: anything else is unknown without asking the store. */
@@ -37,11 +39,18 @@ export interface WebhookIngressDeps {
    */
   cacheTtlMs?: number;
   onError?: (stage: string, error: unknown, endpointId: string) => void;
+  /** Told after a new delivery was stored (wakes the delivery processor). */
+  onStored?: () => void;
 }
 
 /** The service's webhook ingress. */
 export interface WebhookIngress {
   receive(request: WebhookRequest): Promise<IngressResponse>;
+  /**
+   * Runs the connector's transform step in the sandbox on a stored delivery (for the delivery processor). Works for
+   * deliveries of subscriptions stopped since they were accepted; NOT_FOUND once the connection is gone.
+   */
+  transform(delivery: ClaimedDelivery): Promise<unknown[]>;
   /** Forgets what is cached about an endpoint (after its subscription changed). */
   invalidate(endpointId: string): void;
 }
@@ -82,7 +91,8 @@ interface ResolvedEndpoint {
  * declares (`subscription`: sealed on the row; `field:`: the connection's fields and stored credentials; `config:`:
  * the platform's app settings), and hands the rest to `handleDelivery`: body cap, per-endpoint rate limit, 404 for
  * unknown and inactive endpoints alike, constant-time signature check, Slack's challenge, event-id replay dedupe,
- * the raw delivery stored before any 2xx, the connector's transform in the sandbox, events into the outbox.
+ * the raw delivery stored (committed) before the 2xx. The connector's transform runs later, in the delivery processor
+ * (`transform` below), which appends the events.
  */
 export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   const { db, runtime, config } = deps;
@@ -94,25 +104,26 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
     const now = Date.now();
     const hit = cache.get(endpointId);
     if (hit && hit.expires > now) return hit.value;
-    const value = await resolve(endpointId);
-    if (value && ttl > 0) {
+    const value = await resolve(endpointId, true);
+    if (value?.endpoint.status === 'active' && ttl > 0) {
       if (cache.size >= MAX_CACHED_ENDPOINTS) cache.delete(cache.keys().next().value!);
       cache.set(endpointId, { value, expires: now + ttl });
     } else {
       cache.delete(endpointId);
     }
-    return value;
+    return value?.endpoint.status === 'active' ? value : undefined;
   }
 
-  async function resolve(endpointId: string): Promise<ResolvedEndpoint | undefined> {
+  /** The subscription behind an endpoint id, whatever its status; its signing secret only with `withSecret`. */
+  async function resolve(endpointId: string, withSecret: boolean): Promise<ResolvedEndpoint | undefined> {
     if (!ENDPOINT_ID.test(endpointId)) return undefined;
     const { rows } = await db.withTenant(null, (tx) => tx.query<EndpointRow>('SELECT * FROM connectors.resolve_webhook_endpoint($1)', [endpointId]));
     const r = rows[0];
-    if (!r || !r.trigger || r.status !== 'active') return undefined;
+    if (!r || !r.trigger || (withSecret && r.status !== 'active')) return undefined;
     const fields = r.fields ?? {};
     const spec = r.trigger.webhook?.verify;
     let secret: string | undefined;
-    if (spec) {
+    if (spec && withSecret) {
       const source = spec.secret;
       const subscriptionSecret = source === 'subscription' ? await deps.secrets.get(r.tenant_id, r.subscription_id) : undefined;
       const credentialFields = source.startsWith('field:') ? (await deps.vault.getCredentials(r.tenant_id, r.connection_id))?.fields : undefined;
@@ -128,6 +139,27 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   }
 
   return {
+    async transform(delivery) {
+      const hit = cache.get(delivery.endpointId);
+      const target = hit && hit.expires > Date.now() ? hit.value : await resolve(delivery.endpointId, false);
+      if (!target || target.endpoint.subscriptionId !== delivery.subscriptionId) {
+        throw new ConnectorError('NOT_FOUND', `the subscription ${delivery.subscriptionId} or its connection was deleted before the delivery was turned into events`);
+      }
+      const { body, text } = parseWebhookBody(delivery.rawBody);
+      const input: WebhookDelivery = { headers: delivery.headers, query: delivery.query, body, rawBody: text };
+      const result = await runtime.asTenant(delivery.tenantId, () =>
+        runtime.runtime.executeTrigger<unknown[]>({
+          tenant: delivery.tenantId,
+          connector: target.connector,
+          version: target.version,
+          trigger: target.endpoint.trigger.name,
+          operation: 'transform',
+          input,
+          connection: { id: target.connectionId, fields: target.fields },
+        }),
+      );
+      return result.data;
+    },
     invalidate(endpointId) {
       cache.delete(endpointId);
     },
@@ -141,21 +173,7 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
           ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
           ...(deps.limits ? { limits: deps.limits } : {}),
           onError: (stage, error) => deps.onError?.(stage, error, request.endpointId),
-          async transform({ endpoint, delivery }) {
-            const target = resolved!;
-            const result = await runtime.asTenant(endpoint.tenantId, () =>
-              runtime.runtime.executeTrigger<unknown[]>({
-                tenant: endpoint.tenantId,
-                connector: target.connector,
-                version: target.version,
-                trigger: endpoint.trigger.name,
-                operation: 'transform',
-                input: delivery,
-                connection: { id: target.connectionId, fields: target.fields },
-              }),
-            );
-            return result.data;
-          },
+          ...(deps.onStored ? { onStored: deps.onStored } : {}),
         },
       );
     },

@@ -209,6 +209,19 @@ for (const engine of testEngines(process.env)) {
       expect(res.statusCode, res.body).toBe(200);
       return (res.json() as { items: EventView[]; next: string | null }).items;
     };
+    /**
+     * A 200 means the delivery is stored; the delivery processor turns it into events in the background. This waits
+     * until no delivery of the subscription is left to process (processed, or failed for good), then reads its events.
+     */
+    const settledEvents = async (key: string, subscriptionId: string, query = '') => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const { rows } = await store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM connectors.trigger_deliveries WHERE subscription_id = $1 AND processed_at IS NULL AND failed_at IS NULL', [subscriptionId]);
+        if (rows[0]!.n === 0) return events(key, `subscription=${subscriptionId}${query}`);
+        if (Date.now() > deadline) throw new Error(`${rows[0]!.n} deliveries of ${subscriptionId} were still unprocessed after 20 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
 
     it('Shopify orders/create: registered at the mock with its URL, signed deliveries become one event, wrong signatures and replays do not, disabling unregisters', async () => {
       const t = await s.tenant();
@@ -231,11 +244,12 @@ for (const engine of testEngines(process.env)) {
       const signed = { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64'), 'x-shopify-webhook-id': 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043', 'x-shopify-topic': 'orders/create' };
       const first = await post(sub.webhookUrl, order, signed);
       expect(first.status, await first.clone().text()).toBe(200);
-      expect(await first.json()).toMatchObject({ ok: true, events: 1 });
+      const accepted = (await first.json()) as { ok: boolean; duplicate: boolean; deliveryId: string };
+      expect(accepted).toMatchObject({ ok: true, duplicate: false, deliveryId: expect.any(String) });
 
-      let items = await events(t.key, `subscription=${sub.id}`);
+      let items = await settledEvents(t.key, sub.id);
       expect(items).toHaveLength(1);
-      expect(items[0]).toMatchObject({ subscriptionId: sub.id, key: 'id:b54557e4-bdd9-4b37-8a5f-bf7d70bcd043#0', payload: { id: 450789469, name: '#1001' }, ackedAt: null });
+      expect(items[0]).toMatchObject({ subscriptionId: sub.id, key: 'id:b54557e4-bdd9-4b37-8a5f-bf7d70bcd043#0', payload: { id: 450789469, name: '#1001' }, ackedAt: null, deliveryId: accepted.deliveryId });
       // The raw delivery was stored as received, before the 2xx.
       const stored = await s.triggers.outbox.getDelivery(t.tenantId, items[0]!.deliveryId!);
       expect(stored?.rawBody.toString('utf8')).toBe(order);
@@ -243,7 +257,7 @@ for (const engine of testEngines(process.env)) {
       // The same delivery again (Shopify retries with the same webhook id): stored once, no second event.
       const again = await post(sub.webhookUrl, order, signed);
       expect(again.status).toBe(200);
-      expect(await again.json()).toMatchObject({ duplicate: true, events: 0 });
+      expect(await again.json()).toMatchObject({ ok: true, duplicate: true });
       const { rows } = await store.db.withTenant(t.tenantId, (tx) => tx.query<{ n: number }>('SELECT count(*)::int AS n FROM connectors.trigger_deliveries WHERE subscription_id = $1', [sub.id]));
       expect(rows[0]!.n).toBe(1);
 
@@ -254,7 +268,7 @@ for (const engine of testEngines(process.env)) {
       expect(await forged.json()).toMatchObject({ status: 401, code: 'AUTH_FAILED' });
       const unsigned = await post(sub.webhookUrl, JSON.stringify(JSON.parse(order), null, 2), { ...signed, 'x-shopify-webhook-id': 'other' });
       expect(unsigned.status).toBe(401);
-      items = await events(t.key, `subscription=${sub.id}`);
+      items = await settledEvents(t.key, sub.id);
       expect(items).toHaveLength(1);
 
       // Enabling twice is a conflict; "test trigger" answers the sample; GET /triggers lists it.
@@ -317,17 +331,29 @@ for (const engine of testEngines(process.env)) {
 
       const ok = await post(sub.webhookUrl, event, sign(event, now));
       expect(ok.status, await ok.clone().text()).toBe(200);
-      expect(await ok.json()).toMatchObject({ events: 1 });
+      expect(await ok.json()).toMatchObject({ ok: true, duplicate: false });
       // Stripe retries the same event: stored once.
-      expect(await (await post(sub.webhookUrl, event, sign(event, now + 5))).json()).toMatchObject({ duplicate: true, events: 0 });
+      expect(await (await post(sub.webhookUrl, event, sign(event, now + 5))).json()).toMatchObject({ ok: true, duplicate: true });
       // A replayed signature outside the 300 s tolerance, a wrong secret: 401, nothing stored.
       const stale = await post(sub.webhookUrl, event.replace('evt_3M', 'evt_4M'), sign(event.replace('evt_3M', 'evt_4M'), now - 301));
       expect(stale.status).toBe(401);
       expect(((await stale.json()) as { detail: string }).detail).toMatch(/timestamp|tolerance|window/i);
       expect((await post(sub.webhookUrl, event, sign(event, now, 'whsec_wrong'))).status).toBe(401);
 
-      const items = await events(t.key, `subscription=${sub.id}`);
+      const items = await settledEvents(t.key, sub.id);
       expect(items.map((e) => e.payload)).toEqual([expect.objectContaining({ id: 'pi_3MtwBwLkdIwHu7ix28a3tqPa', status: 'succeeded' })]);
+
+      // Correctly signed, but the connector cannot turn it into a PaymentIntent (its output schema refuses it): stored
+      // and acknowledged, then marked failed with the reason, which the tenant sees on the subscription; no event.
+      const broken = JSON.stringify({ id: 'evt_broken_1', object: 'event', type: 'payment_intent.succeeded', created: now, data: { object: 'not a payment intent' } });
+      const brokenAnswer = await post(sub.webhookUrl, broken, sign(broken, now));
+      expect(brokenAnswer.status, await brokenAnswer.clone().text()).toBe(200);
+      const { deliveryId: brokenId } = (await brokenAnswer.json()) as { deliveryId: string };
+      expect(await settledEvents(t.key, sub.id)).toHaveLength(1);
+      const failedRow = await store.db.query<{ failed: boolean; last_error: string }>('SELECT failed_at IS NOT NULL AS failed, last_error FROM connectors.trigger_deliveries WHERE id = $1', [brokenId]);
+      expect(failedRow.rows[0]).toMatchObject({ failed: true, last_error: expect.stringMatching(/^INVALID_OUTPUT: /) });
+      const listed = (await s.as(t.key, { url: `/connections/${connectionId}/triggers` })).json() as { items: { id: string; statusDetail: string | null }[] };
+      expect(listed.items.find((i) => i.id === sub.id)?.statusDetail).toMatch(new RegExp(`^Delivery ${brokenId} could not be turned into events after 1 attempt\\(s\\): INVALID_OUTPUT`));
 
       // Deleting the connection unsubscribes at Stripe and stops the endpoint.
       const deleted = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}` });
@@ -368,10 +394,10 @@ for (const engine of testEngines(process.env)) {
       expect(delivered.status, await delivered.clone().text()).toBe(200);
       expect((await post(sub.webhookUrl, message, signSlack(message, now + 1))).status).toBe(200);
       const bot = message.replace('"user":"U123ABC456"', '"bot_id":"B1","user":"U123ABC456"').replace('Ev123ABC456', 'Ev999');
-      expect(await (await post(sub.webhookUrl, bot, signSlack(bot, now))).json()).toMatchObject({ events: 0 });
+      expect(await (await post(sub.webhookUrl, bot, signSlack(bot, now))).json()).toMatchObject({ ok: true, duplicate: false });
       const wrong = await post(sub.webhookUrl, message, { ...signSlack(message, now), 'x-slack-signature': `v0=${'0'.repeat(64)}` });
       expect(wrong.status).toBe(401);
-      const items = await events(t.key, `subscription=${sub.id}`);
+      const items = await settledEvents(t.key, sub.id);
       expect(items.map((e) => e.payload)).toEqual([expect.objectContaining({ type: 'message', text: 'Hello world', channel: 'C123ABC456' })]);
 
       // Uninstalling stops the subscription locally (Slack has no unsubscribe step) and audits it.
@@ -393,12 +419,12 @@ for (const engine of testEngines(process.env)) {
       const headers = { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64'), 'x-shopify-webhook-id': 'queue-1' };
       expect((await post(sub.webhookUrl, order, headers)).status).toBe(200);
       expect((await post(sub.webhookUrl, order, headers)).status).toBe(200);
+      const [event] = await settledEvents(t.key, sub.id);
       const queue = new Queue(EVENTS_QUEUE_NAME, { connection: s.redis, prefix: s.queuePrefix! });
       try {
         const jobs = (await queue.getJobs(['waiting', 'delayed', 'active', 'completed'])).filter((j) => (j.data as { subscriptionId: string }).subscriptionId === sub.id);
         expect(jobs).toHaveLength(1);
         expect(jobs[0]!.name).toBe('trigger-event');
-        const [event] = await events(t.key, `subscription=${sub.id}`);
         expect(jobs[0]!.data).toMatchObject({ id: event!.id, position: event!.position, tenantId: t.tenantId, subscriptionId: sub.id, key: 'id:queue-1#0', payload: { id: 450789470 } });
       } finally {
         await queue.close();

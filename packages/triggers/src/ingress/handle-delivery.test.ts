@@ -51,6 +51,27 @@ describe('handleDelivery', () => {
     expect(stored).toMatchObject({ processed: true, eventId: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043' });
   });
 
+  it('without a transform, answers once the raw delivery is stored, tells onStored, and leaves the events to the processor', async () => {
+    const onStored = vi.fn();
+    const { outbox, deps } = setup();
+    const { transform: _unused, ...rest } = deps;
+    const asyncDeps: IngressDeps = { ...rest, onStored };
+    const res = await handleDelivery(shopifyDelivery('{"id":7}'), asyncDeps);
+    const [stored] = outbox.deliveries();
+    expect(res).toMatchObject({ status: 200, body: { ok: true, duplicate: false, deliveryId: stored?.id } });
+    expect(stored).toMatchObject({ processed: false, eventId: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043' });
+    expect(onStored).toHaveBeenCalledExactlyOnceWith({ id: stored?.id, tenantId: 't1', subscriptionId: 'sub1' });
+    expect(await outbox.readAfter({ tenantId: 't1', limit: 10 })).toEqual([]);
+    // The provider's retry: answered as a duplicate, nothing new stored, the processor not told again.
+    expect(await handleDelivery(shopifyDelivery('{"id":7}'), asyncDeps)).toMatchObject({ status: 200, body: { ok: true, duplicate: true } });
+    expect(outbox.deliveries()).toHaveLength(1);
+    expect(onStored).toHaveBeenCalledOnce();
+    // A wrong signature is refused before anything is stored.
+    const forged = shopifyDelivery('{"id":8}', 'other');
+    expect(await handleDelivery({ ...forged, rawBody: Buffer.from('{"id":9}') }, asyncDeps)).toMatchObject({ status: 401 });
+    expect(outbox.deliveries()).toHaveLength(1);
+  });
+
   it('answers a replay of the same event id with 200 duplicate and stores nothing new', async () => {
     const { outbox, transform, deps } = setup();
     await handleDelivery(shopifyDelivery('{"id":1}'), deps);

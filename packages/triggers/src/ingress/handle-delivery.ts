@@ -40,8 +40,14 @@ export interface IngressLimits {
 export interface IngressDeps {
   seen: SeenEvents;
   outbox: EventOutbox;
-  /** Runs the connector's transform in the sandbox (`executeTrigger(trigger, 'transform', delivery, env)`). */
-  transform: (request: TransformRequest) => Promise<unknown[]>;
+  /**
+   * Runs the connector's transform in the sandbox (`executeTrigger(trigger, 'transform', delivery, env)`) before the
+   * answer. Absent: the delivery is answered once stored, and something else (the service's delivery processor)
+   * turns stored deliveries into events later; `onStored` is told about each new one.
+   */
+  transform?: (request: TransformRequest) => Promise<unknown[]>;
+  /** Told after a new (not duplicate) delivery was stored, before the answer; must not throw. */
+  onStored?: (delivery: { id: string; tenantId: string; subscriptionId: string }) => void;
   /** Per-endpoint rate limit; none when absent. */
   rateLimiter?: RateLimiter;
   limits?: IngressLimits;
@@ -82,7 +88,11 @@ const NOT_FOUND = (): IngressResponse => errorResponse(404, 'NOT_FOUND', 'No web
 // A random key for the dummy signature check of unknown endpoints, so they cost about what a known one does.
 const DUMMY_KEY = randomBytes(32);
 
-function parseBody(raw: Buffer): { body: unknown; text: string } {
+/**
+ * A delivery body as the transform step gets it: parsed JSON when it is a JSON object or array, else the text;
+ * `text` is the body as UTF-8.
+ */
+export function parseWebhookBody(raw: Buffer): { body: unknown; text: string } {
   const text = raw.toString('utf8');
   const first = text.trimStart()[0];
   if (first === '{' || first === '[') {
@@ -111,7 +121,9 @@ function flatQuery(query: IngressRequest['query']): Record<string, string> {
  * raw delivery, the connector's transform, and one outbox event per transformed event with a stable key
  * (`<dedupeKey>#<index>`), so a delivery processed twice stores its events once.
  *
- * A 2xx is returned only once the delivery and its events are stored. A replay (an event id seen before) is
+ * With `deps.transform`, a 2xx is returned only once the delivery and its events are stored. Without it, a 2xx
+ * (`{ ok, duplicate, deliveryId }`) is returned once the raw delivery is stored (committed): the events follow from
+ * whoever processes stored deliveries, exactly once per delivery thanks to the stable keys. A replay (an event id seen before) is
  * answered 200 `{ duplicate: true }` without a second event once the outbox says the first one was processed; if
  * it was stored but never processed (a worker died mid-way), the replay completes it. Failures after the event id
  * was marked seen un-mark it and answer 5xx so the provider's retry is accepted.
@@ -152,7 +164,7 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
     return errorResponse(401, 'AUTH_FAILED', 'This endpoint only accepts signed deliveries, and its trigger declares no signature scheme');
   }
 
-  const { body, text } = parseBody(request.rawBody);
+  const { body, text } = parseWebhookBody(request.rawBody);
   if (spec?.scheme === 'slack') {
     const challenge = slackChallenge(body);
     if (challenge !== undefined) return { status: 200, headers: { ...JSON_HEADERS }, body: { challenge } };
@@ -205,6 +217,12 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
   if (stored.duplicate && stored.processed) {
     await markProcessed();
     return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: true, events: 0 } };
+  }
+  if (!deps.transform) {
+    // Stored is enough: the delivery processor owns it from here, so a replay needs no more work from ingress.
+    await markProcessed();
+    if (!stored.duplicate) deps.onStored?.({ id: stored.id, tenantId: endpoint.tenantId, subscriptionId: endpoint.subscriptionId });
+    return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: stored.duplicate, deliveryId: stored.id } };
   }
 
   let events: unknown[];

@@ -4,7 +4,7 @@
  * Semantics every implementation must keep (checked by `runOutboxConformance` in `@businessos/connector-triggers/testing`):
  *
  * - Durability: a promise that resolves means the data is committed (a PostgreSQL implementation resolves after
- *   COMMIT). Webhook ingress answers 2xx only after `storeDelivery` and `appendEvents` resolved.
+ *   COMMIT). Webhook ingress answers 2xx only after `storeDelivery` resolved (and, when it transforms in the request, `appendEvents`).
  * - Deliveries are idempotent by `(subscriptionId, dedupeKey)`: storing the same delivery again returns the first
  *   row's id with `duplicate: true`, and whether events were already appended for it (`processed`).
  * - Events are idempotent by `(subscriptionId, key)`: appending a key that exists (in an earlier call, or twice in

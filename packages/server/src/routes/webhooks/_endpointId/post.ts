@@ -8,8 +8,8 @@ export const WEBHOOK_MAX_BYTES = 1024 * 1024;
 
 /**
  * Webhook ingress: where providers deliver. The body is kept as the exact bytes received and verified against the
- * signature scheme the trigger declares; the delivery is stored before the 2xx; the connector's transform turns it
- * into events in the outbox. Unknown and disabled endpoints answer the same 404.
+ * signature scheme the trigger declares; the delivery is stored (committed) before the 2xx; the delivery processor then
+ * turns it into events in the outbox with the connector's transform. Unknown and disabled endpoints answer the same 404.
  */
 export default defineRoute<{ Params: { endpointId: string }; Body: Buffer | undefined; Querystring: Record<string, string | string[] | undefined> }>({
   method: 'POST',
@@ -19,7 +19,7 @@ export default defineRoute<{ Params: { endpointId: string }; Body: Buffer | unde
   schema: {
     summary: 'Receive a webhook delivery',
     description:
-      'Public: the unguessable endpoint id is the address. Errors (problem+json): 401 signature missing, wrong or outside the timestamp window; 404 unknown or disabled endpoint; 413 body over 1 MiB; 429 per-endpoint rate limit (Retry-After); 5xx the delivery could not be stored or transformed (the provider retries). A replayed event id answers 200 with `duplicate: true` and stores nothing new. Slack\'s url_verification answers `{ challenge }`.',
+      'Public: the unguessable endpoint id is the address. Errors (problem+json): 401 signature missing, wrong or outside the timestamp window; 404 unknown or disabled endpoint; 413 body over 1 MiB; 429 per-endpoint rate limit (Retry-After); 5xx the delivery could not be stored (the provider retries). A 200 means the delivery is stored: its events appear in GET /events shortly after, once the connector\'s transform has run (a delivery whose transform keeps failing is marked failed, shown on its subscription). A replayed event id answers 200 with `duplicate: true` and stores nothing new. Slack\'s url_verification answers `{ challenge }`.',
     tags: ['triggers'],
     params: { type: 'object', required: ['endpointId'], additionalProperties: false, properties: { endpointId: { type: 'string', minLength: 1, maxLength: 200 } } },
     response: {
@@ -28,7 +28,8 @@ export default defineRoute<{ Params: { endpointId: string }; Body: Buffer | unde
         properties: {
           ok: { type: 'boolean' },
           duplicate: { type: 'boolean', description: 'The provider event was received before; nothing new was stored' },
-          events: { type: 'integer', description: 'Events this delivery added to the outbox' },
+          deliveryId: { type: 'string', description: 'The stored delivery; its events follow in GET /events (their deliveryId) once the connector has transformed it' },
+          events: { type: 'integer', description: 'Events this delivery added to the outbox (only when it was transformed before the answer)' },
           challenge: { type: 'string', description: 'Slack url_verification: the challenge echoed back' },
         },
       },

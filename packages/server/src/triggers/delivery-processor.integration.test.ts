@@ -1,0 +1,131 @@
+import { NonRetryableError, UpstreamError } from '@businessos/connector-sdk';
+import type { OutboxEvent } from '@businessos/connector-triggers';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testEngines } from '../db/engines.ts';
+import type { TestDb } from '../db/test-db.ts';
+import { createDeliveryProcessor, type ClaimedDelivery } from './delivery-processor.ts';
+import { createPgOutbox } from './pg-outbox.ts';
+
+interface DeliveryState {
+  processed: boolean;
+  failed: boolean;
+  attempts: number;
+  last_error: string | null;
+}
+
+for (const engine of testEngines(process.env)) {
+  const suite = engine.create ? describe : describe.skip;
+  suite(`webhook delivery processor on ${engine.name}${engine.skipReason ? ` (skipped: ${engine.skipReason})` : ''}`, () => {
+    let store: TestDb;
+    beforeAll(async () => {
+      store = await engine.create!();
+    });
+    afterAll(async () => {
+      await store?.dispose();
+    });
+
+    /** A fresh tenant with `n` stored deliveries of one subscription, as ingress stores them. */
+    async function stored(n: number) {
+      const tenantId = randomUUID();
+      const subscriptionId = randomUUID();
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'processor')", [tenantId]);
+      const outbox = createPgOutbox(store.db);
+      const refs = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          outbox.storeDelivery({ tenantId, subscriptionId, endpointId: `endpoint-${subscriptionId}`, eventId: `evt_${i}`, dedupeKey: `id:evt_${i}`, receivedAt: Date.now(), headers: { 'content-type': 'application/json' }, query: {}, rawBody: Buffer.from(JSON.stringify({ id: `evt_${i}`, n: i })) }),
+        ),
+      );
+      return { tenantId, subscriptionId, outbox, ids: refs.map((r) => r.id) };
+    }
+    const state = async (id: string) =>
+      (await store.db.query<DeliveryState>('SELECT processed_at IS NOT NULL AS processed, failed_at IS NOT NULL AS failed, attempts, last_error FROM connectors.trigger_deliveries WHERE id = $1', [id])).rows[0]!;
+    const eventsOf = async (tenantId: string) => createPgOutbox(store.db).readAfter({ tenantId, limit: 1000 });
+    const payloadOf = (d: ClaimedDelivery) => JSON.parse(d.rawBody.toString('utf8')) as { id: string; n: number };
+
+    it('turns each stored delivery into its events with the delivery id, marks it processed and publishes what it appended', async () => {
+      const t = await stored(5);
+      const published: OutboxEvent[] = [];
+      // Delivery n yields n events: none for the first, which is processed all the same.
+      const processor = createDeliveryProcessor({ db: store.db, transform: async (d) => Array.from({ length: payloadOf(d).n }, (_, k) => ({ of: payloadOf(d).id, k })), publish: async (e) => void published.push(...e) });
+      try {
+        expect(await processor.drain()).toBeGreaterThanOrEqual(5);
+        const events = await eventsOf(t.tenantId);
+        expect(events).toHaveLength(0 + 1 + 2 + 3 + 4);
+        expect(events.filter((e) => e.key === 'id:evt_3#2')).toMatchObject([{ deliveryId: t.ids[3], subscriptionId: t.subscriptionId, payload: { of: 'evt_3', k: 2 } }]);
+        expect(published.filter((e) => e.tenantId === t.tenantId).map((e) => e.id).sort()).toEqual(events.map((e) => e.id).sort());
+        for (const id of t.ids) expect(await state(id)).toMatchObject({ processed: true, failed: false, attempts: 1 });
+        expect((await t.outbox.getDelivery(t.tenantId, t.ids[0]!))?.processed).toBe(true);
+      } finally {
+        await processor.close();
+      }
+    });
+
+    it('keeps exactly one event per delivery when two processes take the same deliveries (a lease ran out mid-transform)', async () => {
+      const t = await stored(12);
+      // leaseMs 0: every claim is already expired, so the second processor takes what the first is transforming.
+      const slow = async (d: ClaimedDelivery) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return [{ id: payloadOf(d).id }];
+      };
+      const a = createDeliveryProcessor({ db: store.db, transform: slow, leaseMs: 0, batchSize: 4 });
+      const b = createDeliveryProcessor({ db: store.db, transform: slow, leaseMs: 0, batchSize: 4 });
+      try {
+        await Promise.all([a.drain(), b.drain()]);
+        const events = await eventsOf(t.tenantId);
+        expect(events.map((e) => e.key).sort()).toEqual(t.ids.map((_, i) => `id:evt_${i}#0`).sort());
+        for (const id of t.ids) expect((await state(id)).processed).toBe(true);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('takes up deliveries a killed process had claimed once its lease ran out', async () => {
+      const t = await stored(3);
+      // What a process killed mid-batch leaves behind: claimed (attempt 1) with a lease that has now run out.
+      await store.db.query("UPDATE connectors.trigger_deliveries SET attempts = 1, next_attempt_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])", [t.ids]);
+      const processor = createDeliveryProcessor({ db: store.db, transform: async (d) => [{ id: payloadOf(d).id }] });
+      try {
+        processor.start();
+        const deadline = Date.now() + 10_000;
+        while ((await eventsOf(t.tenantId)).length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect((await eventsOf(t.tenantId)).map((e) => e.key).sort()).toEqual(['id:evt_0#0', 'id:evt_1#0', 'id:evt_2#0']);
+        for (const id of t.ids) expect(await state(id)).toMatchObject({ processed: true, attempts: 2 });
+      } finally {
+        await processor.close();
+      }
+    });
+
+    it('retries a failing transform with backoff, then marks the delivery failed with its error; a connector\'s NonRetryableError fails at once', async () => {
+      const t = await stored(2);
+      let calls = 0;
+      const waits: number[] = [];
+      const processor = createDeliveryProcessor({
+        db: store.db,
+        maxAttempts: 3,
+        backoffMs: (attempt) => {
+          waits.push(attempt);
+          return 0;
+        },
+        async transform(d) {
+          calls += 1;
+          if (payloadOf(d).n === 0) throw new UpstreamError('the provider is down', 503);
+          throw new NonRetryableError('this event type cannot be read');
+        },
+      });
+      try {
+        await processor.drain();
+        expect(await state(t.ids[0]!)).toEqual({ processed: false, failed: true, attempts: 3, last_error: expect.stringMatching(/^UPSTREAM_ERROR: .*the provider is down/) });
+        expect(await state(t.ids[1]!)).toEqual({ processed: false, failed: true, attempts: 1, last_error: 'NON_RETRYABLE: this event type cannot be read' });
+        expect(calls).toBe(4);
+        expect(waits).toEqual([1, 2]);
+        expect(await eventsOf(t.tenantId)).toEqual([]);
+        // Failed deliveries stay failed: no sweep takes them again.
+        expect(await processor.drain()).toBe(0);
+        expect(calls).toBe(4);
+      } finally {
+        await processor.close();
+      }
+    });
+  });
+}

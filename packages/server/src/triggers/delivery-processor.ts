@@ -1,0 +1,247 @@
+import { ConnectorError, toErrorData, type ErrorCode } from '@businessos/connector-sdk';
+import type { OutboxEvent } from '@businessos/connector-triggers';
+import type { Db } from '../db/db.ts';
+import { insertEvents, type EventRowInput } from './pg-outbox.ts';
+
+/** A stored delivery handed to the transform. */
+export interface ClaimedDelivery {
+  id: string;
+  tenantId: string;
+  subscriptionId: string;
+  endpointId: string;
+  dedupeKey: string;
+  /** Lower-case names, as stored. */
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  rawBody: Buffer;
+  /** This attempt's number, from 1. */
+  attempt: number;
+}
+
+/** Options of {@link createDeliveryProcessor}. */
+export interface DeliveryProcessorOptions {
+  db: Db;
+  /** Turns one delivery into event payloads (the connector's transform step in the sandbox). */
+  transform(delivery: ClaimedDelivery): Promise<unknown[]>;
+  /** Called with the events each batch inserted, after they are committed (pushing them to BullMQ). Must not throw. */
+  publish?: ((events: OutboxEvent[]) => Promise<void>) | undefined;
+  /** Deliveries claimed at a time (default 64). */
+  batchSize?: number;
+  /** Transforms running at once within a batch (default 8). */
+  concurrency?: number;
+  /** How often stored deliveries are looked for without a wake-up, ms (default 500): other processes' deliveries, retries. */
+  pollMs?: number;
+  /** How long a claim keeps other processes off a delivery, ms (default 30 s): a killed process's claims are retried after it. */
+  leaseMs?: number;
+  /** Attempts before a delivery is marked failed (default 5). */
+  maxAttempts?: number;
+  /** Wait before attempt n + 1 after attempt n failed, ms (default 2 s × 4^(n-1), at most 10 min). */
+  backoffMs?: (attempt: number) => number;
+  log?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
+}
+
+/** Turns stored webhook deliveries into events in the background; see {@link createDeliveryProcessor}. */
+export interface DeliveryProcessor {
+  /** Starts the background loop (idempotent): a sweep now, then on every wake-up and every `pollMs`. */
+  start(): void;
+  /** Says a delivery was stored: the loop runs soon (starting it if needed). */
+  wake(): void;
+  /** Processes batches until none is due now; resolves to how many deliveries were settled (processed or given up). */
+  drain(): Promise<number>;
+  /** Stops the loop; the batch in hand finishes first. */
+  close(): Promise<void>;
+}
+
+interface ClaimRow {
+  id: string;
+  tenant_id: string;
+  subscription_id: string;
+  endpoint_id: string;
+  dedupe_key: string;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  raw_body: Uint8Array;
+  attempts: number;
+}
+
+// The connector said so: trying again gives the same answer.
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['INVALID_INPUT', 'INVALID_OUTPUT', 'NON_RETRYABLE']);
+const MAX_ERROR_TEXT = 1000;
+
+const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attempt - 1));
+
+/**
+ * The delivery processor: webhook ingress answers once the raw delivery is committed, and this turns stored
+ * deliveries into events, in the background of every service process (and any process that creates it).
+ *
+ * A batch is claimed in a short transaction (`FOR UPDATE SKIP LOCKED`, so processes never take the same rows, then a
+ * lease: `next_attempt_at` moves `leaseMs` ahead and `attempts` counts up). The transforms run outside any
+ * transaction (a slow sandbox holds no locks and no transaction id back). Then one transaction appends every event
+ * of the batch (keys `<dedupeKey>#<index>`, so a delivery transformed twice, after a lease ran out, still yields its
+ * events once), marks those deliveries processed, and schedules failed ones again with backoff, or marks them
+ * failed with their error once attempts run out or the connector says the delivery can never be turned into events.
+ * A failed delivery's error is also shown on its subscription (`statusDetail`). Deliveries a killed process had
+ * claimed are taken again when its lease ends; unclaimed ones left by it at the next sweep.
+ */
+export function createDeliveryProcessor(options: DeliveryProcessorOptions): DeliveryProcessor {
+  const { db } = options;
+  const batchSize = options.batchSize ?? 64;
+  const concurrency = options.concurrency ?? 8;
+  const pollMs = options.pollMs ?? 500;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const backoff = options.backoffMs ?? defaultBackoff;
+  const log = options.log ?? (() => {});
+  let started = false;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  // One loop at a time in this process; a wake-up during a run makes it go round again.
+  let running: Promise<number> | undefined;
+  let again = false;
+
+  async function claim(): Promise<ClaimedDelivery[]> {
+    const { rows } = await db.query<ClaimRow>(
+      `UPDATE connectors.trigger_deliveries d
+       SET attempts = d.attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
+       WHERE d.id IN (SELECT id FROM connectors.trigger_deliveries
+                      WHERE processed_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+                      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING d.id::text, d.tenant_id::text, d.subscription_id::text, d.endpoint_id, d.dedupe_key, d.headers, d.query, d.raw_body, d.attempts`,
+      [batchSize, leaseMs],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      subscriptionId: r.subscription_id,
+      endpointId: r.endpoint_id,
+      dedupeKey: r.dedupe_key,
+      headers: r.headers,
+      query: r.query,
+      rawBody: Buffer.from(r.raw_body),
+      attempt: r.attempts,
+    }));
+  }
+
+  async function transformAll(batch: ClaimedDelivery[]): Promise<(unknown[] | Error)[]> {
+    const results: (unknown[] | Error)[] = new Array(batch.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < batch.length) {
+        const i = next++;
+        const delivery = batch[i]!;
+        try {
+          const events = await options.transform(delivery);
+          results[i] = Array.isArray(events) ? events : new ConnectorError('INVALID_OUTPUT', `the transform returned ${typeof events}, not an array of events`);
+        } catch (error) {
+          results[i] = error instanceof Error ? error : new Error(toErrorData(error).message);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, lane));
+    return results;
+  }
+
+  /** Claims, transforms and settles one batch: how many were claimed (0: nothing was due) and settled. */
+  async function runBatch(): Promise<{ claimed: number; settled: number }> {
+    const batch = await claim();
+    if (batch.length === 0) return { claimed: 0, settled: 0 };
+    const results = await transformAll(batch);
+    const events: EventRowInput[] = [];
+    const done: string[] = [];
+    const failures: { delivery: ClaimedDelivery; error: string; final: boolean }[] = [];
+    batch.forEach((delivery, i) => {
+      const result = results[i]!;
+      if (Array.isArray(result)) {
+        done.push(delivery.id);
+        result.forEach((payload, n) => events.push({ tenantId: delivery.tenantId, subscriptionId: delivery.subscriptionId, deliveryId: delivery.id, key: `${delivery.dedupeKey}#${n}`, payload }));
+        return;
+      }
+      const data = toErrorData(result);
+      const final = PERMANENT.has(data.code) || delivery.attempt >= maxAttempts;
+      failures.push({ delivery, error: `${data.code}: ${data.message}`.slice(0, MAX_ERROR_TEXT), final });
+    });
+    const inserted = await db.transaction(async (tx) => {
+      const out = await insertEvents(tx, events);
+      if (done.length > 0) {
+        await tx.query('UPDATE connectors.trigger_deliveries SET processed_at = now(), last_error = NULL WHERE id = ANY($1::uuid[]) AND processed_at IS NULL', [done]);
+      }
+      if (failures.length > 0) {
+        await tx.query(
+          `UPDATE connectors.trigger_deliveries d
+           SET last_error = u.error,
+               failed_at = CASE WHEN u.final THEN now() END,
+               next_attempt_at = CASE WHEN u.final THEN d.next_attempt_at ELSE now() + u.wait * interval '1 millisecond' END
+           FROM unnest($1::uuid[], $2::text[], $3::boolean[], $4::float8[]) AS u(id, error, final, wait)
+           WHERE d.id = u.id AND d.processed_at IS NULL`,
+          [failures.map((f) => f.delivery.id), failures.map((f) => f.error), failures.map((f) => f.final), failures.map((f) => (f.final ? 0 : backoff(f.delivery.attempt)))],
+        );
+        const given = failures.filter((f) => f.final);
+        if (given.length > 0) {
+          await tx.query(
+            `UPDATE connectors.trigger_subscriptions s SET status_detail = u.detail, updated_at = now()
+             FROM unnest($1::uuid[], $2::text[]) AS u(id, detail) WHERE s.id = u.id`,
+            [given.map((f) => f.delivery.subscriptionId), given.map((f) => `Delivery ${f.delivery.id} could not be turned into events after ${f.delivery.attempt} attempt(s): ${f.error}`.slice(0, MAX_ERROR_TEXT))],
+          );
+        }
+      }
+      return out;
+    });
+    for (const f of failures) {
+      log(f.final ? 'error' : 'warn', f.final ? 'webhook delivery failed for good' : 'webhook delivery transform failed; retrying', { delivery: f.delivery.id, attempt: f.delivery.attempt, error: f.error });
+    }
+    if (inserted.length > 0 && options.publish) await options.publish(inserted);
+    return { claimed: batch.length, settled: done.length + failures.filter((f) => f.final).length };
+  }
+
+  function runLoop(): Promise<number> {
+    running ??= (async () => {
+      let settled = 0;
+      do {
+        again = false;
+        for (;;) {
+          const n = await runBatch();
+          settled += n.settled;
+          if (n.claimed === 0 || closed) break;
+        }
+      } while (again && !closed);
+      return settled;
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  function kick(): void {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    void runLoop().catch((error: unknown) => log('error', 'processing stored webhook deliveries failed; retrying at the next sweep', { error: toErrorData(error).message }));
+  }
+
+  return {
+    start() {
+      if (started || closed) return;
+      started = true;
+      timer = setInterval(kick, pollMs);
+      timer.unref();
+      kick();
+    },
+    wake() {
+      if (!started) this.start();
+      else kick();
+    },
+    async drain() {
+      // A loop in progress may have started before the deliveries the caller cares about: run one of our own after it.
+      const before = await (running ?? Promise.resolve(0)).catch(() => 0);
+      return before + (await runLoop());
+    },
+    async close() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running?.catch(() => 0);
+    },
+  };
+}
