@@ -4,7 +4,7 @@ import type { Db, Queryable } from '../db/db.ts';
 
 /** Options of {@link createDeliveryWriter}. */
 export interface DeliveryWriterOptions {
-  /** Transactions writing deliveries at once (default 4; the rest of the pool stays free for everything else). */
+  /** Batches being written at once (default 2: fewer, larger batches cost the database less per delivery). */
   maxInFlight?: number;
   /** Deliveries per transaction at most (default 256). */
   maxBatch?: number;
@@ -34,9 +34,13 @@ const EXISTING_SQL = `SELECT d.id::text, d.tenant_id::text, d.subscription_id::t
 
 const pairKey = (subscriptionId: string, dedupeKey: string) => `${subscriptionId}\u0000${dedupeKey}`;
 
-/** Inserts a batch in the open transaction; one result per input, in order (an Error for an input that was refused). */
-async function writeBatch(tx: Queryable, inputs: DeliveryInput[]): Promise<(StoredDeliveryRef | Error)[]> {
-  const inserted = await tx.query<{ id: string; subscription_id: string; dedupe_key: string }>(INSERT_SQL, [
+/**
+ * Inserts a batch; one result per input, in order (an Error for an input that was refused). The INSERT is one
+ * statement, so on its own it is one transaction, committed when it resolves: no BEGIN/COMMIT round trips. The
+ * duplicates' lookup runs after it, and sees rows a concurrent insert committed first (ON CONFLICT waited for it).
+ */
+async function writeBatch(db: Queryable, inputs: DeliveryInput[]): Promise<(StoredDeliveryRef | Error)[]> {
+  const inserted = await db.query<{ id: string; subscription_id: string; dedupe_key: string }>(INSERT_SQL, [
     inputs.map((d) => d.tenantId),
     inputs.map((d) => d.subscriptionId),
     inputs.map((d) => d.endpointId),
@@ -51,7 +55,7 @@ async function writeBatch(tx: Queryable, inputs: DeliveryInput[]): Promise<(Stor
   const missing = inputs.filter((d) => !fresh.has(pairKey(d.subscriptionId, d.dedupeKey)));
   const existing = new Map<string, { id: string; tenant_id: string; processed: boolean }>();
   if (missing.length > 0) {
-    const { rows } = await tx.query<{ id: string; tenant_id: string; subscription_id: string; dedupe_key: string; processed: boolean }>(EXISTING_SQL, [missing.map((d) => d.subscriptionId), missing.map((d) => d.dedupeKey)]);
+    const { rows } = await db.query<{ id: string; tenant_id: string; subscription_id: string; dedupe_key: string; processed: boolean }>(EXISTING_SQL, [missing.map((d) => d.subscriptionId), missing.map((d) => d.dedupeKey)]);
     for (const r of rows) existing.set(pairKey(r.subscription_id, r.dedupe_key), r);
   }
   // The first input of a pair that was inserted is the new one; any later input of the same pair is its duplicate.
@@ -73,7 +77,7 @@ async function writeBatch(tx: Queryable, inputs: DeliveryInput[]): Promise<(Stor
 /**
  * Group commit for raw webhook deliveries. Deliveries that arrive while earlier ones are being committed wait and go
  * together in the next transaction: one multi-row `INSERT ... ON CONFLICT (subscription_id, dedupe_key) DO NOTHING`
- * and one COMMIT (one WAL flush) for all of them, so throughput grows with concurrency instead of being bound by
+ * committed as one transaction (one WAL flush) for all of them, so throughput grows with concurrency instead of being bound by
  * the disk's flushes per second. Nothing waits for a timer: a lone delivery is written at once.
  *
  * Batches mix tenants, so they run on the owner connection; every row's tenant comes from the endpoint ingress
@@ -82,7 +86,7 @@ async function writeBatch(tx: Queryable, inputs: DeliveryInput[]): Promise<(Stor
  * @example const writer = createDeliveryWriter(db); const { id, duplicate } = await writer.store(delivery);
  */
 export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}): DeliveryWriter {
-  const maxInFlight = options.maxInFlight ?? 4;
+  const maxInFlight = options.maxInFlight ?? 2;
   const maxBatch = options.maxBatch ?? 256;
   const queue: Pending[] = [];
   let inFlight = 0;
@@ -97,13 +101,13 @@ export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}
 
   async function run(batch: Pending[]): Promise<void> {
     try {
-      settle(batch, await db.transaction((tx) => writeBatch(tx, batch.map((p) => p.input))));
+      settle(batch, await writeBatch(db, batch.map((p) => p.input)));
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.reject(error);
         return;
       }
-      await Promise.all(batch.map((p) => db.transaction((tx) => writeBatch(tx, [p.input])).then((r) => settle([p], r), p.reject)));
+      await Promise.all(batch.map((p) => writeBatch(db, [p.input]).then((r) => settle([p], r), p.reject)));
     }
   }
 
