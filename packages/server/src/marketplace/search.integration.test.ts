@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db, Queryable, QueryResult } from '../db/db.ts';
 import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
-import { RANK_LIMIT, searchListings, type SearchInput, type SearchResult } from './search.ts';
+import { COUNT_LIMIT, RANK_LIMIT, searchListings, type SearchInput, type SearchResult } from './search.ts';
 
 interface Seed {
   name: string;
@@ -179,6 +179,65 @@ for (const engine of testEngines(process.env)) {
       for (let page = 1; page <= 10; page++) crm.push(...names(await search({ q: 'sync', category: 'crm', page, pageSize: 30 })));
       expect(crm).toEqual(seen.filter((name) => crm.includes(name)));
       expect(crm.length).toBe((await search({ q: 'sync', category: 'crm' })).total);
+    });
+
+    // Every page of a search, in order (pages of 50 until an empty one).
+    const allPages = async (input: Partial<SearchInput> & { q: string }, tenant: string | null = null): Promise<string[]> => {
+      const seen: string[] = [];
+      for (let page = 1; ; page++) {
+        const result = await search({ ...input, page, pageSize: 50 }, tenant);
+        if (result.results.length === 0) return seen;
+        seen.push(...names(result));
+      }
+    };
+
+    it('counts exactly up to the count limit, then reports the total and facets as lower bounds', async () => {
+      const exact = await search({ q: 'sync' });
+      expect(COUNT_LIMIT).toBeGreaterThan(FILLER_SYNC + 3);
+      expect(exact).toMatchObject({ total: FILLER_SYNC + 3, totalIsLowerBound: false });
+      // Exactly at the limit the count is still exact; one match more and it is "at least the limit".
+      expect(await search({ q: 'sync', countLimit: FILLER_SYNC + 3 })).toMatchObject({ total: FILLER_SYNC + 3, totalIsLowerBound: false });
+      expect(await search({ q: 'sync', countLimit: FILLER_SYNC + 2 })).toMatchObject({ total: FILLER_SYNC + 2, totalIsLowerBound: true });
+      const capped = await search({ q: 'sync', countLimit: 50 });
+      expect(capped).toMatchObject({ total: 50, totalIsLowerBound: true });
+      // Facet counts are lower bounds of the exact ones, counted over more matches than the limit.
+      const exactCounts = new Map(exact.facets.categories.map((c) => [c.category, c.count]));
+      for (const c of capped.facets.categories) expect(c.count).toBeLessThanOrEqual(exactCounts.get(c.category)!);
+      expect(capped.facets.categories.reduce((n, c) => n + c.count, 0)).toBeGreaterThan(50);
+      const crm = await search({ q: 'sync', category: 'crm', countLimit: 50 });
+      expect(crm.totalIsLowerBound).toBe(true);
+      expect(crm.total).toBeLessThanOrEqual(exactCounts.get('crm')!);
+      // Few matches: never a lower bound, whatever the limit.
+      expect(await search({ q: 'erp', countLimit: 1 }, tenants.a)).toMatchObject({ total: 1, totalIsLowerBound: false });
+      await expect(search({ q: 'sync', countLimit: 0 })).rejects.toThrow(/countLimit/);
+    });
+
+    it('gives the same pages in the same order beyond the count limit, for every sort, filter and tenant', async () => {
+      for (const sort of ['relevance', 'installs', 'rating', 'newest'] as const) {
+        for (const tenant of [null, tenants.a]) {
+          for (const category of [undefined, 'crm', 'other']) {
+            const input = { q: 'sync', sort, ...(category ? { category } : {}) };
+            const exact = await allPages(input, tenant);
+            expect(exact.length, `${sort} ${category}`).toBeGreaterThan(0);
+            expect(await allPages({ ...input, countLimit: 50 }, tenant), `${sort} ${category} ${tenant}`).toEqual(exact);
+          }
+        }
+      }
+      // Ranking beyond the limit still puts the exact name and the names containing the word first.
+      expect(names(await search({ q: 'sync', countLimit: 50 })).slice(0, 2)).toEqual(['sync', 'acme-sync']);
+      expect((await allPages({ q: 'sync', countLimit: 50 })).indexOf('calsync')).toBeLessThan(RANK_LIMIT);
+    });
+
+    it("never shows another tenant's private listing beyond the count limit, in pages or facets", async () => {
+      const b = await allPages({ q: 'sync', countLimit: 50 }, tenants.b);
+      expect(b).toHaveLength(FILLER_SYNC + 3);
+      expect(b).not.toContain('inhouse-erp');
+      expect(await allPages({ q: 'sync', countLimit: 50 }, tenants.a)).toContain('inhouse-erp');
+      const bCounts = new Map((await bruteForceCounts('sync', tenants.b)).map((c) => [c.category, c.count]));
+      for (const c of (await search({ q: 'sync', countLimit: 50 }, tenants.b)).facets.categories) {
+        expect(c.count).toBeLessThanOrEqual(bCounts.get(c.category)!);
+      }
+      expect(await search({ q: 'erp', countLimit: 1 }, tenants.b)).toMatchObject({ total: 1, totalIsLowerBound: false });
     });
 
     it('sorts by installs, rating and newest', async () => {

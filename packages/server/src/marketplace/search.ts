@@ -9,6 +9,8 @@ export interface SearchInput {
   sort: SearchSort;
   page: number;
   pageSize: number;
+  /** Matches counted exactly (default COUNT_LIMIT); beyond it total and facet counts are lower bounds. */
+  countLimit?: number;
 }
 
 /** One catalogue entry as search and lists show it. */
@@ -30,6 +32,8 @@ export interface ListingSummary {
 export interface SearchResult {
   results: ListingSummary[];
   total: number;
+  /** True when the words match more than the count limit: `total` and every facet count are then "at least". */
+  totalIsLowerBound: boolean;
   page: number;
   pageSize: number;
   facets: { categories: { category: string; count: number }[] };
@@ -101,6 +105,13 @@ export function listingSummary(row: ListingRow): ListingSummary {
  */
 export const RANK_LIMIT = 200;
 
+/**
+ * How many matches of a search are counted (total and facets) exactly, like the "10,000+" of search engines. Counting
+ * means visiting every match's row; beyond this many, counts stop at it and the result says they are lower bounds.
+ * The results themselves are never cut: pages and ranking still come from every match (see hitsOf).
+ */
+export const COUNT_LIMIT = 10_000;
+
 // What each sort orders by, besides id, category (facets), installs and name, which every hit carries. Only these
 // are carried, so the matches of a common word stay small enough to be held in memory (work_mem).
 const SORT_COLUMNS: Record<SearchSort, string[]> = {
@@ -125,27 +136,43 @@ const TSQUERY = `(websearch_to_tsquery('english', $4) || to_tsquery('english', $
 
 /**
  * The `hits` of a search (one row per match, with the columns the sort needs), and where facets count from.
+ *
+ * `fts` holds at most `cap` + 1 matches (the counting sample). When it is not full it holds every match, and the page
+ * is sorted from it. When it is full (`big`), the page is found without visiting every match: the rows in sort order
+ * are read through the indexes that give that order (installs, created_at, ...), checking the words per row, and only
+ * as many as the page needs. Both ways give the same rows in the same order (the integration test compares them).
+ *
  * Relevance: `tier` puts full-text matches before typo guesses (there are guesses only when nothing matched, but the
  * order stays explicit); `rank` is ts_rank for at most RANK_LIMIT candidates (an exact name match first, then names
- * containing a word, then the most installed), read again by primary key, and NULL (after them) for the rest. The
- * unscored rest joins the page's candidates only when the scored ones do not fill the page, so the first pages of a
- * common word sort 200 rows rather than all its matches.
+ * containing a word, then the most installed), and NULL (after them) for the rest. With `big`, the candidates are the
+ * best of two small sets: the matches whose name contains a word (trigram index) and the RANK_LIMIT most installed
+ * matches; that is the same top RANK_LIMIT, since a candidate whose name contains no word is among the most installed.
+ * The unscored rest joins the page's candidates only when the scored ones do not fill the page.
  */
-function hitsOf(sort: SearchSort, words: boolean): { ctes: string; facetSource: string } {
+function hitsOf(sort: SearchSort, words: boolean, cap: number): { ctes: string; facetSource: string; capped: string } {
   const extra = SORT_COLUMNS[sort].filter((c) => c !== 'tier' && c !== 'rank');
   const carried = ['id', 'category', 'installs', 'name', ...extra].join(', ');
   const columns = `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name${extra.map((c) => `, m.${c}`).join('')}`;
   if (!words) {
     const relevance = sort === 'relevance' ? ', 0 AS tier, NULL::float8 AS rank' : '';
-    return { ctes: `hits AS (SELECT ${columns}${relevance} FROM connectors.searchable_listings m)`, facetSource: 'hits' };
+    return { ctes: `hits AS (SELECT ${columns}${relevance} FROM connectors.searchable_listings m)`, facetSource: 'hits', capped: 'false' };
   }
   const ranked = sort === 'relevance';
+  const big = '(SELECT big FROM sample)';
+  const inCategory = `($1::text IS NULL OR coalesce(m.category, 'other') = $1::text)`;
+  // Every match in sort order, straight from the view, as many as the page needs (only when the sample is full).
+  const allMatches = (select: string, where: string, order: string) => `(
+    SELECT ${select} FROM connectors.searchable_listings m
+    WHERE ${big} AND m.search @@ ${TSQUERY} AND ${where}
+    ORDER BY ${order} LIMIT $2::bigint + $3::bigint)`;
   const ctes = `
   fts AS MATERIALIZED (
     SELECT ${columns}${ranked ? ', m.name = lower($4) AS exact, m.name LIKE ANY ($6::text[]) AS in_name' : ''}
     FROM connectors.searchable_listings m
     WHERE m.search @@ ${TSQUERY}
+    LIMIT ${cap + 1}
   ),
+  sample AS MATERIALIZED (SELECT count(*) > ${cap} AS big FROM fts),
   fuzzy AS MATERIALIZED (
     SELECT ${columns}${ranked ? ', similarity(m.name, $4)::float8 AS rank' : ''}
     FROM connectors.searchable_listings m
@@ -153,37 +180,64 @@ function hitsOf(sort: SearchSort, words: boolean): { ctes: string; facetSource: 
   ),${
     ranked
       ? `
-  candidates AS (SELECT id FROM fts ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}),
+  candidates AS (
+    SELECT id FROM fts WHERE NOT ${big} ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}
+  ),
+  big_candidates AS (
+    SELECT id FROM (
+      (SELECT m.id, m.name = lower($4) AS exact, true AS in_name, m.installs FROM connectors.searchable_listings m
+       WHERE ${big} AND m.name LIKE ANY ($6::text[]) AND m.search @@ ${TSQUERY}
+       ORDER BY 2 DESC, m.installs DESC, m.id LIMIT ${RANK_LIMIT})
+      UNION
+      (SELECT m.id, m.name = lower($4), m.name LIKE ANY ($6::text[]), m.installs FROM connectors.searchable_listings m
+       WHERE ${big} AND m.search @@ ${TSQUERY}
+       ORDER BY m.installs DESC, m.id LIMIT ${RANK_LIMIT})
+    ) c ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}
+  ),
   scored AS MATERIALIZED (
-    SELECT m.id, (ts_rank(m.search, ${TSQUERY}) + CASE WHEN m.name = lower($4) THEN 1 ELSE 0 END)::float8 AS rank
-    FROM connectors.searchable_listings m WHERE m.id IN (SELECT id FROM candidates)
+    SELECT m.id, coalesce(m.category, 'other') AS category, m.installs, m.name,
+      (ts_rank(m.search, ${TSQUERY}) + CASE WHEN m.name = lower($4) THEN 1 ELSE 0 END)::float8 AS rank
+    FROM connectors.searchable_listings m
+    WHERE m.id IN (SELECT id FROM candidates UNION ALL SELECT id FROM big_candidates)
   ),
   ranked AS MATERIALIZED (
-    SELECT f.id, f.category, f.installs, f.name, 0 AS tier, s.rank FROM scored s JOIN fts f ON f.id = s.id
-    WHERE $1::text IS NULL OR f.category = $1::text
+    SELECT s.id, s.category, s.installs, s.name, 0 AS tier, s.rank FROM scored s
+    WHERE $1::text IS NULL OR s.category = $1::text
   ),
   hits AS (
     SELECT * FROM ranked
     UNION ALL
     SELECT f.id, f.category, f.installs, f.name, 0 AS tier, NULL::float8 AS rank FROM fts f
-    WHERE (SELECT count(*) FROM ranked) < $2::bigint + $3::bigint AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = f.id)
+    WHERE NOT ${big} AND (SELECT count(*) FROM ranked) < $2::bigint + $3::bigint AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = f.id)
+    UNION ALL
+    ${allMatches(
+      `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name, 0 AS tier, NULL::float8 AS rank`,
+      `(SELECT count(*) FROM ranked) < $2::bigint + $3::bigint AND ${inCategory} AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = m.id)`,
+      'm.installs DESC, m.name, m.id',
+    )}
     UNION ALL SELECT ${carried}, 1 AS tier, rank FROM fuzzy)`
       : `
-  hits AS (SELECT ${carried} FROM fts UNION ALL SELECT ${carried} FROM fuzzy)`
+  hits AS (
+    SELECT ${carried} FROM fts WHERE NOT ${big}
+    UNION ALL
+    ${allMatches(columns, inCategory, ORDER[sort])}
+    UNION ALL SELECT ${carried} FROM fuzzy)`
   }`;
-  // Facets count straight from fts and fuzzy, so `hits` (read once, by the page) is never materialised.
-  return { ctes, facetSource: '(SELECT category FROM fts UNION ALL SELECT category FROM fuzzy) matched' };
+  // Facets count straight from fts (the sample) and fuzzy, so `hits` (read once, by the page) is never materialised.
+  return { ctes, facetSource: '(SELECT category FROM fts UNION ALL SELECT category FROM fuzzy) matched', capped: big };
 }
 
 interface SearchRow extends ListingRow {
   facets: { category: string; count: number }[];
+  capped: boolean;
 }
 
 /**
  * Full-text search over the listings visible in the transaction (global ones, plus the tenant's private ones):
  * weighted name / display name + action and trigger names / description, prefix matching on the last word, and,
  * when the words match no listing at all, trigram similarity on the name (pg_trgm) for typos. Facets
- * count categories over all matches, ignoring the category filter.
+ * count categories over all matches, ignoring the category filter, up to `countLimit` matches (COUNT_LIMIT): beyond
+ * it, `total` is the limit and `totalIsLowerBound` says that it and the facet counts are "at least".
  *
  * One statement: the matches are found once (through the GIN indexes), then counted by category and sorted for the
  * page; only the page's rows are read back from connectors.marketplace (as the caller, under its policies).
@@ -191,10 +245,12 @@ interface SearchRow extends ListingRow {
 export async function searchListings(tx: Queryable, input: SearchInput): Promise<SearchResult> {
   const q = input.q.trim();
   const px = prefixQuery(q);
-  const empty = { results: [], total: 0, page: input.page, pageSize: input.pageSize, facets: { categories: [] } };
+  const empty = { results: [], total: 0, totalIsLowerBound: false, page: input.page, pageSize: input.pageSize, facets: { categories: [] } };
   // Words are needed to match anything: "--" or "&&" finds nothing rather than everything.
   if (q !== '' && px === null) return empty;
-  const { ctes, facetSource } = hitsOf(input.sort, q !== '');
+  const cap = input.countLimit ?? COUNT_LIMIT;
+  if (!Number.isSafeInteger(cap) || cap < 1) throw new RangeError(`countLimit must be a positive integer, got ${cap}`);
+  const { ctes, facetSource, capped } = hitsOf(input.sort, q !== '', cap);
   const { rows } = await tx.query<SearchRow>(
     `WITH ${ctes},
      facets AS (SELECT category, count(*)::int AS count FROM ${facetSource} GROUP BY category),
@@ -202,14 +258,17 @@ export async function searchListings(tx: Queryable, input: SearchInput): Promise
        SELECT id, row_number() OVER () AS ord FROM (
          SELECT id FROM hits WHERE $1::text IS NULL OR category = $1::text
          ORDER BY ${ORDER[input.sort]} LIMIT $2 OFFSET $3) ordered)
-     SELECT f.facets, r.* FROM
-       (SELECT coalesce(json_agg(json_build_object('category', category, 'count', count) ORDER BY count DESC, category), '[]'::json) AS facets FROM facets) f
+     SELECT f.facets, f.capped, r.* FROM
+       (SELECT coalesce(json_agg(json_build_object('category', category, 'count', count) ORDER BY count DESC, category), '[]'::json) AS facets,
+          ${capped} AS capped FROM facets) f
        LEFT JOIN (SELECT p.ord, ${LISTING_SELECT} FROM ${LISTING_FROM} JOIN page p ON p.id = m.id) r ON true
      ORDER BY r.ord`,
     [input.category ?? null, input.pageSize, (input.page - 1) * input.pageSize, ...(q === '' ? [] : [q, px]), ...(q !== '' && input.sort === 'relevance' ? [queryWords(q).map((w) => `%${w}%`)] : [])],
   );
   const categories = (rows[0]?.facets ?? []).map((c) => ({ category: c.category, count: Number(c.count) }));
-  const total = input.category === undefined ? categories.reduce((n, c) => n + c.count, 0) : (categories.find((c) => c.category === input.category)?.count ?? 0);
+  const totalIsLowerBound = rows[0]?.capped === true;
+  const counted = input.category === undefined ? categories.reduce((n, c) => n + c.count, 0) : (categories.find((c) => c.category === input.category)?.count ?? 0);
+  const total = Math.min(counted, cap);
   const results = rows.filter((row) => row.id !== null).map(listingSummary);
-  return { results, total, page: input.page, pageSize: input.pageSize, facets: { categories } };
+  return { results, total, totalIsLowerBound, page: input.page, pageSize: input.pageSize, facets: { categories } };
 }

@@ -12,7 +12,7 @@ function fakeFetch(status: number, body: unknown, contentType = 'application/pro
 
 describe('API client', () => {
   it('sends the key as a bearer token, never in the URL', async () => {
-    const { f, calls } = fakeFetch(200, { results: [], total: 0, page: 1, pageSize: 20, facets: { categories: [] } }, 'application/json');
+    const { f, calls } = fakeFetch(200, { results: [], total: 0, totalIsLowerBound: false, page: 1, pageSize: 20, facets: { categories: [] } }, 'application/json');
     const api = createApiClient({ getKey: () => 'bos_secret', fetch: f });
     await api.search({ q: 'slack', category: '', page: 2 });
     expect(calls[0]?.url).toBe('/marketplace/search?q=slack&page=2');

@@ -64,6 +64,8 @@ export interface SearchResult {
 export interface SearchResponse {
   results: SearchResult[];
   total: number;
+  /** True when more matched than the service counts (10,000): `total` and the facet counts are "at least". */
+  totalIsLowerBound: boolean;
   page: number;
   pageSize: number;
   facets: { categories: { category: string; count: number }[] };

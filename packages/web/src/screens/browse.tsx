@@ -41,6 +41,11 @@ function Card({ c }: { c: SearchResult }) {
   );
 }
 
+/** A count the service may have stopped at: 10000 with `atLeast` reads "10,000+". */
+function countText(n: number, atLeast: boolean): string {
+  return `${n.toLocaleString('en')}${atLeast ? '+' : ''}`;
+}
+
 /** The catalogue: search with type-ahead, category facets, sort, cards and pages, all kept in the URL. */
 export function BrowseScreen() {
   const { api } = useSession();
@@ -49,7 +54,9 @@ export function BrowseScreen() {
   const go = (change: Partial<BrowseState>) => navigate(`/${toBrowseSearch(updateBrowseState(state, change))}`);
   const result = useAsync((signal) => api.search({ q: state.q, category: state.category, sort: state.sort, page: state.page, pageSize: PAGE_SIZE }, signal), [api, state.q, state.category, state.sort, state.page]);
   const data = result.data;
-  const pageCount = data ? Math.max(1, Math.ceil(data.total / data.pageSize)) : 1;
+  // Beyond a counted lower bound there are more pages than the count says: a full page always offers the next one.
+  const more = !!data && data.totalIsLowerBound && data.results.length === data.pageSize;
+  const pageCount = data ? Math.max(1, Math.ceil(data.total / data.pageSize), more ? state.page + 1 : state.page) : 1;
 
   return (
     <div className="browse">
@@ -72,8 +79,8 @@ export function BrowseScreen() {
                 <li key={f.category}>
                   <button type="button" className={`facet${state.category === f.category ? ' facet-on' : ''}`} aria-pressed={state.category === f.category} onClick={() => go({ category: state.category === f.category ? '' : f.category })}>
                     <span className="facet-name">{f.category}</span>
-                    <span className="facet-count" aria-label={`${f.count} connectors`}>
-                      {f.count}
+                    <span className="facet-count" aria-label={`${data?.totalIsLowerBound ? 'at least ' : ''}${f.count} connectors`}>
+                      {countText(f.count, data?.totalIsLowerBound ?? false)}
                     </span>
                   </button>
                 </li>
@@ -84,7 +91,7 @@ export function BrowseScreen() {
         <section className="results" aria-labelledby="results-heading">
           <div className="results-bar">
             <h2 id="results-heading" aria-live="polite">
-              {data ? `${data.total} ${data.total === 1 ? 'connector' : 'connectors'}${state.q ? ` for “${state.q}”` : ''}` : 'Loading connectors…'}
+              {data ? `${countText(data.total, data.totalIsLowerBound)} ${data.total === 1 && !data.totalIsLowerBound ? 'connector' : 'connectors'}${state.q ? ` for “${state.q}”` : ''}` : 'Loading connectors…'}
             </h2>
             <label className="sort">
               <span>Sort by</span>

@@ -8,6 +8,7 @@ interface SearchBody {
   total: number;
   page: number;
   pageSize: number;
+  totalIsLowerBound: boolean;
   facets: { categories: { category: string; count: number }[] };
 }
 
@@ -30,6 +31,8 @@ describe('marketplace catalogue', () => {
     const body = await search('q=stripe');
     expect(body.results[0]).toMatchObject({ name: 'stripe', displayName: 'Stripe', latestVersion: '1.0.0', verified: true, private: false, deprecation: null, installs: 0, rating: { average: null, count: 0 } });
     expect(body.page).toBe(1);
+    // A handful of matches is counted exactly (the lower-bound case is covered by search.integration.test.ts).
+    expect(body.totalIsLowerBound).toBe(false);
   });
 
   it('matches a prefix for type-ahead', async () => {

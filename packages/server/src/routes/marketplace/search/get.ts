@@ -1,5 +1,5 @@
 import { defineRoute } from '../../../http/route.ts';
-import { searchListings, SORTS, type SearchSort } from '../../../marketplace/search.ts';
+import { COUNT_LIMIT, searchListings, SORTS, type SearchSort } from '../../../marketplace/search.ts';
 import { listingSummarySchema } from '../shared.ts';
 
 interface Query {
@@ -10,6 +10,8 @@ interface Query {
   pageSize?: number;
 }
 
+const LIMIT = COUNT_LIMIT.toLocaleString('en');
+
 /** Public catalogue search; with a key, the tenant's private connectors are included. */
 export default defineRoute<{ Querystring: Query }>({
   method: 'GET',
@@ -17,7 +19,7 @@ export default defineRoute<{ Querystring: Query }>({
   access: 'optional',
   schema: {
     summary: 'Search the connector catalogue',
-    description: 'Full-text search (name, action and trigger names, description) with prefix matching on the last word; when the words match nothing, names that look like the query (typos). Relevance ranks the exact name first; with many matches, the 200 best candidates (names containing a word, then the most installed) are ranked and the rest follow by installs. Facets count categories over all matches, ignoring the category filter.',
+    description: `Full-text search (name, action and trigger names, description) with prefix matching on the last word; when the words match nothing, names that look like the query (typos). Relevance ranks the exact name first; with many matches, the 200 best candidates (names containing a word, then the most installed) are ranked and the rest follow by installs. Facets count categories over all matches, ignoring the category filter. Counting stops at ${LIMIT} matches, like the "${LIMIT}+" of search engines: with more, \`total\` is ${LIMIT}, \`totalIsLowerBound\` is true, and \`total\` and every facet count mean "at least"; the results and their pages still come from every match, in the same order.`,
     tags: ['marketplace'],
     querystring: {
       type: 'object',
@@ -34,10 +36,11 @@ export default defineRoute<{ Querystring: Query }>({
       200: {
         type: 'object',
         additionalProperties: false,
-        required: ['results', 'total', 'page', 'pageSize', 'facets'],
+        required: ['results', 'total', 'totalIsLowerBound', 'page', 'pageSize', 'facets'],
         properties: {
           results: { type: 'array', items: listingSummarySchema },
-          total: { type: 'integer' },
+          total: { type: 'integer', description: `Matches, counted up to ${LIMIT}; see totalIsLowerBound.` },
+          totalIsLowerBound: { type: 'boolean', description: `True when more than ${LIMIT} matched: total and the facet counts are lower bounds.` },
           page: { type: 'integer' },
           pageSize: { type: 'integer' },
           facets: {
