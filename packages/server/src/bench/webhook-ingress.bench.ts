@@ -9,6 +9,7 @@
 // Needs DATABASE_URL (a PostgreSQL user that may create databases); uses a throwaway database.
 // Run: node packages/server/src/bench/webhook-ingress.bench.ts [seconds per route, default 6]
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +36,33 @@ interface ChildReady { type: 'ready'; address: string; lines: string[] }
 function cpuMicros(): number {
   const { user, system } = process.cpuUsage();
   return user + system;
+}
+
+/**
+ * CPU time used so far by the PostgreSQL backends of one process (by `application_name`; µs, from /proc, so only
+ * with PostgreSQL on this machine; undefined elsewhere), per backend pid.
+ */
+async function postgresCpu(monitor: pg.Client, applicationName: string): Promise<Map<number, number> | undefined> {
+  const { rows } = await monitor.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): utime and stime in clock ticks (100/s).
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+/** CPU the backends used between two {@link postgresCpu} samples, µs (backends that appeared in between count whole). */
+function cpuBetween(before: Map<number, number> | undefined, after: Map<number, number> | undefined): number | undefined {
+  if (!before || !after) return undefined;
+  let sum = 0;
+  for (const [pid, micros] of after) sum += micros - (before.get(pid) ?? 0);
+  return sum;
 }
 
 /** Asks a child for the CPU time it has used so far, µs. */
@@ -279,7 +307,9 @@ async function main(): Promise<void> {
   await store.db.close();
   const mock = await startStripeMock();
   // No REDIS_URL: one service process (replay dedupe and rate limits in memory); the store is PostgreSQL.
-  const env = { DATABASE_URL: store.url!, BOS_MASTER_KEY: randomBytes(32).toString('hex') };
+  // Each process names its connections, so the CPU of its PostgreSQL backends can be told apart.
+  const withName = (url: string, name: string) => `${url}${url.includes('?') ? '&' : '?'}application_name=${name}`;
+  const env = { DATABASE_URL: withName(store.url!, 'bench-service'), BOS_MASTER_KEY: randomBytes(32).toString('hex') };
   const children: ChildProcess[] = [];
   try {
     const service = await startChild('service', env, mock.port);
@@ -300,7 +330,7 @@ async function main(): Promise<void> {
     await owner.query('DROP TABLE bench_commit_probe');
     await owner.end();
     const secretOf = new Map(endpoints.map((e) => [e.path.split('/').pop()!, e.secret]));
-    const storeOnlyEnv = { DATABASE_URL: store.url!, ENDPOINTS: JSON.stringify(subs.map((r) => ({ token: r.webhook_token, tenantId: r.tenant_id, subscriptionId: r.id, secret: secretOf.get(r.webhook_token)! }))) };
+    const storeOnlyEnv = { DATABASE_URL: withName(store.url!, 'bench-diagnostic'), ENDPOINTS: JSON.stringify(subs.map((r) => ({ token: r.webhook_token, tenantId: r.tenant_id, subscriptionId: r.id, secret: secretOf.get(r.webhook_token)! }))) };
     const storeOnly = await startChild('store-only', storeOnlyEnv, 0);
     children.push(storeOnly.child);
 
@@ -310,22 +340,26 @@ async function main(): Promise<void> {
       return makeDelivery(counter, endpoints[counter % endpoints.length]!, Math.floor(Date.now() / 1000));
     };
     const acked = new Set<string>();
-    const routes: [string, string, Set<string> | undefined, ChildProcess][] = [
-      ['bare Fastify route (raw body, no work), own process', bare.ready.address, undefined, bare.child],
-      ['service `POST /webhooks/{endpointId}` (PostgreSQL; sandbox transform by the delivery processor in the same process)', service.ready.address, acked, service.child],
-      ['diagnostic: handleDelivery + PostgreSQL delivery store only, no endpoint lookup, no transform', storeOnly.ready.address, undefined, storeOnly.child],
+    const routes: [string, string, Set<string> | undefined, ChildProcess, string][] = [
+      ['bare Fastify route (raw body, no work), own process', bare.ready.address, undefined, bare.child, 'none'],
+      ['service `POST /webhooks/{endpointId}` (PostgreSQL; sandbox transform by the delivery processor in the same process)', service.ready.address, acked, service.child, 'bench-service'],
+      ['diagnostic: handleDelivery + PostgreSQL delivery store only, no endpoint lookup, no transform', storeOnly.ready.address, undefined, storeOnly.child, 'bench-diagnostic'],
     ];
     for (const [route, base, set] of routes) await load(route, base, next, 1500, set);
     // CPU time of each server process over all its rounds, per delivery answered 2xx: what a core does, whatever the load.
-    const cpu = new Map<string, { micros: number; ok: number }>();
+    const cpu = new Map<string, { micros: number; pgMicros: number | undefined; ok: number }>();
+    const monitor = new pg.Client({ connectionString: adminUrl });
+    await monitor.connect();
     const rounds = 3;
     const best = new Map<string, Result>();
     for (let round = 0; round < rounds; round += 1) {
-      for (const [route, base, set, child] of routes) {
+      for (const [route, base, set, child, applicationName] of routes) {
         const cpuBefore = await childCpu(child);
+        const pgBefore = await postgresCpu(monitor, applicationName);
         const r = await load(route, base, next, (seconds * 1000) / rounds, set);
-        const used = cpu.get(route) ?? { micros: 0, ok: 0 };
-        cpu.set(route, { micros: used.micros + (await childCpu(child)) - cpuBefore, ok: used.ok + r.ok });
+        const pgUsed = cpuBetween(pgBefore, await postgresCpu(monitor, applicationName));
+        const used = cpu.get(route) ?? { micros: 0, pgMicros: 0, ok: 0 };
+        cpu.set(route, { micros: used.micros + (await childCpu(child)) - cpuBefore, pgMicros: used.pgMicros === undefined || pgUsed === undefined ? undefined : used.pgMicros + pgUsed, ok: used.ok + r.ok });
         const prev = best.get(route);
         if (!prev || r.perSecond > prev.perSecond) best.set(route, r);
       }
@@ -335,8 +369,11 @@ async function main(): Promise<void> {
 
     // The delivery processor's own rate: the backlog the rounds left, worked off with no ingress load.
     const drainCpuBefore = await childCpu(service.child);
+    const drainPgBefore = await postgresCpu(monitor, 'bench-service');
     const drain = await waitForBacklog(store.url!, 300_000);
     const drainCpu = (await childCpu(service.child)) - drainCpuBefore;
+    const drainPg = cpuBetween(drainPgBefore, await postgresCpu(monitor, 'bench-service'));
+    await monitor.end();
 
     // Durability: SIGKILL the service mid-run, start it again on the same store, keep sending, then count.
     const stop = { now: false };
@@ -371,15 +408,16 @@ async function main(): Promise<void> {
     const results = routes.map(([route]) => best.get(route)!);
     const bareRate = results[0]!.perSecond;
     console.log(`Signed Stripe \`payment_intent.succeeded\` deliveries (~330-byte JSON, \`Stripe-Signature\` HMAC-SHA256 with timestamp) to ${endpoints.length} endpoints (${TENANTS} tenants × ${CONNECTIONS_PER_TENANT} connections, enabled through the API against a loopback Stripe mock), ${CONCURRENCY} in flight over ${SOCKETS} keep-alive connections, ${seconds} s per route in ${rounds} alternating rounds (best round shown) after a 1.5 s warm-up. Each server runs in its own child process; the load generator (undici) in the main process; PostgreSQL on the same machine.\n`);
-    console.log('| route | deliveries/s | × bare | p50 ms | p99 ms | non-2xx | server CPU µs/delivery |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log('| route | deliveries/s | × bare | p50 ms | p99 ms | non-2xx | server process CPU µs/delivery | its PostgreSQL backends\' CPU µs/delivery |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of results) {
       const c = cpu.get(r.route)!;
-      console.log(`| ${r.route} | ${Math.round(r.perSecond)} | ${(r.perSecond / bareRate).toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${Math.round(c.micros / Math.max(c.ok, 1))} |`);
+      const perDelivery = (micros: number | undefined) => (micros === undefined ? 'n/a' : String(Math.round(micros / Math.max(c.ok, 1))));
+      console.log(`| ${r.route} | ${Math.round(r.perSecond)} | ${(r.perSecond / bareRate).toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${perDelivery(c.micros)} | ${perDelivery(c.pgMicros)} |`);
     }
     const service2xx = results[1]!.perSecond;
     console.log(`\nThis PostgreSQL commits ${Math.round(commitsPerSecond)} single-row transactions per second one after another (the WAL flush per commit); ingress commits each delivery once, many per commit (group commit).`);
-    console.log(`\nDelivery processor (sandbox transform, events appended): after the rounds, ${drain.backlog} stored deliveries were waiting; the service worked them off in ${drain.seconds.toFixed(1)} s with no ingress load (${Math.round(drain.backlog / Math.max(drain.seconds, 0.001))}/s), using ${Math.round(drainCpu / Math.max(drain.backlog, 1))} µs of the service process's CPU per delivery (the sandbox's worker threads included).`);
+    console.log(`\nDelivery processor (sandbox transform, events appended): after the rounds, ${drain.backlog} stored deliveries were waiting; the service worked them off in ${drain.seconds.toFixed(1)} s with no ingress load (${Math.round(drain.backlog / Math.max(drain.seconds, 0.001))}/s), using ${Math.round(drainCpu / Math.max(drain.backlog, 1))} µs of the service process's CPU per delivery (the sandbox's worker threads included) and ${drainPg === undefined ? 'n/a' : Math.round(drainPg / Math.max(drain.backlog, 1))} µs of PostgreSQL's.`);
     console.log(`\nGoal ≥ 5,000/s and ≥ 0.2× bare Fastify: ${service2xx >= 5000 ? 'met' : 'NOT met'} (${Math.round(service2xx)}/s) and ${service2xx >= 0.2 * bareRate ? 'met' : 'NOT met'} (${(service2xx / bareRate).toFixed(2)}×).`);
     console.log(`\nKill test: the service process was SIGKILLed ${1.5} s into a run (${beforeKill.ok} answered 2xx, ${beforeKill.errors} failed or cut off), started again on the same database, and took ${afterRestart.ok} more (${afterRestart.errors} non-2xx).`);
     console.log(`Deliveries answered 2xx to the service over the whole run: ${acked.size}; stored: ${acked.size - lost}; **lost: ${lost}**. After the restart the backlog (${afterKill.backlog} deliveries) was worked off in ${afterKill.seconds.toFixed(1)} s.`);
