@@ -261,6 +261,67 @@ for (const engine of testEngines(process.env)) {
       expect(await search({ q: ' -- && ' })).toMatchObject({ results: [], total: 0, facets: { categories: [] } });
     });
 
+    it('keeps the search table in step with listings: publish, approve, edit, installs, ratings, yank, delete', async () => {
+      // As bos_app in tenant b, like the service: the trigger writes the search table, which the app role cannot.
+      const asB = <T>(fn: (tx: Queryable) => Promise<T>) => db.withTenant(tenants.b, fn);
+      const found = async (q: string, tenant: string | null = tenants.b) => names(await search({ q }, tenant)).includes('zorblex');
+      const id = await asB(async (tx) => {
+        const { rows } = await tx.query<{ id: string }>(
+          `INSERT INTO connectors.marketplace (tenant_id, name, display_name, description, npm_package, category, approved, version)
+           VALUES ($1, 'zorblex', 'Zorblex', 'Quarterly widget ledger.', '@t/zorblex', 'accounting', false, NULL) RETURNING id`,
+          [tenants.b],
+        );
+        return rows[0]!.id;
+      });
+      expect(await found('zorblex')).toBe(false); // submitted, not yet approved
+      await asB((tx) => tx.query("UPDATE connectors.marketplace SET approved = true, version = '1.0.0' WHERE id = $1", [id]));
+      await asB((tx) => tx.query("INSERT INTO connectors.connector_versions (connector_id, tenant_id, version, manifest, status) VALUES ($1, $2, '1.0.0', '{}', 'published')", [id, tenants.b]));
+      expect(await found('zorblex')).toBe(true);
+      expect(await found('ledger')).toBe(true);
+      // Private to b: never in a's results or facets, nor anonymous ones.
+      expect(await found('zorblex', tenants.a)).toBe(false);
+      expect(await found('zorblex', null)).toBe(false);
+      expect((await search({ q: 'zorblex' }, tenants.a)).facets.categories).toEqual([]);
+      // A new version's description replaces the old words.
+      await asB((tx) => tx.query("UPDATE connectors.marketplace SET description = 'Monthly gadget journal.', category = 'finance' WHERE id = $1", [id]));
+      expect(await found('ledger')).toBe(false);
+      expect(await found('gadget journal')).toBe(true);
+      expect((await search({ q: 'zorblex' }, tenants.b)).facets.categories).toEqual([{ category: 'finance', count: 1 }]);
+      // Install counts and ratings (kept on the listing by their own triggers) reach the search table too.
+      await asB((tx) => tx.query("INSERT INTO connectors.installations (tenant_id, connector_id, version) VALUES ($1, $2, '1.0.0')", [tenants.b, id]));
+      await asB((tx) => tx.query('INSERT INTO connectors.ratings (tenant_id, connector_id, stars) VALUES ($1, $2, 4)', [tenants.b, id]));
+      const [row] = (await search({ q: 'zorblex' }, tenants.b)).results;
+      expect(row).toMatchObject({ name: 'zorblex', installs: 1, rating: { average: 4, count: 1 } });
+      const entry = await db.query<{ installs: number; rating_sum: number; rating_count: number }>('SELECT installs, rating_sum, rating_count FROM connectors.search_entries WHERE id = $1', [id]);
+      expect(entry.rows[0]).toEqual({ installs: 1, rating_sum: 4, rating_count: 1 });
+      // Yanking the last published version takes it out of search; publishing again brings it back; deleting removes it.
+      await asB((tx) => tx.query('UPDATE connectors.marketplace SET version = NULL WHERE id = $1', [id]));
+      expect(await found('zorblex')).toBe(false);
+      await asB((tx) => tx.query("UPDATE connectors.marketplace SET version = '1.0.0' WHERE id = $1", [id]));
+      expect(await found('zorblex')).toBe(true);
+      await asB((tx) => tx.query('DELETE FROM connectors.marketplace WHERE id = $1', [id]));
+      expect(await found('zorblex')).toBe(false);
+      expect((await db.query('SELECT 1 FROM connectors.search_entries WHERE id = $1', [id])).rows).toEqual([]);
+      // Every searchable listing has exactly its entry, with the listing's values.
+      const drift = await db.query(
+        `SELECT m.id FROM connectors.marketplace m FULL JOIN connectors.search_entries e ON e.id = m.id AND m.approved AND m.version IS NOT NULL
+         WHERE (m.approved AND m.version IS NOT NULL OR e.id IS NOT NULL)
+           AND (e.id IS NULL OR m.id IS NULL OR (m.tenant_id, m.name, m.category, m.installs, m.rating_sum, m.rating_count, m.created_at, m.search)
+             IS DISTINCT FROM (e.tenant_id, e.name, e.category, e.installs, e.rating_sum, e.rating_count, e.created_at, e.search))`,
+      );
+      expect(drift.rows).toEqual([]);
+    });
+
+    it('gives the app role no way into the search table except the view', async () => {
+      await expect(db.withTenant(tenants.a, (tx) => tx.query('SELECT id FROM connectors.search_entries'))).rejects.toThrow(/permission denied/);
+      await expect(
+        db.withTenant(tenants.a, (tx) => tx.query("INSERT INTO connectors.search_entries (id, name, installs, rating_sum, rating_count, created_at, search) VALUES (gen_random_uuid(), 'x', 0, 0, 0, now(), ''::tsvector)")),
+      ).rejects.toThrow(/permission denied/);
+      // Through the view, a tenant sees global entries and its own, never the other tenant's.
+      const seen = await db.withTenant(tenants.a, (tx) => tx.query<{ name: string }>("SELECT name FROM connectors.searchable_listings WHERE name LIKE '%erp'"));
+      expect(seen.rows.map((r) => r.name)).toEqual(['inhouse-erp']);
+    });
+
     it('matches through the full-text GIN index, which row-level security on the table would forbid', async () => {
       const explain = (sql: string) =>
         db.withTenant(tenants.a, async (tx) => {
@@ -273,7 +334,7 @@ for (const engine of testEngines(process.env)) {
       await db.withTenant(tenants.a, (tx) => searchListings(recording(tx, seen), { q: 'stripe', sort: 'relevance', page: 1, pageSize: 20 }));
       expect(seen[0]!.sql).toContain('FROM connectors.searchable_listings m');
       const fts = "SELECT id FROM %s WHERE search @@ to_tsquery('english', 'stripe')";
-      expect(await explain(fts.replace('%s', 'connectors.searchable_listings'))).toContain('Bitmap Index Scan on marketplace_search');
+      expect(await explain(fts.replace('%s', 'connectors.searchable_listings'))).toContain('Bitmap Index Scan on search_entries_search');
       // The reason for the view: as bos_app on the table, `@@` (not leakproof) must wait for the policy, so no index.
       expect(await explain(fts.replace('%s', 'connectors.marketplace'))).not.toContain('marketplace_search');
     });

@@ -129,8 +129,9 @@ const ORDER: Record<SearchSort, string> = {
 
 // $1 = category filter or NULL, $2 = page size, $3 = offset; with words, $4 = q, $5 = the prefix tsquery text and,
 // for relevance, $6 = the words as LIKE patterns (`%word%`).
-// Matches come from the view connectors.searchable_listings (see its migration): the rows this tenant may find, read
-// so that `@@` and `%` can use the GIN indexes on search and on name (trigram), which row-level security forbids.
+// Matches come from the view connectors.searchable_listings (migrations 007 and 009): the rows this tenant may find,
+// from the narrow table connectors.search_entries (kept by a trigger on connectors.marketplace), read so that `@@` and
+// `%` can use the GIN indexes on search and on name (trigram), which row-level security forbids.
 // One tsquery (the web-search form OR the prefix form), so the index is scanned once.
 const TSQUERY = `(websearch_to_tsquery('english', $4) || to_tsquery('english', $5::text))`;
 
