@@ -237,7 +237,7 @@ interface SearchRow extends ListingRow {
  * Full-text search over the listings visible in the transaction (global ones, plus the tenant's private ones):
  * weighted name / display name + action and trigger names / description, prefix matching on the last word, and,
  * when the words match no listing at all, trigram similarity on the name (pg_trgm) for typos. Facets
- * count categories over all matches, ignoring the category filter, up to `countLimit` matches (COUNT_LIMIT): beyond
+ * count categories over all matches, ignoring the category filter; with words, up to `countLimit` matches (COUNT_LIMIT): beyond
  * it, `total` is the limit and `totalIsLowerBound` says that it and the facet counts are "at least".
  *
  * One statement: the matches are found once (through the GIN indexes), then counted by category and sorted for the

@@ -19,7 +19,7 @@ export default defineRoute<{ Querystring: Query }>({
   access: 'optional',
   schema: {
     summary: 'Search the connector catalogue',
-    description: `Full-text search (name, action and trigger names, description) with prefix matching on the last word; when the words match nothing, names that look like the query (typos). Relevance ranks the exact name first; with many matches, the 200 best candidates (names containing a word, then the most installed) are ranked and the rest follow by installs. Facets count categories over all matches, ignoring the category filter. Counting stops at ${LIMIT} matches, like the "${LIMIT}+" of search engines: with more, \`total\` is ${LIMIT}, \`totalIsLowerBound\` is true, and \`total\` and every facet count mean "at least"; the results and their pages still come from every match, in the same order.`,
+    description: `Full-text search (name, action and trigger names, description) with prefix matching on the last word; when the words match nothing, names that look like the query (typos). Relevance ranks the exact name first; with many matches, the 200 best candidates (names containing a word, then the most installed) are ranked and the rest follow by installs. Facets count categories over all matches, ignoring the category filter (browsing without words counts the whole catalogue exactly). With words, counting stops at ${LIMIT} matches, like the "${LIMIT}+" of search engines: with more, \`total\` is ${LIMIT}, \`totalIsLowerBound\` is true, and \`total\` and every facet count mean "at least"; the results and their pages still come from every match, in the same order.`,
     tags: ['marketplace'],
     querystring: {
       type: 'object',
