@@ -64,8 +64,8 @@ interface ClaimRow {
   attempts: number;
 }
 
-// The connector said so: trying again gives the same answer.
-const PERMANENT: ReadonlySet<ErrorCode> = new Set(['INVALID_INPUT', 'INVALID_OUTPUT', 'NON_RETRYABLE']);
+// Trying again gives the same answer: the connector said so, or the subscription's connection is gone.
+const PERMANENT: ReadonlySet<ErrorCode> = new Set(['INVALID_INPUT', 'INVALID_OUTPUT', 'NON_RETRYABLE', 'NOT_FOUND']);
 const MAX_ERROR_TEXT = 1000;
 
 const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attempt - 1));

@@ -408,6 +408,41 @@ for (const engine of testEngines(process.env)) {
       expect(await triggerAudit(t.tenantId)).toEqual(['trigger.enable', 'trigger.disable']);
     });
 
+    it('still turns a delivery it acknowledged into its event when the trigger is disabled before the processor got to it, and fails it (NOT_FOUND) once the connection is deleted', async () => {
+      const t = await s.tenant();
+      const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_late' }, { shop: 'e2e-store' });
+      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
+      expect(enabled.statusCode, enabled.body).toBe(201);
+      const sub = enabled.json() as { id: string; webhookUrl: string };
+      const endpointId = sub.webhookUrl.split('/webhooks/')[1]!;
+      // Stored as ingress stores it, but scheduled for later (as after a failed attempt), so the processor leaves it.
+      const order = '{"id":450789999,"name":"#1999","line_items":[]}';
+      const { rows } = await store.db.query<{ id: string }>(
+        `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body, next_attempt_at)
+         VALUES ($1, $2, $3, 'late-1', 'id:late-1', now(), '{"x-shopify-topic":"orders/create"}', '{}', $4, now() + interval '1 hour') RETURNING id::text`,
+        [t.tenantId, sub.id, endpointId, Buffer.from(order)],
+      );
+      const disabled = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}/triggers/${sub.id}` });
+      expect(disabled.json()).toMatchObject({ subscription: { status: 'stopped' } });
+      await store.db.query('UPDATE connectors.trigger_deliveries SET next_attempt_at = now() WHERE id = $1', [rows[0]!.id]);
+      await s.triggers.drainDeliveries();
+      const items = await settledEvents(t.key, sub.id);
+      expect(items).toMatchObject([{ key: 'id:late-1#0', deliveryId: rows[0]!.id, payload: { id: 450789999, name: '#1999' } }]);
+
+      // Once the connection is deleted there is nothing to run the transform with: failed at once, with the reason.
+      const later = await store.db.query<{ id: string }>(
+        `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body, next_attempt_at)
+         VALUES ($1, $2, $3, 'late-2', 'id:late-2', now(), '{}', '{}', $4, now() + interval '1 hour') RETURNING id::text`,
+        [t.tenantId, sub.id, endpointId, Buffer.from(order.replace('450789999', '450790000'))],
+      );
+      expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}` })).statusCode).toBe(204);
+      await store.db.query('UPDATE connectors.trigger_deliveries SET next_attempt_at = now() WHERE id = $1', [later.rows[0]!.id]);
+      await s.triggers.drainDeliveries();
+      const gone = await store.db.query<{ failed: boolean; attempts: number; last_error: string }>('SELECT failed_at IS NOT NULL AS failed, attempts, last_error FROM connectors.trigger_deliveries WHERE id = $1', [later.rows[0]!.id]);
+      expect(gone.rows[0]).toMatchObject({ failed: true, attempts: 1, last_error: expect.stringMatching(/^NOT_FOUND: .*deleted/) });
+      expect(await settledEvents(t.key, sub.id)).toHaveLength(1);
+    });
+
     it('pushes each new event to the BullMQ queue once when Redis is configured', async (ctx) => {
       if (!s.redis) return ctx.skip();
       const t = await s.tenant();
