@@ -61,3 +61,17 @@ export function pageWindow(page: number, pageCount: number, radius = 1): (number
   }
   return out;
 }
+
+/** A count the service may have stopped at: 10000 with `atLeast` reads "10,000+". */
+export function countText(n: number, atLeast: boolean): string {
+  return `${n.toLocaleString('en')}${atLeast ? '+' : ''}`;
+}
+
+/**
+ * How many pages the pager offers. Beyond a counted lower bound there are more pages than the count says, so a full
+ * page then always offers the next one, and a partial one is the last.
+ */
+export function pageCountOf(result: { total: number; totalIsLowerBound: boolean; pageSize: number; results: readonly unknown[] }, page: number): number {
+  const beyond = !result.totalIsLowerBound ? 1 : result.results.length === result.pageSize ? page + 1 : page;
+  return Math.max(1, Math.ceil(result.total / result.pageSize), beyond);
+}

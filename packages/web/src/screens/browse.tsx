@@ -4,7 +4,7 @@ import { Badge, ConnectorIcon, Empty, ErrorNotice, formatCount, Stars } from '..
 import { Link, useRouter } from '../lib/router.tsx';
 import { useSession } from '../lib/session.tsx';
 import { useAsync } from '../lib/use-async.ts';
-import { pageWindow, parseBrowseState, SORTS, toBrowseSearch, updateBrowseState, type BrowseState } from '../lib/url-state.ts';
+import { countText, pageCountOf, pageWindow, parseBrowseState, SORTS, toBrowseSearch, updateBrowseState, type BrowseState } from '../lib/url-state.ts';
 
 const PAGE_SIZE = 12;
 const SORT_LABELS: Record<(typeof SORTS)[number], string> = { relevance: 'Relevance', installs: 'Most installed', rating: 'Top rated', newest: 'Newest' };
@@ -41,11 +41,6 @@ function Card({ c }: { c: SearchResult }) {
   );
 }
 
-/** A count the service may have stopped at: 10000 with `atLeast` reads "10,000+". */
-function countText(n: number, atLeast: boolean): string {
-  return `${n.toLocaleString('en')}${atLeast ? '+' : ''}`;
-}
-
 /** The catalogue: search with type-ahead, category facets, sort, cards and pages, all kept in the URL. */
 export function BrowseScreen() {
   const { api } = useSession();
@@ -54,9 +49,7 @@ export function BrowseScreen() {
   const go = (change: Partial<BrowseState>) => navigate(`/${toBrowseSearch(updateBrowseState(state, change))}`);
   const result = useAsync((signal) => api.search({ q: state.q, category: state.category, sort: state.sort, page: state.page, pageSize: PAGE_SIZE }, signal), [api, state.q, state.category, state.sort, state.page]);
   const data = result.data;
-  // Beyond a counted lower bound there are more pages than the count says: a full page always offers the next one.
-  const more = !!data && data.totalIsLowerBound && data.results.length === data.pageSize;
-  const pageCount = data ? Math.max(1, Math.ceil(data.total / data.pageSize), more ? state.page + 1 : state.page) : 1;
+  const pageCount = data ? pageCountOf(data, state.page) : 1;
 
   return (
     <div className="browse">
