@@ -62,6 +62,8 @@ interface PublishOptions {
   baseUrl: string;
   /** OAuth2 instead of the scaffold's API key: the provider's endpoints; client id and secret come from the platform's app. */
   oauth?: { authorizationUrl: string; tokenUrl: string; revokeUrl: string; scopes: string[] };
+  /** The version to publish (default: the scaffold's). */
+  version?: string;
 }
 
 /**
@@ -72,8 +74,13 @@ interface PublishOptions {
 export async function publishLoopbackConnector(svc: ServiceWithPage, tenantKey: string, options: PublishOptions): Promise<void> {
   // Imported by a computed specifier: the CLI code behind it is typechecked by the root config, not under this DOM one.
   const support = new URL('../../../server/src/publishing/test-support.ts', import.meta.url).href;
-  const { scaffoldConnector, packConnector } = (await import(support)) as { scaffoldConnector(name: string): Promise<string>; packConnector(dir: string): Promise<Buffer> };
+  const { scaffoldConnector, packConnector, setVersion } = (await import(support)) as {
+    scaffoldConnector(name: string): Promise<string>;
+    packConnector(dir: string): Promise<Buffer>;
+    setVersion(dir: string, version: string): void;
+  };
   const dir = await scaffoldConnector(options.name);
+  if (options.version) setVersion(dir, options.version);
   const index = path.join(dir, 'src', 'index.ts');
   let source = readFileSync(index, 'utf8').replace(/baseUrl: '[^']+'/, `baseUrl: '${options.baseUrl}'`);
   if (options.oauth) {

@@ -277,6 +277,19 @@ describe.skipIf(!HAVE_CHROMIUM && !REQUIRED)(`marketplace page in Chromium (${HA
     ]);
   }, 60_000);
 
+  it('upgrades an installed connector to a newer version it was offered', async () => {
+    await publishLoopbackConnector(svc, key, { name: ITEMS, baseUrl: `${loopback.itemsApi.url}/v2`, version: '0.2.0' });
+    await page.goto(`${svc.url}/installed`);
+    const item = page.locator('li.installed').filter({ has: page.getByRole('link', { name: 'Acme Items' }) });
+    await item.getByText('v0.2.0 available').waitFor();
+    await item.getByRole('button', { name: 'Upgrade to v0.2.0' }).click();
+    await item.getByText(/^v0\.2\.0 · installed/).waitFor();
+    expect(await item.getByRole('button', { name: /Upgrade to/ }).count()).toBe(0);
+    const installs = (await svc.app.inject({ url: '/installations', headers: { authorization: `Bearer ${key}` } })).json() as { items: { displayName: string; version: string }[] };
+    expect(installs.items.find((i) => i.displayName === 'Acme Items')?.version).toBe('0.2.0');
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 60_000);
+
   it('shows usage for the selected period as a chart', async () => {
     await page.goto(`${svc.url}/activity`);
     await page.getByRole('heading', { name: 'Executions per day' }).waitFor();
