@@ -49,7 +49,7 @@ async function startSlowApi(delayMs: number) {
         res.statusCode = req.method === 'POST' ? 201 : 200;
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify(req.method === 'POST' ? { id: 'i_1', name: given.name ?? '' } : { items: [] }));
-      }, req.method !== 'POST' ? 0 : Buffer.concat(chunks).toString('utf8').includes('"hang') ? 20_000 : delayMs);
+      }, req.method !== 'POST' ? 0 : Buffer.concat(chunks).toString('utf8').includes('"hang') ? 20_000 : Buffer.concat(chunks).toString('utf8').includes('"slow') ? 2_500 : delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -294,6 +294,44 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
       await solo.stop();
     }
   }, 240_000);
+
+  it('answers 504 with the execution id when no worker finishes in time, and the execution still completes', async () => {
+    const tenant = await createTenant('tenant-d');
+    const installed = await call(tenant.key, 'POST', `/marketplace/install/${name}`, {});
+    const installationId = (installed.json() as { installation: { id: string } }).installation.id;
+    const connection = (await call(tenant.key, 'POST', '/connections', { installationId, name: 'main', credentials: { apiKey: 'sk_tenant_d' } })).json().id as string;
+    // The previous test stopped its workers: one worker for this test, busy with a call that takes 2.5 s.
+    const worker = await startWorker(workerEnv());
+    workers.push(worker);
+    // A second API process on the same store and queue that waits only 1 s for a worker's result.
+    const config = loadConfig({ ...workerEnv(), PORT: '0', HOST: '127.0.0.1', BOS_API_WORKER: '0', BOS_LOG_LEVEL: 'silent', BOS_EXECUTION_WAIT_SECONDS: '1' });
+    const impatient = await startServer(config, () => undefined, { allowLoopbackEgress: true });
+    try {
+      await impatient.startup;
+      const res = await fetch(`${impatient.address}/connectors/${name}/execute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ action: 'createItem', params: { name: 'slow-1' }, connection }),
+      });
+      const problem = (await res.json()) as { code: string; detail: string };
+      expect(res.status, JSON.stringify(problem)).toBe(504);
+      expect(problem.code).toBe('TIMEOUT');
+      const id = /GET \/executions\/([0-9a-f-]{36})/.exec(problem.detail)?.[1];
+      expect(id, problem.detail).toBeDefined();
+      // The worker was busy, not gone: the execution finishes and its outcome is readable by id.
+      let view: Record<string, unknown> = {};
+      for (let i = 0; i < 200 && view.status !== 'succeeded' && view.status !== 'failed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        view = (await call(tenant.key, 'GET', `/executions/${id!}`)).json();
+      }
+      expect(view, JSON.stringify(view)).toMatchObject({ status: 'succeeded' });
+      expect(api.perKey.get('Token sk_tenant_d')?.calls).toBe(1);
+    } finally {
+      await impatient.stop();
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
+  }, 120_000);
 
   it('frees the slot of a worker killed mid-execution and records that execution as failed instead of running it twice', async () => {
     const tenant = await createTenant('tenant-c');
