@@ -5,9 +5,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ServerConfig } from './config.ts';
 import type { Db } from './db/db.ts';
-import { readApiKey } from './http/api-key.ts';
-import { authenticate, authorize } from './http/authenticate.ts';
-import { PROBLEM_CONTENT_TYPE, problem, ProblemError, problemSchema, toProblem } from './http/problem.ts';
+import { mountRoute } from './http/mount-route.ts';
+import { PROBLEM_CONTENT_TYPE, problem, ProblemError, toProblem } from './http/problem.ts';
 import type { RouteDefinition, RouteDeps, StartupState } from './http/route.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import type { ServiceRuntime } from './execution/service-runtime.ts';
@@ -141,36 +140,10 @@ function registerRoute(app: FastifyInstance, route: RouteDefinition, deps: Route
     void app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: raw.maxBytes }, (_request, body, done) => done(null, body));
-      addRoute(scope, route, deps);
+      mountRoute(scope, route, deps.db, deps);
     });
     return;
   }
-  addRoute(app, route, deps);
-}
-
-function addRoute(app: FastifyInstance, route: RouteDefinition, deps: RouteDeps): void {
-  const { access } = route;
-  const label = `${route.method} ${route.url}`;
-  app.route({
-    method: route.method,
-    url: route.url,
-    schema: {
-      ...route.schema,
-      ...(access === 'public' ? {} : { security: access === 'optional' ? [{}, { bearerAuth: [] }, { apiKeyHeader: [] }] : [{ bearerAuth: [] }, { apiKeyHeader: [] }] }),
-      response: { ...(route.schema.response as object), '4xx': problemSchema, '5xx': problemSchema },
-    },
-    preHandler:
-      access === 'public'
-        ? undefined
-        : async (request) => {
-            if (access === 'optional') {
-              if (readApiKey(request.headers) !== undefined) request.principal = await authenticate(deps.db, request);
-              return;
-            }
-            request.principal = await authenticate(deps.db, request);
-            authorize(request.principal, access, label);
-          },
-    handler: (request, reply) => route.handler(request, reply, deps),
-  });
+  mountRoute(app, route, deps.db, deps);
 }
 

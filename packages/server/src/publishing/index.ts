@@ -1,9 +1,8 @@
 import { createSandboxPool, type SandboxPool } from '@businessos/connector-runtime';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/db.ts';
-import { authenticate, authorize } from '../http/authenticate.ts';
-import { ProblemError, problemSchema } from '../http/problem.ts';
-import type { RouteDefinition } from '../http/route.ts';
+import { mountRoute } from '../http/mount-route.ts';
+import { ProblemError } from '../http/problem.ts';
 import { createNpmPublisher, type NpmPublishSettings } from '../npm/npm-publisher.ts';
 import getNpm from '../routes/marketplace/connectors/_id/versions/_version/npm/get.ts';
 import publishNpm from '../routes/marketplace/connectors/_id/versions/_version/npm/post.ts';
@@ -75,26 +74,6 @@ export async function registerPublishingRoutes(app: FastifyInstance, deps: Publi
       }
       throw error;
     });
-    for (const factory of FACTORIES) mount(scope, factory(services), deps.db);
-  });
-}
-
-// Same contract as the service's own route registration: schema + problem envelopes + key/role check.
-function mount(app: FastifyInstance, route: RouteDefinition, db: Db): void {
-  const { access } = route;
-  const label = `${route.method} ${route.url}`;
-  app.route({
-    method: route.method,
-    url: route.url,
-    schema: {
-      ...route.schema,
-      security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
-      response: { ...(route.schema.response as object), '4xx': problemSchema, '5xx': problemSchema },
-    },
-    preHandler: async (request) => {
-      request.principal = await authenticate(db, request);
-      if (access !== 'public' && access !== 'optional') authorize(request.principal, access, label);
-    },
-    handler: (request, reply) => route.handler(request, reply, undefined as never),
+    for (const factory of FACTORIES) mountRoute(scope, factory(services), deps.db);
   });
 }
