@@ -16,6 +16,7 @@ import {
 } from '@businessos/connector-runtime';
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
+import { markNeedsReauth } from '../installations/connection-status.ts';
 import { createDbArtifactStore } from '../publishing/artifact-store.ts';
 import { createRedis } from '../scale/redis.ts';
 
@@ -79,9 +80,7 @@ export function createDbUsageSink(db: Db): UsageSink {
 export function createDbConnectionStore(db: Db): ConnectionStore {
   return {
     async markNeedsReauth(tenant, connectionId, reason) {
-      await db.withTenant(tenant, (tx) =>
-        tx.query(`UPDATE connectors.connections SET status = 'needs_reauth', status_detail = $2, updated_at = now() WHERE id = $1`, [connectionId, reason.slice(0, 1000)]),
-      );
+      await db.withTenant(tenant, (tx) => markNeedsReauth(tx, connectionId, reason));
     },
   };
 }

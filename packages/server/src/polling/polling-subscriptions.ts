@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.ts';
+import { markNeedsReauth } from '../installations/connection-status.ts';
 
 /** A polling subscription as the service runs it: the row plus the connection and pinned version it polls with. */
 export interface PollingTarget {
@@ -84,7 +85,7 @@ export async function tenantOfSubscription(db: Db, subscriptionId: string): Prom
  */
 export async function markPollingAuthFailure(db: Db, target: { tenantId: string; subscriptionId: string; connectionId: string }, reason: string): Promise<void> {
   await db.withTenant(target.tenantId, async (tx) => {
-    await tx.query(`UPDATE connectors.connections SET status = 'needs_reauth', status_detail = $2, updated_at = now() WHERE id = $1`, [target.connectionId, reason.slice(0, 1000)]);
+    await markNeedsReauth(tx, target.connectionId, reason);
     await tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'failed' WHERE id = $1`, [target.subscriptionId]);
   });
 }
