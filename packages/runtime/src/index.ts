@@ -60,9 +60,20 @@ export { createMemoryUsageSink, createUsageMeter } from './usage/usage.ts';
 export type { UsageMeter, UsageMeterOptions, UsageQuery, UsageRecord, UsageSink } from './usage/usage.ts';
 
 // Sandbox
-export { canIsolateNetwork, createProcessPool, createQuarantine, createQuickJSEngine, createSandboxPool, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './sandbox/index.ts';
+export {
+  canIsolateNetwork,
+  createMemoryImageStore,
+  createProcessPool,
+  createQuarantine,
+  createQuickJSEngine,
+  createSandboxPool,
+  DEFAULT_SANDBOX_LIMITS,
+  engineBuildId,
+  resolveLimits,
+} from './sandbox/index.ts';
 export type {
   EngineHostBridge,
+  MemoryImageStoreOptions,
   ProcessPoolOptions,
   EngineSandbox,
   QuarantineEntry,
@@ -72,6 +83,7 @@ export type {
   SandboxCall,
   SandboxEngine,
   SandboxHost,
+  SandboxImageStore,
   SandboxJob,
   SandboxLimits,
   SandboxPool,

@@ -5,7 +5,7 @@
 
 /**
  * Evaluates to a function `(hostCall, hostLog) => run`.
- * `run(connector, callJson, connectionJson)` returns a promise of a string: `'1' + resultJson` on success,
+ * `run(connector, callJson, connectionJson, seed)` (seed: 32 hex digits for Math.random) returns a promise of a string: `'1' + resultJson` on success,
  * `'0' + errorJson` on failure, where errorJson is `{ code, message, ..., fault? }`.
  */
 export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
@@ -25,6 +25,28 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
     value: function structuredClone(value) { return value === undefined ? undefined : parse(stringify(value)); },
     writable: true, configurable: true, enumerable: false,
   });
+
+  // Math.random from a generator the host reseeds before every call: QuickJS seeds its own once per context, and a
+  // sandbox started from an image (see sandbox-image.ts) would otherwise repeat the image's sequence.
+  var imul = Math.imul;
+  var s0 = 1, s1 = 2, s2 = 3, s3 = 4;
+  function rotl(x, k) { return (x << k) | (x >>> (32 - k)); }
+  function next32() {
+    var out = imul(rotl(imul(s1, 5), 7), 9) >>> 0;
+    var t = s1 << 9;
+    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 11);
+    return out;
+  }
+  Object.defineProperty(Math, 'random', {
+    value: function random() { return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992; },
+    writable: true, configurable: true, enumerable: false,
+  });
+  function reseed(seed) {
+    if (typeof seed !== 'string' || seed.length !== 32) return;
+    s0 = parseInt(seed.slice(0, 8), 16) | 0; s1 = parseInt(seed.slice(8, 16), 16) | 0;
+    s2 = parseInt(seed.slice(16, 24), 16) | 0; s3 = parseInt(seed.slice(24, 32), 16) | 0;
+    if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
+  }
 
   function toError(data) {
     var err = new ErrorCtor(String(data && data.message));
@@ -68,7 +90,8 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
     var data = errorData(e);
     try { return '0' + stringify(data); } catch (inner) { return '0{"code":"INTERNAL","message":"unserialisable error"}'; }
   }
-  return function run(connector, callJson, connectionJson) {
+  return function run(connector, callJson, connectionJson, seed) {
+    reseed(seed);
     var job = parse(callJson);
     var connection = parse(connectionJson);
     var env = { transport: transport, log: log, connection: connection, store: store };

@@ -1,4 +1,7 @@
 // Public surface of the sandbox layer.
+export { engineBuildId } from './engine-build.ts';
+export { createMemoryImageStore } from './image-store.ts';
+export type { MemoryImageStoreOptions, SandboxImageStore } from './image-store.ts';
 export { createSandboxPool, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
 export type { SandboxPoolOptions } from './pool.ts';
 export { canIsolateNetwork, createProcessPool } from './process-pool.ts';

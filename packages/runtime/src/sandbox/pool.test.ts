@@ -1,6 +1,8 @@
 // Behaviour of the sandbox pool with real SDK-built bundles: calls, host bridge, warm reuse per tenant,
 // isolation between tenants, quarantine, the watchdog and input validation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineBuildId } from './engine-build.ts';
+import { createMemoryImageStore } from './image-store.ts';
 import { createSandboxPool } from './pool.ts';
 import { actionJob, bundleOf, buildSdkBundle, recordingHost, SAMPLE_CONNECTOR, type TestBundle } from './test-support.ts';
 
@@ -230,5 +232,64 @@ describe('watchdog', () => {
     expect(await running).toMatchObject({ ok: false, error: { code: 'SANDBOX_CRASH' } });
     expect(await queued).toMatchObject({ ok: false, error: { code: 'SANDBOX_CRASH' } });
     expect(await c.run(actionJob('c', stateful, 'get'), recordingHost())).toMatchObject({ ok: false, error: { code: 'SANDBOX_CRASH' } });
+  });
+});
+
+describe('sandbox images', () => {
+  it('starts later cold sandboxes of a bundle from the image of its first load, without the first tenant state', async () => {
+    const images = createMemoryImageStore();
+    const own = createSandboxPool({ workers: 2, images, quarantine: { enabled: false } });
+    try {
+      const bundle = bundleOf(`${stateful.code}\n// images ${Date.now()}`, 'stateful-images@1.0.0');
+      const first = await own.run(actionJob('tenant-a', bundle, 'set', { value: 'a-secret' }), recordingHost());
+      expect(first).toMatchObject({ ok: true, stats: { warm: false } });
+      expect(first.stats.restored).toBeUndefined();
+      // The first load's image reached the store, stamped with this engine build.
+      await expect.poll(() => images.get(engineBuildId(), bundle.sha256)).toBeInstanceOf(Uint8Array);
+      // Another tenant: a cold start from the image, on either worker, that sees none of tenant-a's state.
+      for (const tenant of ['tenant-b', 'tenant-c', 'tenant-d']) {
+        const r = await own.run(actionJob(tenant, bundle, 'get', {}), recordingHost());
+        expect(r).toMatchObject({ ok: true, value: { secret: null, counter: 0 }, stats: { warm: false, restored: true } });
+      }
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('shares images between pools through the store, and can be turned off', async () => {
+    const images = createMemoryImageStore();
+    const bundle = bundleOf(`${stateful.code}\n// shared ${Date.now()}`, 'stateful-shared@1.0.0');
+    const publisher = createSandboxPool({ workers: 1, images });
+    await publisher.run(actionJob('dry-load', bundle, 'get', {}), recordingHost());
+    await publisher.close();
+    await expect.poll(() => images.get(engineBuildId(), bundle.sha256)).toBeInstanceOf(Uint8Array);
+
+    const consumer = createSandboxPool({ workers: 1, images });
+    const off = createSandboxPool({ workers: 1, images: false });
+    try {
+      expect(await consumer.run(actionJob('t1', bundle, 'get', {}), recordingHost())).toMatchObject({ ok: true, stats: { restored: true } });
+      const parsed = await off.run(actionJob('t1', bundle, 'get', {}), recordingHost());
+      expect(parsed).toMatchObject({ ok: true, value: { counter: 0 } });
+      expect(parsed.stats.restored).toBeUndefined();
+    } finally {
+      await consumer.close();
+      await off.close();
+    }
+  });
+
+  it('parses the bundle when the store fails or holds garbage', async () => {
+    const bundle = bundleOf(`${stateful.code}\n// garbage ${Date.now()}`, 'stateful-garbage@1.0.0');
+    const failing = createSandboxPool({ workers: 1, images: { get: () => Promise.reject(new Error('store down')), put: () => Promise.reject(new Error('store down')) } });
+    const garbage = createSandboxPool({ workers: 1, images: { get: () => new Uint8Array([1, 2, 3]), put: () => undefined } });
+    try {
+      for (const pool of [failing, garbage]) {
+        const r = await pool.run(actionJob('t1', bundle, 'get', {}), recordingHost());
+        expect(r).toMatchObject({ ok: true, value: { secret: null, counter: 0 } });
+        expect(r.stats.restored).toBeUndefined();
+      }
+    } finally {
+      await failing.close();
+      await garbage.close();
+    }
   });
 });

@@ -5,6 +5,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { toErrorData, type ErrorData, type HttpRequest } from '@businessos/connector-sdk';
+import { engineBuildId } from './engine-build.ts';
+import { createMemoryImageStore, type SandboxImageStore } from './image-store.ts';
 import { warmKeyOf, type FromWorker, type ToWorker } from './protocol.ts';
 import { createQuarantine, type QuarantineOptions } from './quarantine.ts';
 import type { SandboxHost, SandboxJob, SandboxLimits, SandboxPool, SandboxPoolStats, SandboxResult, SandboxStats } from './types.ts';
@@ -37,6 +39,12 @@ export interface SandboxPoolOptions {
   /** V8 heap cap of each worker's own (host-side) heap in MiB (default 256). Guest memory is separate. */
   workerHeapMb?: number;
   quarantine?: QuarantineOptions;
+  /**
+   * Where sandbox images are kept (default: in this process, 64 MiB). A worker that loads a bundle for the first
+   * time captures an image of it before the call; later cold starts of that bundle, on any worker (and in any
+   * process sharing the store), restore it instead of parsing the bundle. `false` turns images off.
+   */
+  images?: SandboxImageStore | false;
   /** Testing only: `false` disables the engine's interrupt handler so only the watchdog enforces deadlines. */
   engineInterrupts?: boolean;
   /** Clock for quarantine windows (tests). */
@@ -119,13 +127,15 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
   let closed = false;
   let startFailures = 0;
   const counters = { executions: 0, violations: 0, workerRestarts: 0 };
+  const images = options.images === false ? undefined : (options.images ?? createMemoryImageStore());
+  const build = images ? engineBuildId() : '';
 
   function spawn(): Slot {
     const worker = new Worker(WORKER_URL, {
       env: {},
       stdout: false,
       stderr: false,
-      workerData: { maxWarm: options.maxWarmPerWorker ?? 64, warmIdleMs: options.warmIdleMs ?? 300_000, interrupts: options.engineInterrupts ?? true, maxCodeCache: options.maxCodeCachePerWorker ?? 32 },
+      workerData: { maxWarm: options.maxWarmPerWorker ?? 64, warmIdleMs: options.warmIdleMs ?? 300_000, interrupts: options.engineInterrupts ?? true, maxCodeCache: options.maxCodeCachePerWorker ?? 32, images: images !== undefined },
       resourceLimits: { stackSizeMb: 16, maxOldGenerationSizeMb: options.workerHeapMb ?? 256 },
     });
     const slot: Slot = { worker, active: new Map(), warm: new Set(), codes: new Set(), dead: false, ready: false };
@@ -225,6 +235,12 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
         return;
       case 'done': {
         slot.warm = new Set(msg.warmKeys);
+        if (msg.image && images) {
+          // A store that fails only costs later cold starts their image.
+          void Promise.resolve()
+            .then(() => images.put(build, p.job.bundle.sha256, msg.image!))
+            .catch(() => undefined);
+        }
         let result: SandboxResult;
         if (msg.ok) {
           let value: unknown;
@@ -278,6 +294,20 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
   }
 
   function send(slot: Slot, p: Pending, withCode: boolean): void {
+    if (withCode && images) {
+      // The worker lacks this code, so this is probably a cold start: send the store's image with it, or ask for one.
+      void Promise.resolve()
+        .then(() => images.get(build, p.job.bundle.sha256))
+        .catch(() => undefined)
+        .then((image) => {
+          if (p.slot === slot) sendRun(slot, p, true, image ? { image } : { wantImage: true });
+        });
+      return;
+    }
+    sendRun(slot, p, withCode, {});
+  }
+
+  function sendRun(slot: Slot, p: Pending, withCode: boolean, image: { image?: Uint8Array; wantImage?: boolean }): void {
     const { job } = p;
     post(slot, {
       t: 'run',
@@ -285,7 +315,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
       tenant: job.tenant,
       bundleKey: job.bundle.key,
       sha256: job.bundle.sha256,
-      ...(withCode ? { code: job.bundle.code } : {}),
+      ...(withCode ? { code: job.bundle.code, ...image } : {}),
       call: job.call,
       connection: job.connection,
       limits: p.limits,

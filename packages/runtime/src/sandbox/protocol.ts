@@ -10,6 +10,10 @@ export interface RunMessage {
   sha256: string;
   /** Left out when the pool believes the worker already holds the code; the worker answers `need-code` if not. */
   code?: string;
+  /** A sandbox image of this code (sent with the code when the pool's store has one). */
+  image?: Uint8Array;
+  /** The pool has no image of this code: capture one at the first load and send it back. */
+  wantImage?: boolean;
   call: SandboxCall;
   connection: { fields?: Record<string, string> } | undefined;
   limits: SandboxLimits;
@@ -37,6 +41,8 @@ export interface DoneStats {
   logBytes: number;
   resultBytes: number;
   warm: boolean;
+  /** A cold start that restored an image instead of evaluating the bundle. */
+  restored?: boolean;
   cpuMs?: number;
 }
 
@@ -45,8 +51,8 @@ export type FromWorker =
   | { t: 'need-code'; id: number }
   | { t: 'host'; id: number; callId: number; op: 'request' | 'storeGet' | 'storeSet' | 'storeDelete'; args: string }
   | { t: 'log'; id: number; level: LogLevel; message: string; data?: string }
-  | { t: 'done'; id: number; ok: true; json: string; stats: DoneStats; warmKeys: string[] }
-  | { t: 'done'; id: number; ok: false; error: ErrorData; stats: DoneStats; warmKeys: string[] };
+  | { t: 'done'; id: number; ok: true; json: string; stats: DoneStats; warmKeys: string[]; image?: Uint8Array }
+  | { t: 'done'; id: number; ok: false; error: ErrorData; stats: DoneStats; warmKeys: string[]; image?: Uint8Array };
 
 /** Identity of a warm sandbox: same tenant, same bundle bytes, same creation-time limits. */
 export function warmKeyOf(tenant: string, bundleKey: string, sha256: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): string {

@@ -73,3 +73,74 @@ describe('guest error data', () => {
     expect(classifyEngineFault(new Error('memory access out of bounds'), limits).code).toBe('SANDBOX_CRASH');
   });
 });
+
+describe('starting from an image', () => {
+  const limits = { memoryBytes: CAP, maxStackBytes: 256 * 1024 };
+  const later = () => Date.now() + 20_000;
+  const code = `
+    let calls = 0;
+    const secrets = [];
+    export default {
+      async executeAction(name, params, env) {
+        calls += 1;
+        if (name === 'remember') secrets.push(params.value);
+        if (name === 'random') return [Math.random(), Math.random()];
+        if (name === 'loop') for (;;) {}
+        if (name === 'bomb') { const k = []; for (;;) k.push(new Uint8Array(1 << 20)); }
+        const answer = await env.transport({ method: 'GET', url: '/x' });
+        return { calls, secrets, answer };
+      },
+    };`;
+  const echo: EngineHostBridge = { call: (_op, args) => Promise.resolve(JSON.stringify({ seen: JSON.parse(args) })), log: () => undefined };
+  const run = (sandbox: Awaited<ReturnType<typeof engine.create>>, action: string, params: unknown = {}) =>
+    sandbox.execute({ kind: 'action', action, params }, undefined, echo, later()).then((json) => JSON.parse(json) as unknown, (e: { code: string }) => e.code);
+
+  it('restores the evaluated bundle without state from the sandbox it was taken from', async () => {
+    const first = await engine.create(code, limits, later());
+    const image = first.captureImage!()!;
+    expect(image).toBeInstanceOf(Uint8Array);
+    await run(first, 'remember', { value: 'tenant-a-secret' });
+    expect(first.captureImage!()).toBeUndefined();
+
+    const second = await engine.create(code, limits, later(), image);
+    expect(second.restored).toBe(true);
+    expect(await run(second, 'ping')).toEqual({ calls: 1, secrets: [], answer: { seen: [{ method: 'GET', url: '/x' }] } });
+    expect(await run(second, 'ping')).toMatchObject({ calls: 2 });
+    first.dispose();
+    second.dispose();
+  });
+
+  it('gives every restored sandbox its own Math.random sequence', async () => {
+    const image = (await engine.create(code, limits, later())).captureImage!()!;
+    const a = await engine.create(code, limits, later(), image);
+    const b = await engine.create(code, limits, later(), image);
+    const ra = (await run(a, 'random')) as number[];
+    const rb = (await run(b, 'random')) as number[];
+    expect(ra).not.toEqual(rb);
+    for (const r of [...ra, ...rb]) expect(r >= 0 && r < 1).toBe(true);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('keeps the deadline and the memory cap in a restored sandbox', async () => {
+    const image = (await engine.create(code, limits, later())).captureImage!()!;
+    const looping = await engine.create(code, limits, later(), image);
+    expect(await looping.execute({ kind: 'action', action: 'loop', params: {} }, undefined, echo, Date.now() + 300).catch((e: { code: string }) => e.code)).toBe('SANDBOX_DEADLINE');
+    const bombing = await engine.create(code, limits, later(), image);
+    expect(bombing.restored).toBe(true);
+    expect(await run(bombing, 'bomb')).toBe('SANDBOX_MEMORY');
+    expect(bombing.memoryBytes).toBeLessThanOrEqual(CAP);
+  });
+
+  it('parses the bundle instead when the image is damaged or from another build', async () => {
+    const image = (await engine.create(code, limits, later())).captureImage!()!;
+    const damaged = image.slice(0, image.byteLength - 10);
+    const otherBuild = new Uint8Array(Buffer.from(Buffer.from(image).toString('latin1').replace(/"build":"qjs-[0-9a-f]{4}/, '"build":"qjs-ffff'), 'latin1'));
+    for (const bad of [damaged, otherBuild]) {
+      const sandbox = await engine.create(code, limits, later(), bad);
+      expect(sandbox.restored).toBe(false);
+      expect(await run(sandbox, 'ping')).toMatchObject({ calls: 1 });
+      sandbox.dispose();
+    }
+  });
+});

@@ -1,8 +1,7 @@
 // QuickJS engine: every sandbox is its own WebAssembly instance with its own WebAssembly.Memory whose
 // maximum is the sandbox's memory cap, so no guest allocation (strings, arrays, typed arrays) can go past it.
 // The compiled WebAssembly.Module is shared; instances, memories, runtimes and contexts are not.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import * as variantModule from '@jitl/quickjs-wasmfile-release-sync';
 import {
   newQuickJSWASMModuleFromVariant,
@@ -12,12 +11,22 @@ import {
   type QuickJSRuntime,
 } from 'quickjs-emscripten-core';
 import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
+import { engineBuildId, quickJSWasmBytes } from './engine-build.ts';
 import { GUEST_PRELUDE } from './guest-prelude.ts';
+import { applyImage, captureImage, decodeImage, dirtyChunks, MAX_IMAGE_BYTES, type DecodedImage } from './sandbox-image.ts';
 import type { EngineHostBridge, EngineSandbox, SandboxCall, SandboxEngine, SandboxLimits } from './types.ts';
 
 // The repo's TypeScript lib has no DOM/WebAssembly globals; these are the few members used here.
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
+}
+// quickjs-emscripten 0.32 keeps these protected; restoring an image needs the raw pointers behind the wrappers.
+interface RuntimeInternals {
+  rt: { value: number };
+}
+interface ContextInternals {
+  ctx: { value: number };
+  memory: { heapValueHandle(pointer: number): QuickJSHandle };
 }
 type WasmModule = object;
 const Wasm = (globalThis as unknown as {
@@ -38,12 +47,10 @@ const WARM_MEMORY_SHARE = 0.75;
 let compiled: WasmModule | undefined;
 
 function wasmModule(): WasmModule {
-  if (!compiled) {
-    const path = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
-    compiled = new Wasm.Module(readFileSync(path));
-  }
+  compiled ??= new Wasm.Module(quickJSWasmBytes());
   return compiled;
 }
+
 
 function sandboxError(code: ErrorData['code'], message: string): ErrorData {
   return { code, message };
@@ -95,8 +102,12 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
   let spare: Promise<Blank> | undefined;
   let spareKey = '';
 
-  async function blank(memoryBytes: number, maxStackBytes: number): Promise<Blank> {
-    const memory = new Wasm.Memory({ initial: MIN_MEMORY_BYTES / PAGE_BYTES, maximum: memoryBytes / PAGE_BYTES });
+  // Images are only taken and restored with the installed build, whose identity engineBuildId() knows.
+  const imageBuild = options.module ? undefined : engineBuildId();
+  const blanks: BlankLayout = { dirty: undefined };
+
+  async function blank(memoryBytes: number, maxStackBytes: number, initialBytes = MIN_MEMORY_BYTES): Promise<Blank> {
+    const memory = new Wasm.Memory({ initial: Math.ceil(initialBytes / PAGE_BYTES), maximum: memoryBytes / PAGE_BYTES });
     const module = await newQuickJSWASMModuleFromVariant(newVariant(baseVariant as never, { wasmModule: (options.module ?? wasmModule()) as never, wasmMemory: memory as never }));
     const runtime = module.newRuntime();
     // QuickJS's own accounting catches most allocations early with a catchable error; the memory maximum is the real cap.
@@ -105,30 +116,48 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
     return { memory, runtime, context: runtime.newContext() };
   }
 
+  /** A blank for these limits: the spare when it fits, and a new spare is prepared after. */
+  async function nextBlank(memoryBytes: number, maxStackBytes: number, initialBytes: number): Promise<Blank> {
+    if (initialBytes > MIN_MEMORY_BYTES) return blank(memoryBytes, maxStackBytes, initialBytes);
+    const key = `${memoryBytes}/${maxStackBytes}`;
+    const reuse = spare && spareKey === key ? spare : undefined;
+    spare = undefined;
+    spareKey = key;
+    setImmediate(() => {
+      if (spare || spareKey !== key) return;
+      spare = blank(memoryBytes, maxStackBytes);
+      spare.catch(() => {
+        spare = undefined;
+      });
+    });
+    return reuse ?? blank(memoryBytes, maxStackBytes);
+  }
+
+  /** The image decoded, when it belongs to this build and fits these limits; otherwise the bundle is parsed. */
+  function usableImage(image: Uint8Array | undefined, memoryBytes: number): DecodedImage | undefined {
+    if (!image || !imageBuild) return undefined;
+    try {
+      const decoded = decodeImage(image);
+      return decoded.header.build === imageBuild && decoded.header.byteLength <= memoryBytes ? decoded : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
     name: 'quickjs',
-    async create(code, limits, deadlineAt) {
+    async create(code, limits, deadlineAt, image) {
       const memoryBytes = Math.max(MIN_MEMORY_BYTES, Math.floor(limits.memoryBytes / PAGE_BYTES) * PAGE_BYTES);
       const maxStackBytes = Math.min(MAX_STACK_BYTES, Math.max(64 * 1024, limits.maxStackBytes));
       const effective = { memoryBytes, maxStackBytes };
-      const key = `${memoryBytes}/${maxStackBytes}`;
+      const decoded = usableImage(image, memoryBytes);
       let ready: Blank;
       try {
-        const reuse = spare && spareKey === key ? spare : undefined;
-        spare = undefined;
-        ready = await (reuse ?? blank(memoryBytes, maxStackBytes));
+        ready = await nextBlank(memoryBytes, maxStackBytes, decoded?.header.byteLength ?? MIN_MEMORY_BYTES);
       } catch (error) {
         throw classifyEngineFault(error, effective);
       }
-      spareKey = key;
-      setImmediate(() => {
-        if (spare || spareKey !== key) return;
-        spare = blank(memoryBytes, maxStackBytes);
-        spare.catch(() => {
-          spare = undefined;
-        });
-      });
-      return instantiate(ready.memory, ready.runtime, ready.context, code, effective, deadlineAt, options.interrupts ?? true);
+      return instantiate(ready, { code, image: decoded, build: imageBuild, blanks }, effective, deadlineAt, options.interrupts ?? true);
     },
   };
 }
@@ -139,16 +168,36 @@ interface Blank {
   context: QuickJSContext;
 }
 
+/** What a sandbox starts from: the bundle's code, and an image of it to restore instead of parsing when usable. */
+interface SandboxSource {
+  code: string;
+  image: DecodedImage | undefined;
+  /** Build id to stamp on images captured from this sandbox (none: capturing is off). */
+  build: string | undefined;
+  blanks: BlankLayout;
+}
+
+/**
+ * Which chunks of memory a blank instance has written by the time an image is applied. Setting up a blank is
+ * deterministic (same allocations at the same addresses), so this is measured once per engine by reading a whole
+ * blank; later restores clear only these chunks (applyImage still checks a window above them).
+ */
+interface BlankLayout {
+  dirty: Uint32Array | undefined;
+}
+
 function instantiate(
-  memory: WasmMemory,
-  runtime: QuickJSRuntime,
-  context: QuickJSContext,
-  code: string,
+  { memory, runtime, context }: Blank,
+  source: SandboxSource,
   limits: { memoryBytes: number; maxStackBytes: number },
   createDeadline: number,
   interrupts: boolean,
 ): EngineSandbox {
+  const { code } = source;
   let deadlineAt = createDeadline;
+  // No call has run yet: the memory holds only the evaluated bundle and may be captured as an image.
+  let pristine = true;
+  let restored = false;
   let current: Execution | undefined;
   let broken = false;
   let disposed = false;
@@ -277,7 +326,34 @@ function instantiate(
 
   let runHandle: QuickJSHandle | undefined;
   let connectorHandle: QuickJSHandle | undefined;
-  try {
+  const pointers = source.image?.header.pointers;
+  if (
+    source.image && pointers &&
+    pointers.rt === (runtime as unknown as RuntimeInternals).rt.value &&
+    pointers.ctx === (context as unknown as ContextInternals).ctx.value &&
+    pointers.run !== undefined && pointers.connector !== undefined &&
+    source.image.header.byteLength <= memory.buffer.byteLength
+  ) {
+    // This instance was set up exactly as the captured one was up to this point (same runtime and context
+    // addresses, host functions registered under the same host reference ids), so the image's memory is consistent
+    // with the wrappers on this side. hostCall/hostLog are not disposed: their handles pointed into the memory that
+    // was just replaced, and the image's glue holds the functions themselves.
+    try {
+      const bytes = new Uint8Array(memory.buffer);
+      source.blanks.dirty ??= dirtyChunks(bytes);
+      applyImage(bytes, source.image, source.blanks.dirty);
+      runtime.setMemoryLimit(limits.memoryBytes - 4 * 1024 * 1024);
+      runtime.setMaxStackSize(limits.maxStackBytes);
+      const handles = (context as unknown as ContextInternals).memory;
+      runHandle = handles.heapValueHandle(pointers.run);
+      connectorHandle = handles.heapValueHandle(pointers.connector);
+      restored = true;
+    } catch (error) {
+      broken = true;
+      dispose();
+      throw classifyEngineFault(error, limits);
+    }
+  } else try {
     const factory = context.evalCode(GUEST_PRELUDE, 'bos-prelude.js');
     if (factory.error) throw guestFault(factory.error);
     const made = context.callFunction(factory.value, context.undefined, hostCall, hostLog);
@@ -310,12 +386,24 @@ function instantiate(
     dispose();
     throw isErrorData(error) ? error : classifyEngineFault(error, limits);
   }
-  const run = runHandle;
-  const connector = connectorHandle;
+  const run = runHandle!;
+  const connector = connectorHandle!;
 
   return {
     get broken() {
       return broken || disposed;
+    },
+    get restored() {
+      return restored;
+    },
+    captureImage() {
+      if (!source.build || !pristine || broken || disposed || memory.buffer.byteLength > MAX_IMAGE_BYTES) return undefined;
+      return captureImage(new Uint8Array(memory.buffer), source.build, {
+        rt: (runtime as unknown as RuntimeInternals).rt.value,
+        ctx: (context as unknown as ContextInternals).ctx.value,
+        run: run.value as unknown as number,
+        connector: connector.value as unknown as number,
+      });
     },
     get memoryBytes() {
       return memory.buffer.byteLength;
@@ -326,6 +414,7 @@ function instantiate(
       if (current) return Promise.reject(sandboxError('INTERNAL', 'A sandbox runs one execution at a time'));
       deadlineAt = executionDeadline;
       interruptedFor = undefined;
+      pristine = false;
       return new Promise<string>((resolve, reject) => {
         let done = false;
         let promiseHandle: QuickJSHandle | undefined;
@@ -381,9 +470,11 @@ function instantiate(
         try {
           const callHandle = context.newString(JSON.stringify(call));
           const connectionHandle = context.newString(JSON.stringify(connection ?? {}));
-          const result = context.callFunction(run, context.undefined, connector, callHandle, connectionHandle);
+          const seedHandle = context.newString(randomBytes(16).toString('hex'));
+          const result = context.callFunction(run, context.undefined, connector, callHandle, connectionHandle, seedHandle);
           callHandle.dispose();
           connectionHandle.dispose();
+          seedHandle.dispose();
           if (result.error) {
             finish(guestFault(result.error));
             return;

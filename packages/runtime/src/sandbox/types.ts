@@ -58,6 +58,8 @@ export interface SandboxStats {
   resultBytes: number;
   /** True when a warm sandbox (bundle already evaluated for this tenant) served the job. */
   warm: boolean;
+  /** A cold start that began from a sandbox image instead of evaluating the bundle. */
+  restored?: boolean;
 }
 
 /** The outcome of one execution: a JSON value or catalogue error data. `run` never rejects for guest faults. */
@@ -110,6 +112,13 @@ export interface EngineSandbox {
   readonly broken: boolean;
   /** Bytes of engine memory currently reserved by this sandbox (never above its cap). */
   readonly memoryBytes: number;
+  /** True when the sandbox started from an image instead of evaluating the bundle. */
+  readonly restored?: boolean;
+  /**
+   * The sandbox's state as an image (see sandbox-image.ts), only before its first call (so it holds no tenant
+   * data); undefined once a call ran or when the engine cannot capture.
+   */
+  captureImage?(): Uint8Array | undefined;
   dispose(): void;
 }
 
@@ -119,6 +128,9 @@ export interface EngineSandbox {
  */
 export interface SandboxEngine {
   readonly name: string;
-  /** Evaluates `code` (an ESM bundle with `export default` connector) in a fresh sandbox. Rejects with ErrorData. */
-  create(code: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>, deadlineAt: number): Promise<EngineSandbox>;
+  /**
+   * Evaluates `code` (an ESM bundle with `export default` connector) in a fresh sandbox, or starts it from `image`
+   * (captured from the same code by the same engine build) when the engine can use it. Rejects with ErrorData.
+   */
+  create(code: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>, deadlineAt: number, image?: Uint8Array): Promise<EngineSandbox>;
 }

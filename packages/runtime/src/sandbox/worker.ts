@@ -7,7 +7,7 @@ import { warmKeyOf, type DoneStats, type FromWorker, type RunMessage, type ToWor
 import { createQuickJSEngine } from './quickjs-engine.ts';
 import type { EngineHostBridge, EngineSandbox } from './types.ts';
 
-const config = (workerData ?? {}) as { maxWarm?: number; warmIdleMs?: number; interrupts?: boolean; maxCodeCache?: number };
+const config = (workerData ?? {}) as { maxWarm?: number; warmIdleMs?: number; interrupts?: boolean; maxCodeCache?: number; images?: boolean };
 const MAX_CODE_CACHE = config.maxCodeCache ?? 32;
 const MAX_WARM = config.maxWarm ?? 64;
 const WARM_IDLE_MS = config.warmIdleMs ?? 300_000;
@@ -18,7 +18,8 @@ const port = parentPort;
 if (!port) throw new Error('sandbox worker must run in a worker thread');
 
 const engine = createQuickJSEngine({ interrupts: config.interrupts ?? true });
-const codeCache = new Map<string, string>();
+/** Bundle sources by sha256, each with the image of its first load when one was taken or sent. */
+const codeCache = new Map<string, { code: string; image?: Uint8Array | undefined }>();
 const warm = new Map<string, { sandbox: EngineSandbox; bundleKey: string; lastUsed: number }[]>();
 const pendingHost = new Map<number, Map<number, { resolve(json: string): void; reject(error: ErrorData): void }>>();
 let nextCallId = 1;
@@ -85,19 +86,22 @@ async function run(msg: RunMessage): Promise<void> {
       send({ t: 'done', id, ok: false, error: { code: 'INVALID_INPUT', message: `Bundle ${msg.bundleKey} does not match its sha256 (${msg.sha256}); reload it from the artifact store` }, stats: { hostCalls: 0, logBytes: 0, resultBytes: 0, warm: false }, warmKeys: warmKeys() });
       return;
     }
+    const image = msg.image ?? codeCache.get(msg.sha256)?.image;
     codeCache.delete(msg.sha256);
-    codeCache.set(msg.sha256, msg.code);
+    codeCache.set(msg.sha256, { code: msg.code, image });
     if (codeCache.size > MAX_CODE_CACHE) codeCache.delete(codeCache.keys().next().value!);
   }
   const key = warmKeyOf(msg.tenant, msg.bundleKey, msg.sha256, limits);
   let sandbox = takeWarm(key);
   const isWarm = sandbox !== undefined;
-  const code = codeCache.get(msg.sha256);
+  const cached = codeCache.get(msg.sha256);
+  const code = cached?.code;
   if (!sandbox && code === undefined) {
     send({ t: 'need-code', id });
     return;
   }
   const stats: DoneStats = { hostCalls: 0, logBytes: 0, resultBytes: 0, warm: isWarm };
+  let captured: Uint8Array | undefined;
   const cpuStart = process.threadCpuUsage?.();
   const calls = new Map<number, { resolve(json: string): void; reject(error: ErrorData): void }>();
   pendingHost.set(id, calls);
@@ -130,7 +134,17 @@ async function run(msg: RunMessage): Promise<void> {
     },
   };
   try {
-    sandbox ??= await engine.create(code!, limits, msg.deadlineAt);
+    if (!sandbox) {
+      sandbox = await engine.create(code!, limits, msg.deadlineAt, config.images === false ? undefined : cached?.image);
+      if (sandbox.restored) stats.restored = true;
+      else if (config.images !== false && cached) {
+        // First load of this code here: keep its image (taken before the call, so no tenant data) for the next
+        // tenant on this worker, and hand it to the pool when it has none.
+        captured = sandbox.captureImage?.();
+        cached.image = captured;
+      }
+    }
+    const image = msg.wantImage ? captured : undefined;
     const json = await sandbox.execute(msg.call, msg.connection, bridge, msg.deadlineAt);
     stats.resultBytes = utf8Bytes(json);
     if (stats.resultBytes > limits.maxResultBytes) {
@@ -142,7 +156,7 @@ async function run(msg: RunMessage): Promise<void> {
     if (sandbox.broken) sandbox.dispose();
     else putWarm(key, msg.bundleKey, sandbox);
     finishStats();
-    send({ t: 'done', id, ok: true, json, stats, warmKeys: warmKeys() });
+    send({ t: 'done', id, ok: true, json, stats, warmKeys: warmKeys(), ...(image ? { image } : {}) });
   } catch (reason) {
     if (sandbox) {
       if (sandbox.broken) sandbox.dispose();
@@ -150,7 +164,9 @@ async function run(msg: RunMessage): Promise<void> {
     }
     finishStats();
     const error = reason as ErrorData;
-    send({ t: 'done', id, ok: false, error: typeof error?.code === 'string' ? error : { code: 'SANDBOX_CRASH', message: String(reason) }, stats, warmKeys: warmKeys() });
+    // An image is only worth keeping from a load whose call did not break the sandbox.
+    const image = msg.wantImage && sandbox && !sandbox.broken ? captured : undefined;
+    send({ t: 'done', id, ok: false, error: typeof error?.code === 'string' ? error : { code: 'SANDBOX_CRASH', message: String(reason) }, stats, warmKeys: warmKeys(), ...(image ? { image } : {}) });
   }
 }
 
