@@ -324,4 +324,30 @@ describe('createRuntime: triggers', () => {
     await expect(runtime.executeTrigger({ ...base, trigger: 'missing', operation: 'poll' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await runtime.close();
   });
+
+  it('transforms of one connection share a vault read for transformCredentialsTtlMs; other executions read it every time', async () => {
+    const delivery = { headers: {}, query: {}, body: { events: [{ id: 'a' }] }, rawBody: '{"events":[{"id":"a"}]}' };
+    const counted = async (config: RuntimeConfig) => {
+      const { runtime, vault, clock } = await setup(config, [feed(api.origin)]);
+      let reads = 0;
+      const getCredentials = vault.getCredentials.bind(vault);
+      vault.getCredentials = (tenant, connectionId) => {
+        reads += 1;
+        return getCredentials(tenant, connectionId);
+      };
+      const transform = () => runtime.executeTrigger({ ...base, trigger: 'pushed', operation: 'transform', input: delivery });
+      await Promise.all([transform(), transform()]);
+      await transform();
+      const afterTransforms = reads;
+      await runtime.executeTrigger({ ...base, trigger: 'newThing', operation: 'poll' });
+      await runtime.executeTrigger({ ...base, trigger: 'newThing', operation: 'poll' });
+      const afterPolls = reads;
+      clock.advance(1001);
+      await transform();
+      await runtime.close();
+      return [afterTransforms, afterPolls, reads];
+    };
+    expect(await counted({})).toEqual([1, 3, 4]);
+    expect(await counted({ transformCredentialsTtlMs: 0 })).toEqual([3, 5, 6]);
+  });
 });

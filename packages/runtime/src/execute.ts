@@ -47,6 +47,13 @@ export interface RuntimeConfig {
   baseUrlOverrides?: Record<string, string>;
   /** Bundles kept loaded (default 500). */
   maxCachedBundles?: number;
+  /**
+   * How long webhook transforms reuse a connection's decrypted credentials, ms (default 1000; 0: read the vault
+   * for every transform). A busy endpoint's deliveries then cost one vault read per second, not one each. Every other
+   * execution reads the vault. A token refresh by this runtime drops the reused copy at once; credentials changed
+   * elsewhere (a reconnect, another process's refresh) reach transforms within this time.
+   */
+  transformCredentialsTtlMs?: number;
 }
 
 /** What the runtime is built from. Everything is passed in; nothing is global. */
@@ -284,6 +291,31 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     return pending;
   }
 
+  // tenant + connection -> credentials read lately (a promise, so concurrent transforms share one read); transforms only.
+  const credentialTtl = config.transformCredentialsTtlMs ?? 1000;
+  const recentCredentials = new Map<string, { value: Promise<Credentials | undefined>; expires: number }>();
+  const MAX_RECENT_CREDENTIALS = 10_000;
+  const credentialKey = (tenant: string, connectionId: string) => `${tenant}\u0000${connectionId}`;
+
+  function readCredentials(tenant: string, connectionId: string, reuse: boolean): Promise<Credentials | undefined> {
+    if (!reuse || credentialTtl <= 0) return deps.vault.getCredentials(tenant, connectionId);
+    const key = credentialKey(tenant, connectionId);
+    const now = clock.now();
+    const hit = recentCredentials.get(key);
+    if (hit && hit.expires > now) return hit.value;
+    const value = deps.vault.getCredentials(tenant, connectionId);
+    recentCredentials.set(key, { value, expires: now + credentialTtl });
+    value.catch(() => {
+      if (recentCredentials.get(key)?.value === value) recentCredentials.delete(key);
+    });
+    while (recentCredentials.size > MAX_RECENT_CREDENTIALS) {
+      const oldest = recentCredentials.keys().next().value;
+      if (oldest === undefined) break;
+      recentCredentials.delete(oldest);
+    }
+    return value;
+  }
+
   // Schemas belong to cached manifests, so object identity is a cheap cache key.
   const validators = new WeakMap<object, ReturnType<typeof compileSchema>>();
   function assertSchema(schema: JsonSchema | undefined, value: unknown, what: string, code: ErrorCode, base = ''): void {
@@ -306,6 +338,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     call: SandboxCall;
     /** Retries are allowed only for idempotent operations. */
     idempotent: boolean | ((manifest: ConnectorManifest) => boolean);
+    /** May use credentials read by a recent execution on the same connection (see `transformCredentialsTtlMs`). */
+    reuseCredentials?: boolean;
     check?: (manifest: ConnectorManifest) => void;
     validateOutput?: (manifest: ConnectorManifest, value: unknown) => void;
   }
@@ -335,7 +369,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         const idempotent = typeof plan.idempotent === 'function' ? plan.idempotent(manifest) : plan.idempotent;
         const spec = manifest.auth;
         let credentials: Credentials | undefined;
-        if (target.connection) credentials = await deps.vault.getCredentials(target.tenant, target.connection.id);
+        if (target.connection) credentials = await readCredentials(target.tenant, target.connection.id, plan.reuseCredentials === true);
         if (spec.type !== 'none' && !credentials) {
           throw new ConnectorError('AUTH_FAILED', target.connection
             ? `Connection ${target.connection.id} has no stored credentials for ${manifest.name}; connect the account first`
@@ -361,7 +395,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           const attemptAbort = new AbortController();
           const signal = target.signal ? AbortSignal.any([target.signal, attemptAbort.signal]) : attemptAbort.signal;
           const attempt: Attempt = { inflight: 0, ended: false };
-          const host = createHost({ manifest, tenant: target.tenant, connectionId: target.connection?.id, executionId, stats, signal, attempt, guestFields, allFields, baseUrlOverride, redactor, secrets, getCredentials: () => credentials, setCredentials: (c) => { credentials = c; addSecrets(c); } });
+          const host = createHost({ manifest, tenant: target.tenant, connectionId: target.connection?.id, executionId, stats, signal, attempt, guestFields, allFields, baseUrlOverride, redactor, secrets, getCredentials: () => credentials, setCredentials: (c) => { credentials = c; addSecrets(c); if (target.connection) recentCredentials.delete(credentialKey(target.tenant, target.connection.id)); } });
           let result;
           try {
             result = await deps.sandbox.run(
@@ -534,6 +568,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         label: `trigger:${input.trigger}:${input.operation}`,
         call: { kind: 'trigger', trigger: input.trigger, operation: input.operation, input: input.input ?? null },
         idempotent: readOnly,
+        reuseCredentials: input.operation === 'transform',
         check(manifest) {
           if (!manifest.triggers.some((t) => t.name === input.trigger)) {
             throw new ConnectorError('NOT_FOUND', `Connector ${manifest.name}@${manifest.version} has no trigger "${input.trigger}"`);
