@@ -15,7 +15,7 @@ import {
   type Vault,
 } from '@businessos/connector-runtime';
 import type { ServerConfig } from '../config.ts';
-import type { Db } from '../db/db.ts';
+import { ENTER_TENANT_SQL, type Db } from '../db/db.ts';
 import { markNeedsReauth } from '../installations/connection-status.ts';
 import { createDbArtifactStore } from '../publishing/artifact-store.ts';
 import { createRedis } from '../scale/redis.ts';
@@ -55,23 +55,42 @@ export function allowLoopbackFromEnv(env: Record<string, string | undefined>): b
   return env.BOS_EGRESS_ALLOW_LOOPBACK?.trim() === '1';
 }
 
-/** Usage records in batches into `connectors.usage_records`, each batch written under its tenants' RLS. */
+/**
+ * Usage records in batches into `connectors.usage_records`: one transaction (one commit) per batch, with one INSERT
+ * per tenant in it, each under that tenant's row-level security.
+ */
 export function createDbUsageSink(db: Db): UsageSink {
   return {
     async write(records: UsageRecord[]) {
       const byTenant = new Map<string, UsageRecord[]>();
-      for (const r of records) byTenant.set(r.tenant, [...(byTenant.get(r.tenant) ?? []), r]);
-      for (const [tenant, batch] of byTenant) {
-        await db.withTenant(tenant, async (tx) => {
-          for (const r of batch) {
-            await tx.query(
-              `INSERT INTO connectors.usage_records (tenant_id, connector_name, connector_version, action, status, error_code, duration_ms, attempts, created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9::double precision / 1000))`,
-              [tenant, r.connector, r.version, r.action, r.status, r.code ?? null, Math.round(r.durationMs), r.attempts, r.startedAt],
-            );
-          }
-        });
+      for (const r of records) {
+        const list = byTenant.get(r.tenant);
+        if (list) list.push(r);
+        else byTenant.set(r.tenant, [r]);
       }
+      // A busy delivery processor records one execution per delivery: a statement or a commit per record would cost
+      // the database more than the rest of the delivery.
+      await db.transaction(async (tx) => {
+        for (const [tenant, batch] of byTenant) {
+          await tx.query(ENTER_TENANT_SQL, [tenant]);
+          await tx.query(
+            `INSERT INTO connectors.usage_records (tenant_id, connector_name, connector_version, action, status, error_code, duration_ms, attempts, created_at)
+             SELECT $1::uuid, u.c, u.v, u.a, u.s, u.e, u.d, u.n, to_timestamp(u.t / 1000)
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::float8[]) AS u(c, v, a, s, e, d, n, t)`,
+            [
+              tenant,
+              batch.map((r) => r.connector),
+              batch.map((r) => r.version),
+              batch.map((r) => r.action),
+              batch.map((r) => r.status),
+              batch.map((r) => r.code ?? null),
+              batch.map((r) => Math.round(r.durationMs)),
+              batch.map((r) => r.attempts),
+              batch.map((r) => r.startedAt),
+            ],
+          );
+        }
+      });
     },
   };
 }
@@ -119,6 +138,8 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
     platformConfig: platformConfigFrom(options.config),
     config: {
       ...options.runtimeConfig,
+      // Up to 1,000 records per write (still at least once a second): each write is one commit.
+      usage: { batchSize: 1000, ...options.runtimeConfig?.usage },
       // The configured limits; with Redis the cross-worker semaphore holds the same ones across processes.
       limits: { perTenant: options.config.limits.executionsPerTenant, total: options.config.limits.executionsTotal, ...options.runtimeConfig?.limits },
       allowLoopback: options.allowLoopback === true,

@@ -377,6 +377,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
 
     async stopForConnections(tenantId, actor, connectionIds) {
       if (connectionIds.length === 0) return [];
+      // Stopped subscriptions too: the delivery processor may still hold their endpoints for deliveries in hand.
+      ingress.invalidateConnections(connectionIds);
       const { rows } = await db.withTenant(tenantId, (tx) =>
         tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = ANY($1::uuid[]) AND s.status <> 'stopped'`, [connectionIds]),
       );

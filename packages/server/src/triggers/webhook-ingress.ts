@@ -53,6 +53,8 @@ export interface WebhookIngress {
   transform(delivery: ClaimedDelivery): Promise<unknown[]>;
   /** Forgets what is cached about an endpoint (after its subscription changed). */
   invalidate(endpointId: string): void;
+  /** Forgets what is cached about every endpoint of these connections (before they are deleted). */
+  invalidateConnections(connectionIds: readonly string[]): void;
 }
 
 const MAX_CACHED_ENDPOINTS = 10_000;
@@ -99,15 +101,32 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   const ttl = deps.cacheTtlMs ?? 1000;
   // Active endpoints only: an unknown id is always asked of the store, so enabling takes effect at once.
   const cache = new Map<string, { value: ResolvedEndpoint; expires: number }>();
+  // What transforms need (any status, no secret), kept as long: one lookup per endpoint and second, not per delivery.
+  const targets = new Map<string, { value: ResolvedEndpoint; expires: number }>();
+
+  function remember(map: Map<string, { value: ResolvedEndpoint; expires: number }>, endpointId: string, value: ResolvedEndpoint, now: number): void {
+    if (ttl <= 0) return;
+    if (map.size >= MAX_CACHED_ENDPOINTS) map.delete(map.keys().next().value!);
+    map.set(endpointId, { value, expires: now + ttl });
+  }
+
+  async function transformTarget(endpointId: string): Promise<ResolvedEndpoint | undefined> {
+    const now = Date.now();
+    const hit = cache.get(endpointId) ?? targets.get(endpointId);
+    if (hit && hit.expires > now) return hit.value;
+    const value = await resolve(endpointId, false);
+    if (value) remember(targets, endpointId, value, now);
+    else targets.delete(endpointId);
+    return value;
+  }
 
   async function cachedResolve(endpointId: string): Promise<ResolvedEndpoint | undefined> {
     const now = Date.now();
     const hit = cache.get(endpointId);
     if (hit && hit.expires > now) return hit.value;
     const value = await resolve(endpointId, true);
-    if (value?.endpoint.status === 'active' && ttl > 0) {
-      if (cache.size >= MAX_CACHED_ENDPOINTS) cache.delete(cache.keys().next().value!);
-      cache.set(endpointId, { value, expires: now + ttl });
+    if (value?.endpoint.status === 'active') {
+      remember(cache, endpointId, value, now);
     } else {
       cache.delete(endpointId);
     }
@@ -140,8 +159,7 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
 
   return {
     async transform(delivery) {
-      const hit = cache.get(delivery.endpointId);
-      const target = hit && hit.expires > Date.now() ? hit.value : await resolve(delivery.endpointId, false);
+      const target = await transformTarget(delivery.endpointId);
       if (!target || target.endpoint.subscriptionId !== delivery.subscriptionId) {
         throw new ConnectorError('NOT_FOUND', `the subscription ${delivery.subscriptionId} or its connection was deleted before the delivery was turned into events`);
       }
@@ -162,6 +180,13 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
     },
     invalidate(endpointId) {
       cache.delete(endpointId);
+      targets.delete(endpointId);
+    },
+    invalidateConnections(connectionIds) {
+      const gone = new Set(connectionIds);
+      for (const map of [cache, targets]) {
+        for (const [endpointId, entry] of map) if (gone.has(entry.value.connectionId)) map.delete(endpointId);
+      }
     },
     async receive(request) {
       const resolved = await cachedResolve(request.endpointId);
