@@ -18,6 +18,7 @@ import type { ServerConfig } from '../config.ts';
 import { ENTER_TENANT_SQL, type Db } from '../db/db.ts';
 import { markNeedsReauth } from '../installations/connection-status.ts';
 import { createDbArtifactStore } from '../publishing/artifact-store.ts';
+import { createDbImageStore } from './sandbox-images.ts';
 import { createRedis } from '../scale/redis.ts';
 
 /** The connector runtime of the service process, with what it was built from. */
@@ -125,7 +126,9 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
     },
   };
   const ownsSandbox = !options.sandbox;
-  const sandbox = options.sandbox ?? createSandboxPool();
+  // Sandbox images in the store: a version published (its dry load took the image) or loaded by any other process
+  // starts here without parsing its bundle.
+  const sandbox = options.sandbox ?? createSandboxPool({ images: createDbImageStore(db) });
   // With REDIS_URL, OAuth token refreshes are single-flight across every API and worker process.
   const lockRedis = options.config.redisUrl ? createRedis(options.config.redisUrl) : undefined;
   const runtime = createRuntime({

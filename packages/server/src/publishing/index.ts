@@ -1,6 +1,7 @@
 import { createSandboxPool, type SandboxPool } from '@businessos/connector-runtime';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/db.ts';
+import { createDbImageStore } from '../execution/sandbox-images.ts';
 import { mountRoute } from '../http/mount-route.ts';
 import { ProblemError } from '../http/problem.ts';
 import { createNpmPublisher, type NpmPublishSettings } from '../npm/npm-publisher.ts';
@@ -58,7 +59,8 @@ export async function registerPublishingRoutes(app: FastifyInstance, deps: Publi
   const maxUploadBytes = deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const services: PublishingServices = {
     db: deps.db,
-    pool: () => deps.sandbox ?? (ownPool ??= createSandboxPool({ workers: 1 })),
+    // The dry load's image goes to the store, so the version's first executions anywhere start from it.
+    pool: () => deps.sandbox ?? (ownPool ??= createSandboxPool({ workers: 1, images: createDbImageStore(deps.db) })),
     maxUploadBytes,
     tarballLimits: { ...DEFAULT_TARBALL_LIMITS, ...deps.tarballLimits },
     npm: deps.npm ? createNpmPublisher(deps.npm) : undefined,

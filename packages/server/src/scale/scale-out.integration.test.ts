@@ -123,6 +123,14 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     expect(submitted.status, submitted.text).toBe(201);
     const approved = await call(adminKey, 'POST', `/marketplace/submissions/${submitted.json().id as string}/approve`, { notes: 'ok' });
     expect(approved.status, approved.text).toBe(200);
+    // The checks' dry load left the bundle's sandbox image in the store: worker processes start it without parsing.
+    const sha256 = submitted.json().artifactSha256 as string;
+    let images = 0;
+    for (let i = 0; i < 100 && images === 0; i += 1) {
+      images = (await store.db.query('SELECT size FROM connectors.sandbox_images WHERE sha256 = $1', [sha256])).rows.length;
+      if (images === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(images, 'sandbox image of the published bundle').toBe(1);
   };
   const workerEnv = () => ({
     DATABASE_URL: store.url!,
