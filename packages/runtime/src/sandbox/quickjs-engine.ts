@@ -470,7 +470,7 @@ function instantiate(
         try {
           const callHandle = context.newString(JSON.stringify(call));
           const connectionHandle = context.newString(JSON.stringify(connection ?? {}));
-          const seedHandle = context.newString(randomBytes(16).toString('hex'));
+          const seedHandle = context.newString(nextSeed());
           const result = context.callFunction(run, context.undefined, connector, callHandle, connectionHandle, seedHandle);
           callHandle.dispose();
           connectionHandle.dispose();
@@ -488,6 +488,19 @@ function instantiate(
       });
     },
   };
+}
+
+// Seeds for the guest's Math.random, drawn from the OS generator in blocks rather than one syscall per call.
+let seeds = Buffer.alloc(0);
+let seedAt = 0;
+function nextSeed(): string {
+  if (seedAt + 16 > seeds.length) {
+    seeds = randomBytes(16 * 256);
+    seedAt = 0;
+  }
+  const seed = seeds.toString('hex', seedAt, seedAt + 16);
+  seedAt += 16;
+  return seed;
 }
 
 function safe<T>(fn: () => T, fallback: T): T {
