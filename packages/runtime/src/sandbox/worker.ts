@@ -9,6 +9,8 @@ import type { EngineHostBridge, EngineSandbox } from './types.ts';
 
 const config = (workerData ?? {}) as { maxWarm?: number; warmIdleMs?: number; interrupts?: boolean; maxCodeCache?: number; images?: boolean };
 const MAX_CODE_CACHE = config.maxCodeCache ?? 32;
+/** Bytes of sandbox images kept beside the cached code; the oldest entries lose their image first (the pool's store still has it). */
+const MAX_IMAGE_BYTES = 32 * 1024 * 1024;
 const MAX_WARM = config.maxWarm ?? 64;
 const WARM_IDLE_MS = config.warmIdleMs ?? 300_000;
 /** Every log line costs at least this much of the log quota, so floods of empty lines are bounded too. */
@@ -74,6 +76,16 @@ function sweepIdle(): void {
 }
 setInterval(sweepIdle, Math.min(60_000, WARM_IDLE_MS)).unref();
 
+function trimImages(): void {
+  let bytes = 0;
+  for (const entry of codeCache.values()) bytes += entry.image?.byteLength ?? 0;
+  for (const entry of codeCache.values()) {
+    if (bytes <= MAX_IMAGE_BYTES) return;
+    bytes -= entry.image?.byteLength ?? 0;
+    entry.image = undefined;
+  }
+}
+
 function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
@@ -90,6 +102,7 @@ async function run(msg: RunMessage): Promise<void> {
     codeCache.delete(msg.sha256);
     codeCache.set(msg.sha256, { code: msg.code, image });
     if (codeCache.size > MAX_CODE_CACHE) codeCache.delete(codeCache.keys().next().value!);
+    trimImages();
   }
   const key = warmKeyOf(msg.tenant, msg.bundleKey, msg.sha256, limits);
   let sandbox = takeWarm(key);
@@ -142,6 +155,7 @@ async function run(msg: RunMessage): Promise<void> {
         // tenant on this worker, and hand it to the pool when it has none.
         captured = sandbox.captureImage?.();
         cached.image = captured;
+        trimImages();
       }
     }
     const image = msg.wantImage ? captured : undefined;
