@@ -4,11 +4,11 @@
 // keeps as a handle and calls once per execution.
 
 /**
- * Evaluates to a function `(hostCall, hostLog) => run`.
+ * Evaluates to a function `(hostCall, hostLog, seed) => run` (seed: 32 hex digits for Math.random while the bundle loads).
  * `run(connector, callJson, connectionJson, seed)` (seed: 32 hex digits for Math.random) returns a promise of a string: `'1' + resultJson` on success,
  * `'0' + errorJson` on failure, where errorJson is `{ code, message, ..., fault? }`.
  */
-export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
+export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed) {
   'use strict';
   var stringify = JSON.stringify;
   var parse = JSON.parse;
@@ -47,6 +47,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog) {
     s2 = parseInt(seed.slice(16, 24), 16) | 0; s3 = parseInt(seed.slice(24, 32), 16) | 0;
     if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
   }
+  reseed(firstSeed);
 
   function toError(data) {
     var err = new ErrorCtor(String(data && data.message));

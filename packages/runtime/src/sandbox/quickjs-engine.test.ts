@@ -122,6 +122,15 @@ describe('starting from an image', () => {
     b.dispose();
   });
 
+  it('seeds Math.random for top-level code of a parsed bundle too', async () => {
+    const topLevel = 'const drawn = Math.random(); export default { async executeAction() { return drawn; } };';
+    const a = await engine.create(topLevel, limits, later());
+    const b = await engine.create(topLevel, limits, later());
+    expect(await run(a, 'x')).not.toEqual(await run(b, 'x'));
+    a.dispose();
+    b.dispose();
+  });
+
   it('keeps the deadline and the memory cap in a restored sandbox', async () => {
     const image = (await engine.create(code, limits, later())).captureImage!()!;
     const looping = await engine.create(code, limits, later(), image);

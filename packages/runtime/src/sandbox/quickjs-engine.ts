@@ -356,7 +356,9 @@ function instantiate(
   } else try {
     const factory = context.evalCode(GUEST_PRELUDE, 'bos-prelude.js');
     if (factory.error) throw guestFault(factory.error);
-    const made = context.callFunction(factory.value, context.undefined, hostCall, hostLog);
+    const seed = context.newString(nextSeed());
+    const made = context.callFunction(factory.value, context.undefined, hostCall, hostLog, seed);
+    seed.dispose();
     factory.value.dispose();
     hostCall.dispose();
     hostLog.dispose();
