@@ -123,6 +123,12 @@ for (const engine of testEngines(process.env)) {
       expect(names(await search({ q: 'capture orders' }))).toEqual([]);
     });
 
+    it('keeps web-search syntax: "or" between words, quoted phrases', async () => {
+      expect(names(await search({ q: 'stripe or paypal' }))).toEqual(['stripe', 'paypal']);
+      expect(names(await search({ q: 'stripe OR paypal', sort: 'installs' }))).toEqual(['stripe', 'paypal']);
+      expect(names(await search({ q: '"capture payments"' }))).toEqual(['paypal']);
+    });
+
     it('tolerates a typo in a name only when the words match nothing', async () => {
       expect(names(await search({ q: 'shopfy' }))).toContain('shopify');
       expect(names(await search({ q: 'strpe' }))).toContain('stripe');

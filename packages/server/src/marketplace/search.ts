@@ -108,7 +108,7 @@ export const RANK_LIMIT = 200;
 /**
  * How many matches of a search are counted (total and facets) exactly, like the "10,000+" of search engines. Counting
  * means visiting every match's row; beyond this many, counts stop at it and the result says they are lower bounds.
- * The results themselves are never cut: pages and ranking still come from every match (see hitsOf).
+ * The results themselves are never cut: pages and ranking still come from every match (see bigPageStatement).
  */
 export const COUNT_LIMIT = 10_000;
 
@@ -127,105 +127,157 @@ const ORDER: Record<SearchSort, string> = {
   newest: 'created_at DESC, name, id',
 };
 
-// $1 = category filter or NULL, $2 = page size, $3 = offset; with words, $4 = q, $5 = the prefix tsquery text and,
-// for relevance, $6 = the words as LIKE patterns (`%word%`).
+// Parameters of every statement: $1 = category filter or NULL, $2 = page size, $3 = offset; with words, $4 = q,
+// $5 = the prefix tsquery text and, for relevance, $6 = the words as LIKE patterns (`%word%`).
 // Matches come from the view connectors.searchable_listings (migrations 007 and 009): the rows this tenant may find,
 // from the narrow table connectors.search_entries (kept by a trigger on connectors.marketplace), read so that `@@` and
 // `%` can use the GIN indexes on search and on name (trigram), which row-level security forbids.
 // One tsquery (the web-search form OR the prefix form), so the index is scanned once.
 const TSQUERY = `(websearch_to_tsquery('english', $4) || to_tsquery('english', $5::text))`;
+// For plain words (no quotes, `-` or `or`) the prefix form finds everything the web-search form finds (the same
+// stems, the last one also as a prefix), so matching uses it alone: the index then reads the postings of a common
+// stem once instead of twice. Ranking keeps TSQUERY, so the order does not change.
+const PREFIX_TSQUERY = `to_tsquery('english', $5::text)`;
+
+/** The tsquery that finds the matches of `q`: the prefix form alone when `q` is plain words (see PREFIX_TSQUERY). */
+function matchQuery(q: string): string {
+  const plain = /^[\p{L}\p{N}]+(?:\s+[\p{L}\p{N}]+)*$/u.test(q) && !queryWords(q).includes('or');
+  return plain ? PREFIX_TSQUERY : TSQUERY;
+}
+const IN_CATEGORY = `($1::text IS NULL OR category = $1::text)`;
+const RANK = `(ts_rank(m.search, ${TSQUERY}) + CASE WHEN m.name = lower($4) THEN 1 ELSE 0 END)::float8`;
+
+// The columns a hit carries for the sort (and the facets), read from the view `m`.
+function hitColumns(sort: SearchSort): { names: string; select: string } {
+  const extra = SORT_COLUMNS[sort].filter((c) => c !== 'tier' && c !== 'rank');
+  return {
+    names: ['id', 'category', 'installs', 'name', ...extra].join(', '),
+    select: `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name${extra.map((c) => `, m.${c}`).join('')}`,
+  };
+}
+
+// The page of `hits` (in sort order) with its listings' columns; `head` is prepended to every row.
+function pageOf(sort: SearchSort): string {
+  return `page AS (
+    SELECT id, row_number() OVER () AS ord FROM (
+      SELECT id FROM hits WHERE ${IN_CATEGORY} ORDER BY ${ORDER[sort]} LIMIT $2 OFFSET $3) ordered)`;
+}
+const PAGE_ROWS = `SELECT p.ord, ${LISTING_SELECT} FROM ${LISTING_FROM} JOIN page p ON p.id = m.id`;
+const WITH_FACETS = (source: string, capped: string) => `
+  facets AS (SELECT category, count(*)::int AS count FROM ${source} GROUP BY category)
+  SELECT f.facets, f.capped, r.* FROM
+    (SELECT coalesce(json_agg(json_build_object('category', category, 'count', count) ORDER BY count DESC, category), '[]'::json) AS facets,
+       ${capped} AS capped FROM facets) f
+    LEFT JOIN (${PAGE_ROWS}) r ON true
+  ORDER BY r.ord`;
+
+/** Browsing without words: every visible listing is a hit, counted exactly. */
+function browseStatement(sort: SearchSort): string {
+  const { select } = hitColumns(sort);
+  const relevance = sort === 'relevance' ? ', 0 AS tier, NULL::float8 AS rank' : '';
+  return `WITH hits AS (SELECT ${select}${relevance} FROM connectors.searchable_listings m),
+  ${pageOf(sort)},${WITH_FACETS('hits', 'false')}`;
+}
 
 /**
- * The `hits` of a search (one row per match, with the columns the sort needs), and where facets count from.
+ * The first statement of a search with words: the matches' sample, facets over it, and, when the words match no
+ * more than `cap` listings, the page.
  *
- * `fts` holds at most `cap` + 1 matches (the counting sample). When it is not full it holds every match, and the page
- * is sorted from it. When it is full (`big`), the page is found without visiting every match: the rows in sort order
- * are read through the indexes that give that order (installs, created_at, ...), checking the words per row, and only
- * as many as the page needs. Both ways give the same rows in the same order (the integration test compares them).
+ * `fts` holds at most `cap` + 1 matches (read once through the GIN index). When it is not full it holds every match:
+ * facets count them exactly and the page is sorted from them. When it is full (`big`), facets are lower bounds and
+ * this statement's page is empty: bigPageStatement finds it without visiting every match.
  *
  * Relevance: `tier` puts full-text matches before typo guesses (there are guesses only when nothing matched, but the
  * order stays explicit); `rank` is ts_rank for at most RANK_LIMIT candidates (an exact name match first, then names
- * containing a word, then the most installed), and NULL (after them) for the rest. With `big`, the candidates are the
- * best of two small sets: the matches whose name contains a word (trigram index) and the RANK_LIMIT most installed
- * matches; that is the same top RANK_LIMIT, since a candidate whose name contains no word is among the most installed.
- * The unscored rest joins the page's candidates only when the scored ones do not fill the page.
+ * containing a word, then the most installed), and NULL (after them) for the rest, which only join the page when
+ * the scored ones do not fill it.
  */
-function hitsOf(sort: SearchSort, words: boolean, cap: number): { ctes: string; facetSource: string; capped: string } {
-  const extra = SORT_COLUMNS[sort].filter((c) => c !== 'tier' && c !== 'rank');
-  const carried = ['id', 'category', 'installs', 'name', ...extra].join(', ');
-  const columns = `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name${extra.map((c) => `, m.${c}`).join('')}`;
-  if (!words) {
-    const relevance = sort === 'relevance' ? ', 0 AS tier, NULL::float8 AS rank' : '';
-    return { ctes: `hits AS (SELECT ${columns}${relevance} FROM connectors.searchable_listings m)`, facetSource: 'hits', capped: 'false' };
-  }
+function countedStatement(sort: SearchSort, cap: number, match: string): string {
+  const { names, select } = hitColumns(sort);
   const ranked = sort === 'relevance';
-  const big = '(SELECT big FROM sample)';
-  const inCategory = `($1::text IS NULL OR coalesce(m.category, 'other') = $1::text)`;
-  // Every match in sort order, straight from the view, as many as the page needs (only when the sample is full).
-  const allMatches = (select: string, where: string, order: string) => `(
-    SELECT ${select} FROM connectors.searchable_listings m
-    WHERE ${big} AND m.search @@ ${TSQUERY} AND ${where}
-    ORDER BY ${order} LIMIT $2::bigint + $3::bigint)`;
-  const ctes = `
+  const small = 'NOT (SELECT big FROM sample)';
+  const hits = ranked
+    ? `
+  candidates AS (
+    SELECT id FROM fts WHERE ${small} ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}
+  ),
+  scored AS MATERIALIZED (
+    SELECT m.id, coalesce(m.category, 'other') AS category, m.installs, m.name, ${RANK} AS rank
+    FROM connectors.searchable_listings m WHERE m.id IN (SELECT id FROM candidates)
+  ),
+  hits AS (
+    SELECT id, category, installs, name, 0 AS tier, rank FROM scored
+    UNION ALL
+    SELECT f.id, f.category, f.installs, f.name, 0 AS tier, NULL::float8 AS rank FROM fts f
+    WHERE ${small} AND (SELECT count(*) FROM scored WHERE ${IN_CATEGORY}) < $2::bigint + $3::bigint
+      AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = f.id)
+    UNION ALL SELECT ${names}, 1 AS tier, rank FROM fuzzy)`
+    : `
+  hits AS (SELECT ${names} FROM fts WHERE ${small} UNION ALL SELECT ${names} FROM fuzzy)`;
+  return `WITH
   fts AS MATERIALIZED (
-    SELECT ${columns}${ranked ? ', m.name = lower($4) AS exact, m.name LIKE ANY ($6::text[]) AS in_name' : ''}
+    SELECT ${select}${ranked ? ', m.name = lower($4) AS exact, m.name LIKE ANY ($6::text[]) AS in_name' : ''}
     FROM connectors.searchable_listings m
-    WHERE m.search @@ ${TSQUERY}
+    WHERE m.search @@ ${match}
     LIMIT ${cap + 1}
   ),
   sample AS MATERIALIZED (SELECT count(*) > ${cap} AS big FROM fts),
   fuzzy AS MATERIALIZED (
-    SELECT ${columns}${ranked ? ', similarity(m.name, $4)::float8 AS rank' : ''}
+    SELECT ${select}${ranked ? ', similarity(m.name, $4)::float8 AS rank' : ''}
     FROM connectors.searchable_listings m
     WHERE NOT EXISTS (SELECT 1 FROM fts) AND m.name % $4
-  ),${
-    ranked
+  ),${hits},
+  ${pageOf(sort)},${WITH_FACETS('(SELECT category FROM fts UNION ALL SELECT category FROM fuzzy) matched', '(SELECT big FROM sample)')}`;
+}
+
+/**
+ * The page of a search whose words match more than the count limit, read in sort order through the indexes that
+ * give that order (installs, created_at, ...), checking the words per row, and only as many rows as the page needs.
+ * It gives the same rows in the same order as sorting every match would (the integration test compares them).
+ *
+ * Relevance: the candidates are the best of two small sets, the matches whose name contains a word (trigram index)
+ * and the RANK_LIMIT most installed matches; that is the same top RANK_LIMIT as countedStatement's, since a
+ * candidate whose name contains no word is among the most installed. The unscored rest joins only when the scored
+ * ones do not fill the page.
+ */
+function bigPageStatement(sort: SearchSort, match: string): string {
+  const { select } = hitColumns(sort);
+  // The other sorts check the words row by row, where the full TSQUERY costs no more (and it names $4, which this
+  // statement must use once).
+  const inCategory = `($1::text IS NULL OR coalesce(m.category, 'other') = $1::text)`;
+  const hits =
+    sort === 'relevance'
       ? `
   candidates AS (
-    SELECT id FROM fts WHERE NOT ${big} ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}
-  ),
-  big_candidates AS (
     SELECT id FROM (
       (SELECT m.id, m.name = lower($4) AS exact, true AS in_name, m.installs FROM connectors.searchable_listings m
-       WHERE ${big} AND m.name LIKE ANY ($6::text[]) AND m.search @@ ${TSQUERY}
+       WHERE m.name LIKE ANY ($6::text[]) AND m.search @@ ${match}
        ORDER BY 2 DESC, m.installs DESC, m.id LIMIT ${RANK_LIMIT})
       UNION
       (SELECT m.id, m.name = lower($4), m.name LIKE ANY ($6::text[]), m.installs FROM connectors.searchable_listings m
-       WHERE ${big} AND m.search @@ ${TSQUERY}
+       WHERE m.search @@ ${match}
        ORDER BY m.installs DESC, m.id LIMIT ${RANK_LIMIT})
     ) c ORDER BY exact DESC, in_name DESC, installs DESC, id LIMIT ${RANK_LIMIT}
   ),
   scored AS MATERIALIZED (
-    SELECT m.id, coalesce(m.category, 'other') AS category, m.installs, m.name,
-      (ts_rank(m.search, ${TSQUERY}) + CASE WHEN m.name = lower($4) THEN 1 ELSE 0 END)::float8 AS rank
-    FROM connectors.searchable_listings m
-    WHERE m.id IN (SELECT id FROM candidates UNION ALL SELECT id FROM big_candidates)
-  ),
-  ranked AS MATERIALIZED (
-    SELECT s.id, s.category, s.installs, s.name, 0 AS tier, s.rank FROM scored s
-    WHERE $1::text IS NULL OR s.category = $1::text
+    SELECT ${select}, 0 AS tier, ${RANK} AS rank
+    FROM connectors.searchable_listings m WHERE m.id IN (SELECT id FROM candidates)
   ),
   hits AS (
-    SELECT * FROM ranked
+    SELECT * FROM scored
     UNION ALL
-    SELECT f.id, f.category, f.installs, f.name, 0 AS tier, NULL::float8 AS rank FROM fts f
-    WHERE NOT ${big} AND (SELECT count(*) FROM ranked) < $2::bigint + $3::bigint AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = f.id)
-    UNION ALL
-    ${allMatches(
-      `m.id, coalesce(m.category, 'other') AS category, m.installs, m.name, 0 AS tier, NULL::float8 AS rank`,
-      `(SELECT count(*) FROM ranked) < $2::bigint + $3::bigint AND ${inCategory} AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = m.id)`,
-      'm.installs DESC, m.name, m.id',
-    )}
-    UNION ALL SELECT ${carried}, 1 AS tier, rank FROM fuzzy)`
+    (SELECT ${select}, 0 AS tier, NULL::float8 AS rank FROM connectors.searchable_listings m
+     WHERE (SELECT count(*) FROM scored WHERE ${IN_CATEGORY}) < $2::bigint + $3::bigint AND m.search @@ ${match}
+       AND ${inCategory} AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.id = m.id)
+     ORDER BY m.installs DESC, m.name, m.id LIMIT $2::bigint + $3::bigint))`
       : `
   hits AS (
-    SELECT ${carried} FROM fts WHERE NOT ${big}
-    UNION ALL
-    ${allMatches(columns, inCategory, ORDER[sort])}
-    UNION ALL SELECT ${carried} FROM fuzzy)`
-  }`;
-  // Facets count straight from fts (the sample) and fuzzy, so `hits` (read once, by the page) is never materialised.
-  return { ctes, facetSource: '(SELECT category FROM fts UNION ALL SELECT category FROM fuzzy) matched', capped: big };
+    SELECT ${select} FROM connectors.searchable_listings m
+    WHERE m.search @@ ${TSQUERY} AND ${inCategory}
+    ORDER BY ${ORDER[sort]} LIMIT $2::bigint + $3::bigint)`;
+  return `WITH${hits},
+  ${pageOf(sort)}
+  ${PAGE_ROWS} ORDER BY p.ord`;
 }
 
 interface SearchRow extends ListingRow {
@@ -240,8 +292,9 @@ interface SearchRow extends ListingRow {
  * count categories over all matches, ignoring the category filter; with words, up to `countLimit` matches (COUNT_LIMIT): beyond
  * it, `total` is the limit and `totalIsLowerBound` says that it and the facet counts are "at least".
  *
- * One statement: the matches are found once (through the GIN indexes), then counted by category and sorted for the
- * page; only the page's rows are read back from connectors.marketplace (as the caller, under its policies).
+ * One statement when the words match up to `countLimit` listings (the matches are found once, through the GIN
+ * indexes, then counted by category and sorted for the page), a second one for the page beyond it. Only the page's
+ * rows are read back from connectors.marketplace (as the caller, under its policies).
  */
 export async function searchListings(tx: Queryable, input: SearchInput): Promise<SearchResult> {
   const q = input.q.trim();
@@ -251,25 +304,20 @@ export async function searchListings(tx: Queryable, input: SearchInput): Promise
   if (q !== '' && px === null) return empty;
   const cap = input.countLimit ?? COUNT_LIMIT;
   if (!Number.isSafeInteger(cap) || cap < 1) throw new RangeError(`countLimit must be a positive integer, got ${cap}`);
-  const { ctes, facetSource, capped } = hitsOf(input.sort, q !== '', cap);
-  const { rows } = await tx.query<SearchRow>(
-    `WITH ${ctes},
-     facets AS (SELECT category, count(*)::int AS count FROM ${facetSource} GROUP BY category),
-     page AS (
-       SELECT id, row_number() OVER () AS ord FROM (
-         SELECT id FROM hits WHERE $1::text IS NULL OR category = $1::text
-         ORDER BY ${ORDER[input.sort]} LIMIT $2 OFFSET $3) ordered)
-     SELECT f.facets, f.capped, r.* FROM
-       (SELECT coalesce(json_agg(json_build_object('category', category, 'count', count) ORDER BY count DESC, category), '[]'::json) AS facets,
-          ${capped} AS capped FROM facets) f
-       LEFT JOIN (SELECT p.ord, ${LISTING_SELECT} FROM ${LISTING_FROM} JOIN page p ON p.id = m.id) r ON true
-     ORDER BY r.ord`,
-    [input.category ?? null, input.pageSize, (input.page - 1) * input.pageSize, ...(q === '' ? [] : [q, px]), ...(q !== '' && input.sort === 'relevance' ? [queryWords(q).map((w) => `%${w}%`)] : [])],
-  );
+  const params = [
+    input.category ?? null,
+    input.pageSize,
+    (input.page - 1) * input.pageSize,
+    ...(q === '' ? [] : [q, px]),
+    ...(q !== '' && input.sort === 'relevance' ? [queryWords(q).map((w) => `%${w}%`)] : []),
+  ];
+  const match = matchQuery(q);
+  const { rows } = await tx.query<SearchRow>(q === '' ? browseStatement(input.sort) : countedStatement(input.sort, cap, match), params);
   const categories = (rows[0]?.facets ?? []).map((c) => ({ category: c.category, count: Number(c.count) }));
   const totalIsLowerBound = rows[0]?.capped === true;
   const counted = input.category === undefined ? categories.reduce((n, c) => n + c.count, 0) : (categories.find((c) => c.category === input.category)?.count ?? 0);
   const total = Math.min(counted, cap);
-  const results = rows.filter((row) => row.id !== null).map(listingSummary);
-  return { results, total, totalIsLowerBound, page: input.page, pageSize: input.pageSize, facets: { categories } };
+  // Beyond the count limit the first statement's page is empty; the page is read in sort order instead.
+  const pageRows = totalIsLowerBound ? (await tx.query<ListingRow>(bigPageStatement(input.sort, match), params)).rows : rows.filter((row) => row.id !== null);
+  return { results: pageRows.map(listingSummary), total, totalIsLowerBound, page: input.page, pageSize: input.pageSize, facets: { categories } };
 }
