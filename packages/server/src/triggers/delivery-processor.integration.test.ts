@@ -96,6 +96,30 @@ for (const engine of testEngines(process.env)) {
       }
     });
 
+    it('takes the deliveries it was woken with by id, skips ids that are unknown, done or leased, and its sweep still finds the rest', async () => {
+      const woken = await stored(3);
+      const others = await stored(2);
+      const leased = await stored(1);
+      await store.db.query("UPDATE connectors.trigger_deliveries SET attempts = 1, next_attempt_at = now() + interval '1 hour' WHERE id = $1", [leased.ids[0]]);
+      const seen: string[] = [];
+      const processor = createDeliveryProcessor({ db: store.db, pollMs: 60_000, batchSize: 2, transform: async (d) => (seen.push(d.id), [{ id: payloadOf(d).id }]) });
+      try {
+        processor.wake([...woken.ids, randomUUID(), leased.ids[0]!]);
+        expect(await processor.drain()).toBeGreaterThanOrEqual(5);
+        // Woken again with ids it already processed: nothing is transformed twice.
+        processor.wake(woken.ids);
+        await processor.drain();
+        for (const t of [woken, others]) {
+          expect((await eventsOf(t.tenantId)).map((e) => e.key).sort()).toEqual(t.ids.map((_, i) => `id:evt_${i}#0`));
+          for (const id of t.ids) expect(await state(id)).toMatchObject({ processed: true, attempts: 1 });
+        }
+        expect(seen.filter((id) => woken.ids.includes(id) || others.ids.includes(id)).sort()).toEqual([...woken.ids, ...others.ids].sort());
+        expect(await state(leased.ids[0]!)).toMatchObject({ processed: false, attempts: 1 });
+      } finally {
+        await processor.close();
+      }
+    });
+
     it('retries a failing transform with backoff, then marks the delivery failed with its error; a connector\'s NonRetryableError fails at once', async () => {
       const t = await stored(2);
       let calls = 0;

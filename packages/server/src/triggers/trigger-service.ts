@@ -151,7 +151,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, prefix: `${keyPrefix}:triggers:rate:`, ...rate }) : createMemoryRateLimiter(rate),
     limits: options.ingressLimits ?? {},
     ...(options.endpointCacheMs === undefined ? {} : { cacheTtlMs: options.endpointCacheMs }),
-    onStored: () => processor.wake(),
+    onStored: (delivery) => processor.wake([delivery.id]),
     onError: (stage, error, endpointId) => log(stage === 'rate-limit' || stage === 'dedupe' ? 'warn' : 'error', `webhook ${stage} failed`, { endpoint: endpointId.slice(0, 6), error: errorText(error) }),
   });
   let polling = options.polling;

@@ -39,8 +39,8 @@ export interface WebhookIngressDeps {
    */
   cacheTtlMs?: number;
   onError?: (stage: string, error: unknown, endpointId: string) => void;
-  /** Told after a new delivery was stored (wakes the delivery processor). */
-  onStored?: () => void;
+  /** Told after a new delivery was stored (wakes the delivery processor with its id). */
+  onStored?: (delivery: { id: string }) => void;
 }
 
 /** The service's webhook ingress. */
@@ -79,6 +79,13 @@ interface EndpointRow {
   trigger: TriggerManifest | null;
 }
 
+interface CacheEntry {
+  value: Promise<ResolvedEndpoint | undefined>;
+  /** The value once the lookup settled. */
+  settled?: ResolvedEndpoint | undefined;
+  expires: number;
+}
+
 interface ResolvedEndpoint {
   endpoint: WebhookEndpoint;
   connector: string;
@@ -99,37 +106,40 @@ interface ResolvedEndpoint {
 export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   const { db, runtime, config } = deps;
   const ttl = deps.cacheTtlMs ?? 1000;
-  // Active endpoints only: an unknown id is always asked of the store, so enabling takes effect at once.
-  const cache = new Map<string, { value: ResolvedEndpoint; expires: number }>();
-  // What transforms need (any status, no secret), kept as long: one lookup per endpoint and second, not per delivery.
-  const targets = new Map<string, { value: ResolvedEndpoint; expires: number }>();
+  // Lookups in flight or done, per endpoint id, kept `ttl` ms. Concurrent requests share one lookup: when a busy
+  // endpoint's entry runs out, its 64 waiting requests would otherwise each run the (costly) resolve function.
+  // `cache` keeps active endpoints only (with their secret): an unknown id is asked of the store every time once the
+  // lookup settled, so enabling takes effect at once. `targets` is what transforms need (any status, no secret).
+  const cache = new Map<string, CacheEntry>();
+  const targets = new Map<string, CacheEntry>();
 
-  function remember(map: Map<string, { value: ResolvedEndpoint; expires: number }>, endpointId: string, value: ResolvedEndpoint, now: number): void {
-    if (ttl <= 0) return;
-    if (map.size >= MAX_CACHED_ENDPOINTS) map.delete(map.keys().next().value!);
-    map.set(endpointId, { value, expires: now + ttl });
-  }
-
-  async function transformTarget(endpointId: string): Promise<ResolvedEndpoint | undefined> {
+  function cached(map: Map<string, CacheEntry>, endpointId: string, withSecret: boolean): Promise<ResolvedEndpoint | undefined> {
     const now = Date.now();
-    const hit = cache.get(endpointId) ?? targets.get(endpointId);
+    const hit = map.get(endpointId);
     if (hit && hit.expires > now) return hit.value;
-    const value = await resolve(endpointId, false);
-    if (value) remember(targets, endpointId, value, now);
-    else targets.delete(endpointId);
+    const value = resolve(endpointId, withSecret);
+    if (ttl <= 0) return value;
+    const entry: CacheEntry = { value, expires: now + ttl };
+    if (map.size >= MAX_CACHED_ENDPOINTS) map.delete(map.keys().next().value!);
+    map.set(endpointId, entry);
+    const drop = () => {
+      if (map.get(endpointId) === entry) map.delete(endpointId);
+    };
+    value.then((resolved) => {
+      entry.settled = resolved;
+      if (!resolved || (withSecret && resolved.endpoint.status !== 'active')) drop();
+    }, drop);
     return value;
   }
 
-  async function cachedResolve(endpointId: string): Promise<ResolvedEndpoint | undefined> {
-    const now = Date.now();
+  async function transformTarget(endpointId: string): Promise<ResolvedEndpoint | undefined> {
     const hit = cache.get(endpointId);
-    if (hit && hit.expires > now) return hit.value;
-    const value = await resolve(endpointId, true);
-    if (value?.endpoint.status === 'active') {
-      remember(cache, endpointId, value, now);
-    } else {
-      cache.delete(endpointId);
-    }
+    if (hit?.settled && hit.expires > Date.now()) return hit.settled;
+    return cached(targets, endpointId, false);
+  }
+
+  async function cachedResolve(endpointId: string): Promise<ResolvedEndpoint | undefined> {
+    const value = await cached(cache, endpointId, true);
     return value?.endpoint.status === 'active' ? value : undefined;
   }
 
@@ -185,7 +195,8 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
     invalidateConnections(connectionIds) {
       const gone = new Set(connectionIds);
       for (const map of [cache, targets]) {
-        for (const [endpointId, entry] of map) if (gone.has(entry.value.connectionId)) map.delete(endpointId);
+        // Lookups still in flight may belong to these connections too.
+        for (const [endpointId, entry] of map) if (!entry.settled || gone.has(entry.settled.connectionId)) map.delete(endpointId);
       }
     },
     async receive(request) {
