@@ -120,6 +120,21 @@ for (const engine of testEngines(process.env)) {
       }
     });
 
+    it('still works everything off while ingress keeps storing: it yields a share of the time, never all of it', async () => {
+      const t = await stored(12);
+      const processor = createDeliveryProcessor({ db: store.db, pollMs: 60_000, batchSize: 3, busyShare: 0.2, transform: async (d) => [{ id: payloadOf(d).id }] });
+      // Ingress busy the whole time: a delivery id (of another process, unknown here) every few milliseconds.
+      const busy = setInterval(() => processor.wake([randomUUID()]), 3);
+      try {
+        processor.wake(t.ids);
+        await processor.drain();
+        expect((await eventsOf(t.tenantId)).map((e) => e.key).sort()).toEqual(t.ids.map((_, i) => `id:evt_${i}#0`).sort());
+      } finally {
+        clearInterval(busy);
+        await processor.close();
+      }
+    });
+
     it('retries a failing transform with backoff, then marks the delivery failed with its error; a connector\'s NonRetryableError fails at once', async () => {
       const t = await stored(2);
       let calls = 0;

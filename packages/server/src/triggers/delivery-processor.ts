@@ -37,6 +37,12 @@ export interface DeliveryProcessorOptions {
   maxAttempts?: number;
   /** Wait before attempt n + 1 after attempt n failed, ms (default 2 s × 4^(n-1), at most 10 min). */
   backoffMs?: (attempt: number) => number;
+  /**
+   * Share of the time the loop works while ingress is storing deliveries in this process (default 0.5; 1: never
+   * yields): after a batch it rests `batch time × (1 − share) / share` (at most a second), so requests get the cores
+   * first and the processor still gets at least this share. At full speed when no delivery arrived for 100 ms.
+   */
+  busyShare?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
 }
 
@@ -71,6 +77,10 @@ interface ClaimRow {
 const PERMANENT: ReadonlySet<ErrorCode> = new Set(['INVALID_INPUT', 'INVALID_OUTPUT', 'NON_RETRYABLE', 'NOT_FOUND']);
 const MAX_ERROR_TEXT = 1000;
 
+// Ingress counts as busy while deliveries arrived within this long; a rest lasts at most MAX_REST_MS.
+const INGRESS_QUIET_MS = 100;
+const MAX_REST_MS = 1000;
+
 const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attempt - 1));
 
 /**
@@ -94,6 +104,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   const leaseMs = options.leaseMs ?? 30_000;
   const maxAttempts = options.maxAttempts ?? 5;
   const backoff = options.backoffMs ?? defaultBackoff;
+  const busyShare = Math.min(1, Math.max(0.05, options.busyShare ?? 0.5));
   const log = options.log ?? (() => {});
   let started = false;
   let closed = false;
@@ -107,6 +118,23 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   const fresh: string[] = [];
   const maxFresh = 10_000;
   let sweepDue = true;
+  // When ingress last handed over delivery ids, and how to cut a rest short (close).
+  let lastWokenAt = -Infinity;
+  let endRest: (() => void) | undefined;
+
+  /** After a batch that took `ms`, while ingress is busy: leave the cores to it for a while. */
+  async function yieldToIngress(ms: number): Promise<void> {
+    if (busyShare >= 1 || closed || performance.now() - lastWokenAt > INGRESS_QUIET_MS) return;
+    const rest = Math.min(MAX_REST_MS, (ms * (1 - busyShare)) / busyShare);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, rest);
+      endRest = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    endRest = undefined;
+  }
 
   /**
    * Claims due deliveries: those among `ids` (looked up by primary key), or else the longest due (through the pending
@@ -227,8 +255,10 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       do {
         again = false;
         for (;;) {
+          const began = performance.now();
           const n = await runBatch();
           settled += n.settled;
+          if (n.claimed > 0) await yieldToIngress(performance.now() - began);
           if ((n.claimed === 0 && fresh.length === 0) || closed) break;
         }
       } while (again && !closed);
@@ -260,7 +290,10 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       kick();
     },
     wake(deliveryIds) {
-      if (deliveryIds) for (const id of deliveryIds) if (fresh.length < maxFresh) fresh.push(id);
+      if (deliveryIds && deliveryIds.length > 0) {
+        lastWokenAt = performance.now();
+        for (const id of deliveryIds) if (fresh.length < maxFresh) fresh.push(id);
+      }
       if (!started) this.start();
       else kick();
     },
@@ -271,6 +304,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     },
     async close() {
       closed = true;
+      endRest?.();
       if (timer) clearInterval(timer);
       timer = undefined;
       await running?.catch(() => 0);
