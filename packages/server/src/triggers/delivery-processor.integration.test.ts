@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
+import { listenForDeliveries } from './delivery-notifications.ts';
 import { createDeliveryProcessor, type ClaimedDelivery } from './delivery-processor.ts';
 import { createPgOutbox } from './pg-outbox.ts';
 
@@ -131,6 +132,34 @@ for (const engine of testEngines(process.env)) {
         expect((await eventsOf(t.tenantId)).map((e) => e.key).sort()).toEqual(t.ids.map((_, i) => `id:evt_${i}#0`).sort());
       } finally {
         clearInterval(busy);
+        await processor.close();
+      }
+    });
+
+    it('on PostgreSQL starts at once on deliveries another process stored, told by NOTIFY at their commit (no poll)', async (ctx) => {
+      if (!store.url) return ctx.skip();
+      const seen: string[] = [];
+      const processor = createDeliveryProcessor({ db: store.db, pollMs: 3_600_000, transform: async (d) => (seen.push(d.id), [{ id: payloadOf(d).id }]) });
+      let listening!: () => void;
+      const ready = new Promise<void>((resolve) => (listening = resolve));
+      const listener = listenForDeliveries({
+        connectionString: store.url,
+        onDeliveries: (ids) => {
+          if (ids.length === 0) listening();
+          processor.wake(ids, { fromIngress: false });
+        },
+      });
+      try {
+        processor.start();
+        await ready;
+        await processor.drain();
+        // Stored as another process's ingress stores them: nothing wakes this processor but the announcement.
+        const t = await stored(3);
+        const deadline = Date.now() + 20_000;
+        while (t.ids.some((id) => !seen.includes(id)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(seen.filter((id) => t.ids.includes(id)).sort()).toEqual([...t.ids].sort());
+      } finally {
+        await listener.close();
         await processor.close();
       }
     });

@@ -53,8 +53,10 @@ export interface DeliveryProcessor {
   /**
    * Says deliveries were stored: the loop runs soon (starting it if needed). With their ids, they are claimed by
    * primary key instead of through the pending index (cheaper while a busy endpoint leaves many processed rows behind).
+   * `fromIngress: false` (announcements from the store, see delivery-notifications.ts): ids this process was already
+   * given are ignored, no ids means "look for anything due", and the loop does not take it for ingress being busy.
    */
-  wake(deliveryIds?: readonly string[]): void;
+  wake(deliveryIds?: readonly string[], options?: { fromIngress?: boolean }): void;
   /** Processes batches until none is due now; resolves to how many deliveries were settled (processed or given up). */
   drain(): Promise<number>;
   /** Stops the loop; the batch in hand finishes first. */
@@ -117,6 +119,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   // dropped when this list was full.
   const fresh: string[] = [];
   const maxFresh = 10_000;
+  // Ids given lately (oldest first), so an announcement of this process's own deliveries adds no second claim.
+  const given = new Set<string>();
   let sweepDue = true;
   // When ingress last handed over delivery ids, and how to cut a rest short (close).
   let lastWokenAt = -Infinity;
@@ -289,10 +293,18 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       timer.unref();
       kick();
     },
-    wake(deliveryIds) {
+    wake(deliveryIds, wakeOptions) {
+      const fromIngress = wakeOptions?.fromIngress ?? true;
       if (deliveryIds && deliveryIds.length > 0) {
-        lastWokenAt = performance.now();
-        for (const id of deliveryIds) if (fresh.length < maxFresh) fresh.push(id);
+        if (fromIngress) lastWokenAt = performance.now();
+        for (const id of deliveryIds) {
+          if (given.has(id)) continue;
+          given.add(id);
+          if (given.size > maxFresh * 2) given.delete(given.values().next().value!);
+          if (fresh.length < maxFresh) fresh.push(id);
+        }
+      } else if (!fromIngress) {
+        sweepDue = true;
       }
       if (!started) this.start();
       else kick();

@@ -22,12 +22,23 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-const INSERT_SQL = `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body)
-  SELECT u.t, u.s, u.e, u.i, u.k, to_timestamp(u.r / 1000), u.h::jsonb, u.q::jsonb, decode(u.b, 'hex')
-  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(t, s, e, i, k, r, h, q, b, n)
-  ORDER BY u.n
-  ON CONFLICT (subscription_id, dedupe_key) DO NOTHING
-  RETURNING id::text, subscription_id::text, dedupe_key`;
+/** The channel new deliveries' ids are announced on at commit (comma-separated, up to 200 per notification). */
+export const DELIVERIES_CHANNEL = 'bos_trigger_deliveries';
+
+// The notifications go out with the commit of this one statement, so a listener never hears of a delivery it cannot
+// read yet; a batch that inserted nothing (all duplicates) announces nothing.
+const INSERT_SQL = `WITH inserted AS (
+    INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body)
+    SELECT u.t, u.s, u.e, u.i, u.k, to_timestamp(u.r / 1000), u.h::jsonb, u.q::jsonb, decode(u.b, 'hex')
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(t, s, e, i, k, r, h, q, b, n)
+    ORDER BY u.n
+    ON CONFLICT (subscription_id, dedupe_key) DO NOTHING
+    RETURNING id, subscription_id, dedupe_key
+  ), announced AS (
+    SELECT count(pg_notify('${DELIVERIES_CHANNEL}', ids)) AS n
+    FROM (SELECT string_agg(id::text, ',') AS ids FROM (SELECT id, (row_number() OVER ()) / 200 AS chunk FROM inserted) c GROUP BY chunk) g
+  )
+  SELECT inserted.id::text, inserted.subscription_id::text, inserted.dedupe_key FROM inserted, announced`;
 
 const EXISTING_SQL = `SELECT d.id::text, d.tenant_id::text, d.subscription_id::text, d.dedupe_key, d.processed_at IS NOT NULL AS processed
   FROM connectors.trigger_deliveries d JOIN unnest($1::uuid[], $2::text[]) AS u(s, k) ON d.subscription_id = u.s AND d.dedupe_key = u.k`;

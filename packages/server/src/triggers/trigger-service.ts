@@ -20,6 +20,7 @@ import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import { ProblemError } from '../http/problem.ts';
+import { listenForDeliveries, type DeliveryListener } from './delivery-notifications.ts';
 import { createDeliveryProcessor, type DeliveryProcessor } from './delivery-processor.ts';
 import { createPgOutbox } from './pg-outbox.ts';
 import { createSubscriptionSecrets, type SubscriptionSecrets } from './subscription-secrets.ts';
@@ -156,6 +157,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
   });
   let polling = options.polling;
   let timer: NodeJS.Timeout | undefined;
+  // On PostgreSQL, deliveries any process stores are announced (NOTIFY): the processor starts on them at once.
+  let listener: DeliveryListener | undefined;
   let renewing: Promise<number> | undefined;
 
   const triggerOf = (triggers: TriggerManifest[], name: string) => triggers.find((t) => t.name === name);
@@ -409,6 +412,9 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
 
     startRenewals(intervalMs = 60_000) {
       processor.start();
+      if (config.databaseUrl && db.engine === 'postgres' && !listener) {
+        listener = listenForDeliveries({ connectionString: config.databaseUrl, onDeliveries: (ids) => processor.wake(ids, { fromIngress: false }), log });
+      }
       if (timer) return;
       timer = setInterval(() => {
         void renewDue().catch((error: unknown) => log('error', 'trigger renewal sweep failed', { error: errorText(error) }));
@@ -420,6 +426,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       if (timer) clearInterval(timer);
       timer = undefined;
       await renewing?.catch(() => 0);
+      await listener?.close();
+      listener = undefined;
       await processor.close();
       await publisher?.close();
     },
