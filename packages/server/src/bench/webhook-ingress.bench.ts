@@ -10,6 +10,7 @@
 // Run: node packages/server/src/bench/webhook-ingress.bench.ts [seconds per route, default 6]
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -298,6 +299,9 @@ async function waitForBacklog(url: string, timeoutMs: number): Promise<{ backlog
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? '6');
+  // Other work on the machine changes every figure here: the load averages at the start and the end say how much.
+  const loadText = () => loadavg().map((n) => n.toFixed(2)).join(' / ');
+  const loadAtStart = loadText();
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     console.log('Skipped: the service-level webhook ingress bench needs DATABASE_URL (a PostgreSQL user that may create databases); it uses a throwaway database.');
@@ -419,6 +423,7 @@ async function main(): Promise<void> {
     console.log(`\nThis PostgreSQL commits ${Math.round(commitsPerSecond)} single-row transactions per second one after another (the WAL flush per commit); ingress commits each delivery once, many per commit (group commit).`);
     console.log(`\nDelivery processor (sandbox transform, events appended): after the rounds, ${drain.backlog} stored deliveries were waiting; the service worked them off in ${drain.seconds.toFixed(1)} s with no ingress load (${Math.round(drain.backlog / Math.max(drain.seconds, 0.001))}/s), using ${Math.round(drainCpu / Math.max(drain.backlog, 1))} µs of the service process's CPU per delivery (the sandbox's worker threads included) and ${drainPg === undefined ? 'n/a' : Math.round(drainPg / Math.max(drain.backlog, 1))} µs of PostgreSQL's.`);
     console.log(`\nGoal ≥ 5,000/s and ≥ 0.2× bare Fastify: ${service2xx >= 5000 ? 'met' : 'NOT met'} (${Math.round(service2xx)}/s) and ${service2xx >= 0.2 * bareRate ? 'met' : 'NOT met'} (${(service2xx / bareRate).toFixed(2)}×).`);
+    console.log(`\nLoad average (1 / 5 / 15 min) at the start ${loadAtStart}, at the end ${loadText()} (2 cores; this bench alone keeps about 2 busy).`);
     console.log(`\nKill test: the service process was SIGKILLed ${1.5} s into a run (${beforeKill.ok} answered 2xx, ${beforeKill.errors} failed or cut off), started again on the same database, and took ${afterRestart.ok} more (${afterRestart.errors} non-2xx).`);
     console.log(`Deliveries answered 2xx to the service over the whole run: ${acked.size}; stored: ${acked.size - lost}; **lost: ${lost}**. After the restart the backlog (${afterKill.backlog} deliveries) was worked off in ${afterKill.seconds.toFixed(1)} s.`);
     console.log(`Rows in the store (service and diagnostic deliveries): ${rows.length} deliveries, ${events} events; **${exactlyOne} deliveries with exactly one event**, ${notOne} with another number, ${unprocessed} unprocessed, ${failed} failed. (A delivery cut off by the kill may be stored without having been answered: the sender retries it and it is deduplicated.)`);

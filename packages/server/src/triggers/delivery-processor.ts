@@ -89,14 +89,16 @@ const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attem
  * The delivery processor: webhook ingress answers once the raw delivery is committed, and this turns stored
  * deliveries into events, in the background of every service process (and any process that creates it).
  *
- * A batch is claimed in a short transaction (`FOR UPDATE SKIP LOCKED`, so processes never take the same rows, then a
- * lease: `next_attempt_at` moves `leaseMs` ahead and `attempts` counts up). The transforms run outside any
- * transaction (a slow sandbox holds no locks and no transaction id back). Then one transaction appends every event
- * of the batch (keys `<dedupeKey>#<index>`, so a delivery transformed twice, after a lease ran out, still yields its
- * events once), marks those deliveries processed, and schedules failed ones again with backoff, or marks them
- * failed with their error once attempts run out or the connector says the delivery can never be turned into events.
- * A failed delivery's error is also shown on its subscription (`statusDetail`). Deliveries a killed process had
- * claimed are taken again when its lease ends; unclaimed ones left by it at the next sweep.
+ * A batch is claimed in one statement (`FOR UPDATE SKIP LOCKED`, so processes never take the same rows, then a
+ * lease: `next_attempt_at` moves `leaseMs` ahead and `attempts` counts up): deliveries it was woken with by primary
+ * key, else the longest due through the pending index (a sweep: every `pollMs`, and whenever no ids are left). The
+ * transforms run outside any transaction (a slow sandbox holds no locks and no transaction id back). Then one
+ * transaction appends every event of the batch (keys `<dedupeKey>#<index>`, so a delivery transformed twice, after a
+ * lease ran out, still yields its events once), marks those deliveries processed, and schedules failed ones again
+ * with backoff, or marks them failed with their error once attempts run out or the connector says the delivery can
+ * never be turned into events. A failed delivery's error is also shown on its subscription (`statusDetail`).
+ * Deliveries a killed process had claimed are taken again when its lease ends; unclaimed ones left by it at the next
+ * sweep. While ingress keeps waking it, it works at most `busyShare` of the time (see the option).
  */
 export function createDeliveryProcessor(options: DeliveryProcessorOptions): DeliveryProcessor {
   const { db } = options;
