@@ -13,8 +13,8 @@ export interface ServerConfig {
   /** Prefix of every Redis key, queue and cache entry of this deployment (`BOS_REDIS_PREFIX`, default `bos`). */
   redisPrefix: string;
   /**
-   * With Redis: whether `npm start` also consumes the execution queue (`BOS_API_WORKER`, default 1). Set 0 on API
-   * nodes when `npm run worker` processes do the executing.
+   * With Redis: whether `npm start` also consumes the execution queue and runs the background trigger work
+   * (`BOS_API_WORKER`, default 1). Set 0 on API nodes when `npm run worker` processes do both.
    */
   apiWorker: boolean;
   /** 32-byte key that encrypts stored credentials (`BOS_MASTER_KEY`, base64 or hex). */

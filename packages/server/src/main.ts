@@ -53,10 +53,13 @@ export async function startServer(
   // Webhook triggers and the events outbox; with REDIS_URL, replay dedupe and rate limits are shared by every
   // process and new events are pushed to BullMQ.
   const triggerRedis = config.redisUrl && runtime ? createRedis(config.redisUrl) : undefined;
+  // With REDIS_URL and BOS_API_WORKER=0 this process only receives: webhook transforms, renewals and polls run in
+  // `npm run worker` processes, as executions do.
+  const background = !config.redisUrl || config.apiWorker;
   const triggers: TriggerService | undefined =
-    runtime && vault ? createTriggerService({ db, runtime, vault, config, redis: triggerRedis, queuePrefix: keyspace(config.redisPrefix).queuePrefix, keyPrefix: config.redisPrefix, log: (level, message, data) => log(`[triggers] ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}`) }) : undefined;
+    runtime && vault ? createTriggerService({ db, runtime, vault, config, redis: triggerRedis, queuePrefix: keyspace(config.redisPrefix).queuePrefix, keyPrefix: config.redisPrefix, background, log: (level, message, data) => log(`[triggers] ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}`) }) : undefined;
   // Polling triggers: BullMQ repeatable jobs with REDIS_URL, in-process timers otherwise; scheduled once migrated.
-  const polling: ServicePolling | undefined = runtime && triggers ? createServicePolling({ config, db, runtime, outbox: triggers.outbox, log }) : undefined;
+  const polling: ServicePolling | undefined = runtime && triggers ? createServicePolling({ config, db, runtime, outbox: triggers.outbox, log, runPolls: background }) : undefined;
   if (polling) triggers?.setPollingHooks(polling.service);
   // With REDIS_URL: the response cache, the execution queue and (unless BOS_API_WORKER=0) a worker in this process.
   const scale: ScaleOut | undefined = config.redisUrl ? startScaleOut({ config, db, runtime, log }) : undefined;

@@ -41,6 +41,8 @@ export interface PollingServiceOptions {
   maxBackoffMs?: number;
   /** Told after each poll (metrics, tests); `locked`: another worker was polling that subscription. */
   onPoll?: (subscription: PollSubscription, outcome: PollOutcome | 'locked') => void;
+  /** With Redis: whether this process also runs polls (default true), or only schedules them for the workers that do. */
+  runPolls?: boolean;
   log?: (level: LogLevel, message: string, data?: unknown) => void;
 }
 
@@ -134,6 +136,7 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
         ...(options.queuePrefix ? { prefix: options.queuePrefix, lockPrefix: `${options.queuePrefix}:poll-lock:` } : {}),
         log,
         ...(options.onPoll ? { onPoll: options.onPoll } : {}),
+        ...(options.runPolls === false ? { runWorker: false } : {}),
       })
     : createInProcessScheduler({ poller, log, ...(options.onPoll ? { onPoll: options.onPoll } : {}) });
 

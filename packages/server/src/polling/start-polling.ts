@@ -22,6 +22,8 @@ export interface ServicePollingOptions {
   log: (line: string) => void;
   /** Told after each poll (tests, metrics). */
   onPoll?: (subscription: PollSubscription, outcome: PollOutcome | 'locked') => void;
+  /** With Redis: whether this process runs polls (default true) or only schedules them (API with `BOS_API_WORKER=0`). */
+  runPolls?: boolean;
 }
 
 const LEVELS: LogLevel[] = ['warn', 'error'];
@@ -42,6 +44,7 @@ export function createServicePolling(options: ServicePollingOptions): ServicePol
     redis,
     queuePrefix: `${config.redisPrefix}:bull`,
     ...(options.onPoll ? { onPoll: options.onPoll } : {}),
+    ...(options.runPolls === false && redis ? { runPolls: false } : {}),
     log: (level, message) => {
       if (LEVELS.includes(level)) log(`polling: ${message}`);
     },

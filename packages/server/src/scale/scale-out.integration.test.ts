@@ -1,12 +1,13 @@
 // Scale-out on real engines: the API (not executing itself) + two `npm run worker` child processes on one Redis and
 // one PostgreSQL; limits measured where they matter, at the loopback API the connectors call.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createVault } from '@businessos/connector-runtime';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { loadConfig } from '../config.ts';
 import { createTestPostgres, servicesRequired, type TestDb } from '../db/test-db.ts';
 import { startServer, type RunningServer } from '../main.ts';
 import { packConnector, scaffoldConnector, setVersion } from '../publishing/test-support.ts';
+import { createPgVaultStore } from '../vault/pg-vault-store.ts';
 import { keyspace } from './redis.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -23,6 +25,8 @@ const suite = databaseUrl && redisUrl ? describe : describe.skip;
 
 const WORKER_BIN = fileURLToPath(new URL('../../bin/worker.js', import.meta.url));
 const PER_TENANT = 5;
+// Slack's documented example signing secret (https://api.slack.com/authentication/verifying-requests-from-slack).
+const SLACK_SIGNING_SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const TOTAL = 10;
 
 /** A loopback API whose POST /v2/items is slow and which records how many calls were in flight, per API key. */
@@ -140,6 +144,7 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     BOS_EGRESS_ALLOW_LOOPBACK: '1',
     BOS_EXECUTIONS_PER_TENANT: String(PER_TENANT),
     BOS_EXECUTIONS_TOTAL: String(TOTAL),
+    BOS_OAUTH_APPS: JSON.stringify({ slack: { client_id: 'slack-app', client_secret: 'slack-secret', signing_secret: SLACK_SIGNING_SECRET } }),
   });
 
   beforeAll(async () => {
@@ -202,6 +207,43 @@ suite(`scale-out with Redis and PostgreSQL${databaseUrl && redisUrl ? '' : ': sk
     // Another tenant's cached answer is its own.
     expect((await call(publisher.key, 'GET', '/installations')).json()).toMatchObject({ items: [] });
   }, 180_000);
+
+  it('leaves webhook transforms to the worker processes when the API runs with BOS_API_WORKER=0', async () => {
+    const t = await createTenant('slack-events');
+    // The Slack connection as the OAuth callback would store it (the provider is not reachable from here).
+    const installed = await call(t.key, 'POST', '/marketplace/install/slack', { connectionName: 'slack' });
+    expect(installed.status, installed.text).toBeLessThan(300);
+    const installationId = (installed.json() as { installation: { id: string } }).installation.id;
+    const { rows } = await store.db.withTenant(t.tenantId, (tx) =>
+      tx.query<{ id: string }>("INSERT INTO connectors.connections (tenant_id, installation_id, name, fields) VALUES ($1, $2, 'slack', '{}') RETURNING id", [t.tenantId, installationId]),
+    );
+    const connectionId = rows[0]!.id;
+    const vault = createVault({ store: createPgVaultStore(store.db), masterKey: Buffer.from(masterKey, 'hex') });
+    await vault.putCredentials(t.tenantId, connectionId, { accessToken: 'xoxb-scale-out', tokenType: 'bot', fields: {} });
+    const enabled = await call(t.key, 'POST', `/connections/${connectionId}/triggers`, { trigger: 'newMessage' });
+    expect(enabled.status, enabled.text).toBe(201);
+    const sub = enabled.json() as { id: string; webhookUrl: string };
+
+    const message = JSON.stringify({ type: 'event_callback', team_id: 'T123ABC456', event_id: 'Ev-scale-out', event_time: 1355517523, event: { type: 'message', channel: 'C123ABC456', user: 'U123ABC456', text: 'Hello workers', ts: '1355517523.000005' } });
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = `v0=${createHmac('sha256', SLACK_SIGNING_SECRET).update(`v0:${ts}:${message}`).digest('hex')}`;
+    const delivered = await fetch(`${server.address}${new URL(sub.webhookUrl).pathname}`, {
+      method: 'POST',
+      body: message,
+      headers: { 'content-type': 'application/json', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature },
+    });
+    expect(delivered.status, await delivered.clone().text()).toBe(200);
+
+    // The API process stored the delivery and does no transforms; a worker process turns it into the event.
+    let items: { payload: { text?: string } }[] = [];
+    for (let i = 0; i < 300 && items.length === 0; i += 1) {
+      items = ((await call(t.key, 'GET', `/events?subscription=${sub.id}`)).json() as { items: typeof items }).items;
+      if (items.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(items).toHaveLength(1);
+    expect(items[0]!.payload).toMatchObject({ text: 'Hello workers' });
+    expect(workers.some((w) => w.output.join('').includes('trigger work started'))).toBe(true);
+  });
 
   it('runs executions of two tenants on two workers within the per-tenant and global limits, fairly, with usage', async () => {
     const tenants = [await createTenant('tenant-a'), await createTenant('tenant-b')];

@@ -65,6 +65,12 @@ export interface TriggerServiceOptions {
   endpointCacheMs?: number;
   /** Polling hooks, also settable later with {@link TriggerService.setPollingHooks}. */
   polling?: PollingHooks;
+  /**
+   * Whether this process runs the background trigger work (default true): the delivery processor (connector
+   * transforms) and subscription renewals. API processes with `BOS_API_WORKER=0` leave it to `npm run worker`; their
+   * ingress still stores deliveries durably, and a worker takes them up when PostgreSQL announces them.
+   */
+  background?: boolean;
   log?: (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
 }
 
@@ -152,7 +158,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, prefix: `${keyPrefix}:triggers:rate:`, ...rate }) : createMemoryRateLimiter(rate),
     limits: options.ingressLimits ?? {},
     ...(options.endpointCacheMs === undefined ? {} : { cacheTtlMs: options.endpointCacheMs }),
-    onStored: (delivery) => processor.wake([delivery.id]),
+    ...(options.background === false ? {} : { onStored: (delivery: { id: string }) => processor.wake([delivery.id]) }),
     onError: (stage, error, endpointId) => log(stage === 'rate-limit' || stage === 'dedupe' ? 'warn' : 'error', `webhook ${stage} failed`, { endpoint: endpointId.slice(0, 6), error: errorText(error) }),
   });
   let polling = options.polling;
@@ -411,6 +417,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     renewDue,
 
     startRenewals(intervalMs = 60_000) {
+      if (options.background === false) return;
       processor.start();
       if (config.databaseUrl && db.engine === 'postgres' && !listener) {
         listener = listenForDeliveries({ connectionString: config.databaseUrl, onDeliveries: (ids) => processor.wake(ids, { fromIngress: false }), log });
