@@ -234,7 +234,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
         );
         return;
       case 'done': {
-        slot.warm = new Set(msg.warmKeys);
+        if (msg.warmKeys) slot.warm = new Set(msg.warmKeys);
         if (msg.image && images) {
           // A store that fails only costs later cold starts their image.
           void Promise.resolve()

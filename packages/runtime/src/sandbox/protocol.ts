@@ -51,8 +51,9 @@ export type FromWorker =
   | { t: 'need-code'; id: number }
   | { t: 'host'; id: number; callId: number; op: 'request' | 'storeGet' | 'storeSet' | 'storeDelete'; args: string }
   | { t: 'log'; id: number; level: LogLevel; message: string; data?: string }
-  | { t: 'done'; id: number; ok: true; json: string; stats: DoneStats; warmKeys: string[]; image?: Uint8Array }
-  | { t: 'done'; id: number; ok: false; error: ErrorData; stats: DoneStats; warmKeys: string[]; image?: Uint8Array };
+  /** `warmKeys`: the worker's warm sandboxes, sent only when they changed since its last done message. */
+  | { t: 'done'; id: number; ok: true; json: string; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array }
+  | { t: 'done'; id: number; ok: false; error: ErrorData; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array };
 
 /** Identity of a warm sandbox: same tenant, same bundle bytes, same creation-time limits. */
 export function warmKeyOf(tenant: string, bundleKey: string, sha256: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): string {

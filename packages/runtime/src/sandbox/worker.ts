@@ -30,8 +30,13 @@ function send(message: FromWorker): void {
   port!.postMessage(message);
 }
 
-function warmKeys(): string[] {
-  return [...warm.keys()];
+/** The warm keys the pool was last told of: a done message carries the list only when it changed. */
+let sentWarm = new Set<string>();
+
+function warmKeys(): { warmKeys?: string[] } {
+  if (warm.size === sentWarm.size && [...warm.keys()].every((k) => sentWarm.has(k))) return {};
+  sentWarm = new Set(warm.keys());
+  return { warmKeys: [...sentWarm] };
 }
 
 function takeWarm(key: string): EngineSandbox | undefined {
@@ -95,7 +100,7 @@ async function run(msg: RunMessage): Promise<void> {
   if (msg.code !== undefined) {
     const digest = createHash('sha256').update(msg.code).digest('hex');
     if (digest !== msg.sha256.toLowerCase()) {
-      send({ t: 'done', id, ok: false, error: { code: 'INVALID_INPUT', message: `Bundle ${msg.bundleKey} does not match its sha256 (${msg.sha256}); reload it from the artifact store` }, stats: { hostCalls: 0, logBytes: 0, resultBytes: 0, warm: false }, warmKeys: warmKeys() });
+      send({ t: 'done', id, ok: false, error: { code: 'INVALID_INPUT', message: `Bundle ${msg.bundleKey} does not match its sha256 (${msg.sha256}); reload it from the artifact store` }, stats: { hostCalls: 0, logBytes: 0, resultBytes: 0, warm: false }, ...warmKeys() });
       return;
     }
     const image = msg.image ?? codeCache.get(msg.sha256)?.image;
@@ -164,13 +169,13 @@ async function run(msg: RunMessage): Promise<void> {
     if (stats.resultBytes > limits.maxResultBytes) {
       sandbox.dispose();
       finishStats();
-      send({ t: 'done', id, ok: false, error: { code: 'SANDBOX_QUOTA', message: `The connector's result is ${stats.resultBytes} bytes, over the ${limits.maxResultBytes} byte limit; return less data (paginate) or raise limits.maxResultBytes` }, stats, warmKeys: warmKeys() });
+      send({ t: 'done', id, ok: false, error: { code: 'SANDBOX_QUOTA', message: `The connector's result is ${stats.resultBytes} bytes, over the ${limits.maxResultBytes} byte limit; return less data (paginate) or raise limits.maxResultBytes` }, stats, ...warmKeys() });
       return;
     }
     if (sandbox.broken) sandbox.dispose();
     else putWarm(key, msg.bundleKey, sandbox);
     finishStats();
-    send({ t: 'done', id, ok: true, json, stats, warmKeys: warmKeys(), ...(image ? { image } : {}) });
+    send({ t: 'done', id, ok: true, json, stats, ...warmKeys(), ...(image ? { image } : {}) });
   } catch (reason) {
     if (sandbox) {
       if (sandbox.broken) sandbox.dispose();
@@ -180,7 +185,7 @@ async function run(msg: RunMessage): Promise<void> {
     const error = reason as ErrorData;
     // An image is only worth keeping from a load whose call did not break the sandbox.
     const image = msg.wantImage && sandbox && !sandbox.broken ? captured : undefined;
-    send({ t: 'done', id, ok: false, error: typeof error?.code === 'string' ? error : { code: 'SANDBOX_CRASH', message: String(reason) }, stats, warmKeys: warmKeys(), ...(image ? { image } : {}) });
+    send({ t: 'done', id, ok: false, error: typeof error?.code === 'string' ? error : { code: 'SANDBOX_CRASH', message: String(reason) }, stats, ...warmKeys(), ...(image ? { image } : {}) });
   }
 }
 
