@@ -114,6 +114,8 @@ export const RANK_LIMIT = 200;
  * How many matches of a search are counted (total and facets) exactly, like the "10,000+" of search engines. Counting
  * means visiting every match's row; beyond this many, counts stop at it and the result says they are lower bounds.
  * The results themselves are never cut: pages and ranking still come from every match (see bigPageStatement).
+ * One-word searches whose counts come from connectors.searchable_prefix_counts have exact facets at any size; their
+ * total is still capped at this limit.
  */
 export const COUNT_LIMIT = 10_000;
 
@@ -135,7 +137,7 @@ const ORDER: Record<SearchSort, string> = {
 // Parameters of every statement: $1 = category filter or NULL, $2 = page size, $3 = offset; with words, $4 = q,
 // $5 = the prefix tsquery text and, for relevance, $6 = the words as LIKE patterns (`%word%`).
 // Matches come from the view connectors.searchable_listings (migrations 007 and 009): the rows this tenant may find,
-// from the narrow table connectors.search_entries (kept by a trigger on connectors.marketplace), read so that `@@` and
+// from the narrow table connectors.search_entries (kept by triggers on connectors.marketplace), read so that `@@` and
 // `%` can use the GIN indexes on search and on name (trigram), which row-level security forbids.
 // One tsquery (the web-search form OR the prefix form), so the index is scanned once.
 const TSQUERY = `(websearch_to_tsquery('english', $4) || to_tsquery('english', $5::text))`;
@@ -161,7 +163,7 @@ function hitColumns(sort: SearchSort): { names: string; select: string } {
   };
 }
 
-// The page of `hits` (in sort order) with its listings' columns; `head` is prepended to every row.
+// The ids of the page of `hits`, in sort order (`ord`); PAGE_ROWS reads their listings.
 function pageOf(sort: SearchSort): string {
   return `page AS (
     SELECT id, row_number() OVER () AS ord FROM (
