@@ -23,7 +23,7 @@ export interface DeliveryListener {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Listens on PostgreSQL for new webhook deliveries (announced with NOTIFY at commit by the delivery writer, see
+ * Listens on PostgreSQL for new webhook deliveries (announced with NOTIFY by the delivery writer once committed, see
  * {@link DELIVERIES_CHANNEL}), so the delivery processor of every process starts on them at once instead of at its next
  * poll. One dedicated connection; when it drops, it connects again after `retryMs` and reports an empty list (look
  * for anything missed meanwhile). PGlite has no other processes: there the in-process wake-up suffices.

@@ -22,23 +22,21 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** The channel new deliveries' ids are announced on at commit (comma-separated, up to 200 per notification). */
+/** The channel new deliveries' ids are announced on after their commit (comma-separated, up to 200 per notification). */
 export const DELIVERIES_CHANNEL = 'bos_trigger_deliveries';
+const IDS_PER_NOTIFICATION = 200;
 
-// The notifications go out with the commit of this one statement, so a listener never hears of a delivery it cannot
-// read yet; a batch that inserted nothing (all duplicates) announces nothing.
-const INSERT_SQL = `WITH inserted AS (
-    INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body)
-    SELECT u.t, u.s, u.e, u.i, u.k, to_timestamp(u.r / 1000), u.h::jsonb, u.q::jsonb, decode(u.b, 'hex')
-    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(t, s, e, i, k, r, h, q, b, n)
-    ORDER BY u.n
-    ON CONFLICT (subscription_id, dedupe_key) DO NOTHING
-    RETURNING id, subscription_id, dedupe_key
-  ), announced AS (
-    SELECT count(pg_notify('${DELIVERIES_CHANNEL}', ids)) AS n
-    FROM (SELECT string_agg(id::text, ',') AS ids FROM (SELECT id, (row_number() OVER ()) / 200 AS chunk FROM inserted) c GROUP BY chunk) g
-  )
-  SELECT inserted.id::text, inserted.subscription_id::text, inserted.dedupe_key FROM inserted, announced`;
+const INSERT_SQL = `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body)
+  SELECT u.t, u.s, u.e, u.i, u.k, to_timestamp(u.r / 1000), u.h::jsonb, u.q::jsonb, decode(u.b, 'hex')
+  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(t, s, e, i, k, r, h, q, b, n)
+  ORDER BY u.n
+  ON CONFLICT (subscription_id, dedupe_key) DO NOTHING
+  RETURNING id::text, subscription_id::text, dedupe_key`;
+
+// Its own statement after the commit, not part of the INSERT: PostgreSQL serialises the commits of transactions
+// that NOTIFY (a database-wide lock held until the commit is flushed), which would make every delivery batch of
+// every process wait for the previous one's WAL flush. A transaction that only notifies writes no WAL.
+const NOTIFY_SQL = `SELECT pg_notify('${DELIVERIES_CHANNEL}', $1)`;
 
 const EXISTING_SQL = `SELECT d.id::text, d.tenant_id::text, d.subscription_id::text, d.dedupe_key, d.processed_at IS NOT NULL AS processed
   FROM connectors.trigger_deliveries d JOIN unnest($1::uuid[], $2::text[]) AS u(s, k) ON d.subscription_id = u.s AND d.dedupe_key = u.k`;
@@ -110,15 +108,33 @@ export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}
     });
   };
 
+  /** Tells other processes (LISTEN, see delivery-notifications.ts) about new deliveries; best effort, the sweep is the fallback. */
+  function announce(results: (StoredDeliveryRef | Error)[]): void {
+    if (db.engine !== 'postgres') return;
+    const ids = results.flatMap((r) => (r instanceof Error || r.duplicate ? [] : [r.id]));
+    for (let i = 0; i < ids.length; i += IDS_PER_NOTIFICATION) {
+      void db.query(NOTIFY_SQL, [ids.slice(i, i + IDS_PER_NOTIFICATION).join(',')]).catch(() => undefined);
+    }
+  }
+
   async function run(batch: Pending[]): Promise<void> {
     try {
-      settle(batch, await writeBatch(db, batch.map((p) => p.input)));
+      const results = await writeBatch(db, batch.map((p) => p.input));
+      settle(batch, results);
+      announce(results);
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.reject(error);
         return;
       }
-      await Promise.all(batch.map((p) => writeBatch(db, [p.input]).then((r) => settle([p], r), p.reject)));
+      await Promise.all(
+        batch.map((p) =>
+          writeBatch(db, [p.input]).then((r) => {
+            settle([p], r);
+            announce(r);
+          }, p.reject),
+        ),
+      );
     }
   }
 
