@@ -116,20 +116,19 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
     return { memory, runtime, context: runtime.newContext() };
   }
 
-  /** A blank for these limits: the spare when it fits, and a new spare is prepared after. */
+  function effectiveLimits(limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): { memoryBytes: number; maxStackBytes: number } {
+    return {
+      memoryBytes: Math.max(MIN_MEMORY_BYTES, Math.floor(limits.memoryBytes / PAGE_BYTES) * PAGE_BYTES),
+      maxStackBytes: Math.min(MAX_STACK_BYTES, Math.max(64 * 1024, limits.maxStackBytes)),
+    };
+  }
+
+  /** A blank for these limits: the spare when one is ready for them, otherwise a new one. */
   async function nextBlank(memoryBytes: number, maxStackBytes: number, initialBytes: number): Promise<Blank> {
     if (initialBytes > MIN_MEMORY_BYTES) return blank(memoryBytes, maxStackBytes, initialBytes);
     const key = `${memoryBytes}/${maxStackBytes}`;
     const reuse = spare && spareKey === key ? spare : undefined;
-    spare = undefined;
-    spareKey = key;
-    setImmediate(() => {
-      if (spare || spareKey !== key) return;
-      spare = blank(memoryBytes, maxStackBytes);
-      spare.catch(() => {
-        spare = undefined;
-      });
-    });
+    if (reuse) spare = undefined;
     return reuse ?? blank(memoryBytes, maxStackBytes);
   }
 
@@ -146,10 +145,21 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
 
   return {
     name: 'quickjs',
+    prepare(limits) {
+      // Called by the worker when it is idle: building a blank while a guest awaits a host answer would delay it.
+      const { memoryBytes, maxStackBytes } = effectiveLimits(limits);
+      const key = `${memoryBytes}/${maxStackBytes}`;
+      if (spare && spareKey === key) return;
+      spareKey = key;
+      const made = blank(memoryBytes, maxStackBytes);
+      spare = made;
+      made.catch(() => {
+        if (spare === made) spare = undefined;
+      });
+    },
     async create(code, limits, deadlineAt, image) {
-      const memoryBytes = Math.max(MIN_MEMORY_BYTES, Math.floor(limits.memoryBytes / PAGE_BYTES) * PAGE_BYTES);
-      const maxStackBytes = Math.min(MAX_STACK_BYTES, Math.max(64 * 1024, limits.maxStackBytes));
-      const effective = { memoryBytes, maxStackBytes };
+      const effective = effectiveLimits(limits);
+      const { memoryBytes, maxStackBytes } = effective;
       const decoded = usableImage(image, memoryBytes);
       let ready: Blank;
       try {

@@ -192,7 +192,12 @@ async function run(msg: RunMessage): Promise<void> {
 port.on('message', (msg: ToWorker) => {
   switch (msg.t) {
     case 'run':
-      void run(msg);
+      // Once no job is in flight, build the blank the next cold start will take (not while a guest awaits the host).
+      void run(msg).finally(() =>
+        setImmediate(() => {
+          if (pendingHost.size === 0) engine.prepare?.(msg.limits);
+        }),
+      );
       break;
     case 'host-result': {
       const calls = pendingHost.get(msg.id);
