@@ -35,6 +35,9 @@ for (const engine of testEngines(process.env)) {
       await expect.poll(row).toHaveLength(1);
       expect((await row())[0]).toMatchObject({ build: engineBuildId() });
       expect((await row())[0]!.size).toBeGreaterThan(0);
+      // Stored gzip-compressed: the row holds far fewer bytes than the image.
+      const stored = (await store.db.query<{ n: number; size: number }>('SELECT octet_length(image) AS n, size FROM connectors.sandbox_images WHERE sha256 = $1', [bundle.sha256])).rows[0]!;
+      expect(stored.n * 2).toBeLessThan(stored.size);
 
       // A second pool with its own (empty) in-process cache: only the table can give it the image.
       const second = createSandboxPool({ workers: 1, images: createDbImageStore(store.db) });
@@ -53,6 +56,16 @@ for (const engine of testEngines(process.env)) {
       expect(await images.prune(engineBuildId())).toBe(1);
       const builds = (await store.db.withTenant(null, (tx) => tx.query<{ build: string }>('SELECT build FROM connectors.sandbox_images'))).rows.map((r) => r.build);
       expect(builds).toEqual([engineBuildId()]);
+    });
+
+    it('reads raw rows as they are and refuses a damaged compressed row', async () => {
+      const sha = 'b'.repeat(64);
+      await store.db.query("INSERT INTO connectors.sandbox_images (build, sha256, image, size) VALUES ('raw-build', $1, '\\x0102030405', 5)", [sha]);
+      expect([...((await createDbImageStore(store.db).get('raw-build', sha)) ?? [])]).toEqual([1, 2, 3, 4, 5]);
+      await store.db.query("INSERT INTO connectors.sandbox_images (build, sha256, image, size) VALUES ('damaged-build', $1, '\\x1f8b0800000000000003ffff', 9)", [sha]);
+      const errors: string[] = [];
+      expect(await createDbImageStore(store.db, { onError: (op) => errors.push(op) }).get('damaged-build', sha)).toBeUndefined();
+      expect(errors).toEqual(['get']);
     });
 
     it('reports a failing table and answers no image', async () => {
