@@ -145,7 +145,9 @@ describe('starting from an image', () => {
     const image = (await engine.create(code, limits, later())).captureImage!()!;
     const damaged = image.slice(0, image.byteLength - 10);
     const otherBuild = new Uint8Array(Buffer.from(Buffer.from(image).toString('latin1').replace(/"build":"qjs-[0-9a-f]{4}/, '"build":"qjs-ffff'), 'latin1'));
-    for (const bad of [damaged, otherBuild]) {
+    // An image of other code, whatever key a store filed it under, never starts this code.
+    const otherCode = (await engine.create(`${code}\n// another build of the bundle`, limits, later())).captureImage!()!;
+    for (const bad of [damaged, otherBuild, otherCode]) {
       const sandbox = await engine.create(code, limits, later(), bad);
       expect(sandbox.restored).toBe(false);
       expect(await run(sandbox, 'ping')).toMatchObject({ calls: 1 });

@@ -1,7 +1,7 @@
 // QuickJS engine: every sandbox is its own WebAssembly instance with its own WebAssembly.Memory whose
 // maximum is the sandbox's memory cap, so no guest allocation (strings, arrays, typed arrays) can go past it.
 // The compiled WebAssembly.Module is shared; instances, memories, runtimes and contexts are not.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as variantModule from '@jitl/quickjs-wasmfile-release-sync';
 import {
   newQuickJSWASMModuleFromVariant,
@@ -27,6 +27,20 @@ interface RuntimeInternals {
 interface ContextInternals {
   ctx: { value: number };
   memory: { heapValueHandle(pointer: number): QuickJSHandle };
+}
+
+/**
+ * The wrapper internals images need, or undefined when this version of quickjs-emscripten lays them out otherwise
+ * (images are then neither captured nor restored, and bundles are parsed as before).
+ */
+function internalsOf(runtime: QuickJSRuntime, context: QuickJSContext): { rt: number; ctx: number; heapValueHandle(pointer: number): QuickJSHandle } | undefined {
+  const r = runtime as unknown as Partial<RuntimeInternals>;
+  const c = context as unknown as Partial<ContextInternals>;
+  const rt = r.rt?.value;
+  const ctx = c.ctx?.value;
+  const memory = c.memory;
+  if (typeof rt !== 'number' || typeof ctx !== 'number' || typeof memory?.heapValueHandle !== 'function') return undefined;
+  return { rt, ctx, heapValueHandle: (pointer) => memory.heapValueHandle(pointer) };
 }
 type WasmModule = object;
 const Wasm = (globalThis as unknown as {
@@ -133,11 +147,12 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
   }
 
   /** The image decoded, when it belongs to this build and fits these limits; otherwise the bundle is parsed. */
-  function usableImage(image: Uint8Array | undefined, memoryBytes: number): DecodedImage | undefined {
+  function usableImage(image: Uint8Array | undefined, memoryBytes: number, code: string): DecodedImage | undefined {
     if (!image || !imageBuild) return undefined;
     try {
       const decoded = decodeImage(image);
-      return decoded.header.build === imageBuild && decoded.header.byteLength <= memoryBytes ? decoded : undefined;
+      // Bound to the exact code it was taken from, whatever key a store filed it under.
+      return decoded.header.build === imageBuild && decoded.header.byteLength <= memoryBytes && decoded.header.code === codeDigest(code) ? decoded : undefined;
     } catch {
       return undefined;
     }
@@ -160,14 +175,28 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
     async create(code, limits, deadlineAt, image) {
       const effective = effectiveLimits(limits);
       const { memoryBytes, maxStackBytes } = effective;
-      const decoded = usableImage(image, memoryBytes);
+      const decoded = usableImage(image, memoryBytes, code);
       let ready: Blank;
       try {
         ready = await nextBlank(memoryBytes, maxStackBytes, decoded?.header.byteLength ?? MIN_MEMORY_BYTES);
       } catch (error) {
         throw classifyEngineFault(error, effective);
       }
-      return instantiate(ready, { code, image: decoded, build: imageBuild, blanks }, effective, deadlineAt, options.interrupts ?? true);
+      const interrupts = options.interrupts ?? true;
+      if (decoded) {
+        try {
+          return instantiate(ready, { code, image: decoded, build: imageBuild, blanks }, effective, deadlineAt, interrupts);
+        } catch (error) {
+          if (!(error instanceof RestoreFailed)) throw error;
+          // The image could not be applied (that instance is discarded): parse the bundle in a new blank instead.
+          try {
+            ready = await blank(memoryBytes, maxStackBytes);
+          } catch (again) {
+            throw classifyEngineFault(again, effective);
+          }
+        }
+      }
+      return instantiate(ready, { code, image: undefined, build: imageBuild, blanks }, effective, deadlineAt, interrupts);
     },
   };
 }
@@ -337,10 +366,11 @@ function instantiate(
   let runHandle: QuickJSHandle | undefined;
   let connectorHandle: QuickJSHandle | undefined;
   const pointers = source.image?.header.pointers;
+  const internals = source.image ? internalsOf(runtime, context) : undefined;
   if (
-    source.image && pointers &&
-    pointers.rt === (runtime as unknown as RuntimeInternals).rt.value &&
-    pointers.ctx === (context as unknown as ContextInternals).ctx.value &&
+    source.image && pointers && internals &&
+    pointers.rt === internals.rt &&
+    pointers.ctx === internals.ctx &&
     pointers.run !== undefined && pointers.connector !== undefined &&
     source.image.header.byteLength <= memory.buffer.byteLength
   ) {
@@ -354,14 +384,13 @@ function instantiate(
       applyImage(bytes, source.image, source.blanks.dirty);
       runtime.setMemoryLimit(limits.memoryBytes - 4 * 1024 * 1024);
       runtime.setMaxStackSize(limits.maxStackBytes);
-      const handles = (context as unknown as ContextInternals).memory;
-      runHandle = handles.heapValueHandle(pointers.run);
-      connectorHandle = handles.heapValueHandle(pointers.connector);
+      runHandle = internals.heapValueHandle(pointers.run);
+      connectorHandle = internals.heapValueHandle(pointers.connector);
       restored = true;
     } catch (error) {
       broken = true;
       dispose();
-      throw classifyEngineFault(error, limits);
+      throw new RestoreFailed(error);
     }
   } else try {
     const factory = context.evalCode(GUEST_PRELUDE, 'bos-prelude.js');
@@ -409,13 +438,14 @@ function instantiate(
       return restored;
     },
     captureImage() {
-      if (!source.build || !pristine || broken || disposed || memory.buffer.byteLength > MAX_IMAGE_BYTES) return undefined;
+      const internals = internalsOf(runtime, context);
+      if (!internals || !source.build || !pristine || broken || disposed || memory.buffer.byteLength > MAX_IMAGE_BYTES) return undefined;
       return captureImage(new Uint8Array(memory.buffer), source.build, {
-        rt: (runtime as unknown as RuntimeInternals).rt.value,
-        ctx: (context as unknown as ContextInternals).ctx.value,
+        rt: internals.rt,
+        ctx: internals.ctx,
         run: run.value as unknown as number,
         connector: connector.value as unknown as number,
-      });
+      }, codeDigest(code));
     },
     get memoryBytes() {
       return memory.buffer.byteLength;
@@ -513,6 +543,17 @@ function nextSeed(): string {
   const seed = seeds.toString('hex', seedAt, seedAt + 16);
   seedAt += 16;
   return seed;
+}
+
+function codeDigest(code: string): string {
+  return createHash('sha256').update(code).digest('hex');
+}
+
+/** An image that passed its checks still failed to apply; the engine then parses the bundle instead. */
+class RestoreFailed extends Error {
+  constructor(cause: unknown) {
+    super('The sandbox image could not be restored', { cause });
+  }
 }
 
 function safe<T>(fn: () => T, fallback: T): T {

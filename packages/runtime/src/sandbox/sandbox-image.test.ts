@@ -11,12 +11,12 @@ function memoryWith(bytes: number, writes: [offset: number, value: number][]): U
 
 describe('sandbox images', () => {
   const source = memoryWith(64 * IMAGE_CHUNK_BYTES, [[10, 1], [5 * IMAGE_CHUNK_BYTES + 7, 2], [40 * IMAGE_CHUNK_BYTES, 3]]);
-  const image = captureImage(source, 'build-a', { rt: 100, ctx: 200, run: 300, connector: 400 });
+  const image = captureImage(source, 'build-a', { rt: 100, ctx: 200, run: 300, connector: 400 }, 'c'.repeat(64));
 
   it('keeps only non-zero chunks and decodes to the same header', () => {
     const decoded = decodeImage(image);
     expect([...decoded.chunks]).toEqual([0, 5, 40]);
-    expect(decoded.header).toMatchObject({ build: 'build-a', byteLength: source.byteLength, pointers: { rt: 100, ctx: 200, run: 300, connector: 400 }, count: 3 });
+    expect(decoded.header).toMatchObject({ build: 'build-a', byteLength: source.byteLength, pointers: { rt: 100, ctx: 200, run: 300, connector: 400 }, code: 'c'.repeat(64), count: 3 });
     expect(image.byteLength).toBeLessThan(4 * IMAGE_CHUNK_BYTES + 512);
   });
 
@@ -47,11 +47,13 @@ describe('sandbox images', () => {
     expect(() => decodeImage(new Uint8Array(4))).toThrow(/wrong magic/);
     expect(() => decodeImage(image.subarray(0, image.byteLength - 1))).toThrow(/length does not match/);
     const header = Buffer.from(image).toString('latin1');
-    const badFormat = Buffer.from(header.replace('"format":1', '"format":9'), 'latin1');
+    const badFormat = Buffer.from(header.replace('"format":2', '"format":9'), 'latin1');
     expect(() => decodeImage(new Uint8Array(badFormat))).toThrow(/format 9/);
     const badPointer = Buffer.from(header.replace('"rt":100', '"rt":1.5'), 'latin1');
     // Same length keeps the offsets valid; only the pointer check can refuse it.
     expect(badPointer.byteLength).toBe(image.byteLength);
     expect(() => decodeImage(new Uint8Array(badPointer))).toThrow(/bad pointers/);
+    const noDigest = Buffer.from(header.replace('"code":"cccc', '"code":"xxxx'), 'latin1');
+    expect(() => decodeImage(new Uint8Array(noDigest))).toThrow(/no code digest/);
   });
 });

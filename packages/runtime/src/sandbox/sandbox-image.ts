@@ -11,7 +11,7 @@
 export const IMAGE_CHUNK_BYTES = 4096;
 const MAGIC = 'BOSIMG1\n';
 /** Bump when the capture layout or what the engine sets up before the bundle (the prelude contract) changes. */
-export const IMAGE_FORMAT = 1;
+export const IMAGE_FORMAT = 2;
 /** An image larger than this is not worth keeping (the bundle's heap is far beyond a normal connector's). */
 export const MAX_IMAGE_BYTES = 32 * 1024 * 1024;
 
@@ -24,6 +24,8 @@ export interface ImageHeader {
   byteLength: number;
   /** Engine pointers (runtime, context, the glue's run function, the connector export). */
   pointers: Record<string, number>;
+  /** sha256 (hex) of the bundle code the image was taken from: an image only ever starts that code. */
+  code: string;
   count: number;
 }
 
@@ -37,9 +39,9 @@ export interface DecodedImage {
 }
 
 /** Encodes the non-zero chunks of `memory` with their header. */
-export function captureImage(memory: Uint8Array, build: string, pointers: Record<string, number>): Uint8Array {
+export function captureImage(memory: Uint8Array, build: string, pointers: Record<string, number>, code: string): Uint8Array {
   const kept = dirtyChunks(memory);
-  const header: ImageHeader = { format: IMAGE_FORMAT, build, byteLength: memory.byteLength, pointers, count: kept.length };
+  const header: ImageHeader = { format: IMAGE_FORMAT, build, byteLength: memory.byteLength, pointers, code, count: kept.length };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const indexAt = align4(MAGIC.length + 4 + headerBytes.length);
   const dataAt = indexAt + kept.length * 4;
@@ -78,6 +80,7 @@ export function decodeImage(bytes: Uint8Array): DecodedImage {
   if (header.format !== IMAGE_FORMAT) fail(`format ${String(header.format)}, expected ${IMAGE_FORMAT}`);
   if (!Number.isInteger(count) || count < 0 || !Number.isInteger(byteLength) || byteLength <= 0 || byteLength % IMAGE_CHUNK_BYTES !== 0) fail('bad sizes');
   if (typeof pointers !== 'object' || pointers === null || !Object.values(pointers).every((p) => Number.isInteger(p) && p > 0 && p < byteLength)) fail('bad pointers');
+  if (typeof header.code !== 'string' || !/^[0-9a-f]{64}$/.test(header.code)) fail('no code digest');
   const indexAt = align4(MAGIC.length + 4 + headerLength);
   const dataAt = indexAt + count * 4;
   if (dataAt + count * IMAGE_CHUNK_BYTES !== bytes.byteLength) fail('length does not match the chunk count');
