@@ -12,10 +12,8 @@ import { allowLoopbackFromEnv, createServiceRuntime, type ServiceRuntime } from 
 import { seedBundledConnectors } from './marketplace/seed.ts';
 import { startScaleOut, type ScaleOut } from './scale/scale-out.ts';
 import { createPgVaultStore } from './vault/pg-vault-store.ts';
-import { createServicePolling, type ServicePolling } from './polling/start-polling.ts';
 import type { PollingService } from './polling/polling-service.ts';
-import { createRedis, keyspace } from './scale/redis.ts';
-import { createTriggerService, type TriggerService } from './triggers/trigger-service.ts';
+import { createTriggerWork, type TriggerWork } from './triggers/trigger-work.ts';
 import { registerWebApp } from '@businessos/web/serve';
 
 /** A running service and how to stop it. */
@@ -50,17 +48,11 @@ export async function startServer(
   const vault = masterKey ? createVault({ store: createPgVaultStore(db), masterKey, previousMasterKeys: given.previousMasterKeys }) : undefined;
   // One runtime (and sandbox pool) for the process; loopback egress only when explicitly asked (tests, development).
   const runtime: ServiceRuntime | undefined = vault ? createServiceRuntime({ db, vault, config, allowLoopback: options.allowLoopbackEgress === true, ...(options.runtimeConfig ? { runtimeConfig: options.runtimeConfig } : {}) }) : undefined;
-  // Webhook triggers and the events outbox; with REDIS_URL, replay dedupe and rate limits are shared by every
-  // process and new events are pushed to BullMQ.
-  const triggerRedis = config.redisUrl && runtime ? createRedis(config.redisUrl) : undefined;
-  // With REDIS_URL and BOS_API_WORKER=0 this process only receives: webhook transforms, renewals and polls run in
-  // `npm run worker` processes, as executions do.
-  const background = !config.redisUrl || config.apiWorker;
-  const triggers: TriggerService | undefined =
-    runtime && vault ? createTriggerService({ db, runtime, vault, config, redis: triggerRedis, queuePrefix: keyspace(config.redisPrefix).queuePrefix, keyPrefix: config.redisPrefix, background, log: (level, message, data) => log(`[triggers] ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}`) }) : undefined;
-  // Polling triggers: BullMQ repeatable jobs with REDIS_URL, in-process timers otherwise; scheduled once migrated.
-  const polling: ServicePolling | undefined = runtime && triggers ? createServicePolling({ config, db, runtime, outbox: triggers.outbox, log, runPolls: background }) : undefined;
-  if (polling) triggers?.setPollingHooks(polling.service);
+  // Webhook triggers, the events outbox and polling. With REDIS_URL and BOS_API_WORKER=0 this process only receives:
+  // webhook transforms, renewals and polls run in `npm run worker` processes, as executions do.
+  const triggerWork: TriggerWork | undefined =
+    runtime && vault ? createTriggerWork({ db, runtime, vault, config, background: !config.redisUrl || config.apiWorker, log }) : undefined;
+  const triggers = triggerWork?.triggers;
   // With REDIS_URL: the response cache, the execution queue and (unless BOS_API_WORKER=0) a worker in this process.
   const scale: ScaleOut | undefined = config.redisUrl ? startScaleOut({ config, db, runtime, log }) : undefined;
   if (options.allowLoopbackEgress) log('BOS_EGRESS_ALLOW_LOOPBACK=1: connectors may call loopback addresses over http (test/development only).');
@@ -76,9 +68,7 @@ export async function startServer(
     for (const outcome of await seedBundledConnectors(store)) {
       if (outcome.status === 'failed') log(`Bundled connector ${outcome.packageName} was not added to the catalogue: ${outcome.error}`);
     }
-    await polling?.service.start();
-    // Webhook subscriptions that expire at the provider are re-registered before they lapse.
-    triggers?.startRenewals();
+    await triggerWork?.start();
     await scale?.cache.invalidate({ catalog: true });
     // The in-process worker is listed as live before the service reports ready.
     await scale?.worker?.ready;
@@ -94,9 +84,7 @@ export async function startServer(
   } catch (error) {
     await startup.catch(() => {});
     await scale?.close();
-    await polling?.close();
-    await triggers?.close();
-    await triggerRedis?.quit().catch(() => undefined);
+    await triggerWork?.close();
     await runtime?.close();
     await db.close();
     throw error;
@@ -116,9 +104,7 @@ export async function startServer(
         // The in-process worker drains the jobs in hand (recording their outcome) before the runtime stops.
         await scale?.close().catch((error: unknown) => log(`Closing the execution queue failed: ${(error as Error).message}`));
         // Polls in progress finish before the runtime they run on stops; BullMQ schedules stay for the next start.
-        await polling?.close().catch((error: unknown) => log(`Stopping polling triggers failed: ${(error as Error).message}`));
-        await triggers?.close().catch((error: unknown) => log(`Stopping webhook triggers failed: ${(error as Error).message}`));
-        await triggerRedis?.quit().catch(() => undefined);
+        await triggerWork?.close();
         // Flush buffered usage and stop the sandbox pool while the store is still open.
         await runtime?.close().catch((error: unknown) => log(`Closing the connector runtime failed: ${(error as Error).message}`));
         // Let start-up work finish its transaction before the store closes under it.
@@ -128,7 +114,7 @@ export async function startServer(
     })();
     return stopping;
   };
-  return { app, db, address, startup, polling: polling?.service, stop };
+  return { app, db, address, startup, polling: triggerWork?.polling.service, stop };
 }
 
 /**

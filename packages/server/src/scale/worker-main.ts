@@ -4,11 +4,10 @@ import { configOrReport, type ServerConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { openDb } from '../db/open.ts';
 import { allowLoopbackFromEnv, createServiceRuntime } from '../execution/service-runtime.ts';
-import { createServicePolling } from '../polling/start-polling.ts';
-import { createTriggerService } from '../triggers/trigger-service.ts';
+import { createTriggerWork } from '../triggers/trigger-work.ts';
 import { createPgVaultStore } from '../vault/pg-vault-store.ts';
 import { startExecutionWorker } from './execution-worker.ts';
-import { createRedis, keyspace } from './redis.ts';
+import { keyspace } from './redis.ts';
 
 /** How long a starting worker waits for Redis before it gives up with a message. */
 const READY_TIMEOUT_MS = 15_000;
@@ -74,22 +73,9 @@ export async function workerMain(): Promise<number> {
   log('execution worker started', { worker: worker.id, queue: `${keys.queuePrefix}:${keys.queueName}`, perTenant: config.limits.executionsPerTenant, total: config.limits.executionsTotal, store: path.basename(new URL(config.databaseUrl!).pathname), loopbackEgress: allowLoopback });
   // Trigger work, as in an API process: webhook deliveries any process stored (PostgreSQL announces them; a sweep
   // finds what was missed) are transformed into events here, expiring subscriptions renewed, poll jobs run.
-  const triggerRedis = createRedis(config.redisUrl!);
-  const triggers = createTriggerService({
-    db,
-    runtime,
-    vault,
-    config,
-    redis: triggerRedis,
-    queuePrefix: keys.queuePrefix,
-    keyPrefix: config.redisPrefix,
-    log: (level, message, data) => log(`triggers ${level}: ${message}`, data),
-  });
-  const polling = createServicePolling({ config, db, runtime, outbox: triggers.outbox, log: (line) => log(line) });
-  triggers.setPollingHooks(polling.service);
-  triggers.startRenewals();
+  const triggerWork = createTriggerWork({ db, runtime, vault, config, background: true, log: (line) => log(line) });
   try {
-    log('trigger work started', { worker: worker.id, pollingSubscriptions: await polling.service.start() });
+    log('trigger work started', { worker: worker.id, pollingSubscriptions: await triggerWork.start() });
   } catch (error) {
     log('polling subscriptions could not be scheduled; their existing schedules still run', { worker: worker.id, error: (error as Error).message });
   }
@@ -102,9 +88,7 @@ export async function workerMain(): Promise<number> {
         try {
           await worker.close();
           // Polls and transforms in hand finish before the runtime they run on stops.
-          await polling.close().catch((error: unknown) => console.error(`Stopping polling triggers failed: ${(error as Error).message}`));
-          await triggers.close().catch((error: unknown) => console.error(`Stopping trigger work failed: ${(error as Error).message}`));
-          await triggerRedis.quit().catch(() => undefined);
+          await triggerWork.close();
           // Flushes buffered usage records while the store is still open.
           await runtime.close();
         } catch (error) {
