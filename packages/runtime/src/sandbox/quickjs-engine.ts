@@ -147,12 +147,12 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
   }
 
   /** The image decoded, when it belongs to this build and fits these limits; otherwise the bundle is parsed. */
-  function usableImage(image: Uint8Array | undefined, memoryBytes: number, code: string): DecodedImage | undefined {
+  function usableImage(image: Uint8Array | undefined, memoryBytes: number, codeSha256: () => string): DecodedImage | undefined {
     if (!image || !imageBuild) return undefined;
     try {
       const decoded = decodeImage(image);
       // Bound to the exact code it was taken from, whatever key a store filed it under.
-      return decoded.header.build === imageBuild && decoded.header.byteLength <= memoryBytes && decoded.header.code === codeDigest(code) ? decoded : undefined;
+      return decoded.header.build === imageBuild && decoded.header.byteLength <= memoryBytes && decoded.header.code === codeSha256() ? decoded : undefined;
     } catch {
       return undefined;
     }
@@ -172,10 +172,13 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
         if (spare === made) spare = undefined;
       });
     },
-    async create(code, limits, deadlineAt, image) {
+    async create(code, limits, deadlineAt, image, knownSha256) {
+      // The pool's worker has verified the code's sha256 already; hash it here only when a caller did not say.
+      let digest = knownSha256?.toLowerCase();
+      const codeSha256 = () => (digest ??= codeDigest(code));
       const effective = effectiveLimits(limits);
       const { memoryBytes, maxStackBytes } = effective;
-      const decoded = usableImage(image, memoryBytes, code);
+      const decoded = usableImage(image, memoryBytes, codeSha256);
       let ready: Blank;
       try {
         ready = await nextBlank(memoryBytes, maxStackBytes, decoded?.header.byteLength ?? MIN_MEMORY_BYTES);
@@ -185,7 +188,7 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
       const interrupts = options.interrupts ?? true;
       if (decoded) {
         try {
-          return instantiate(ready, { code, image: decoded, build: imageBuild, blanks }, effective, deadlineAt, interrupts);
+          return instantiate(ready, { code, codeSha256, image: decoded, build: imageBuild, blanks }, effective, deadlineAt, interrupts);
         } catch (error) {
           if (!(error instanceof RestoreFailed)) throw error;
           // The image could not be applied (that instance is discarded): parse the bundle in a new blank instead.
@@ -196,7 +199,7 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
           }
         }
       }
-      return instantiate(ready, { code, image: undefined, build: imageBuild, blanks }, effective, deadlineAt, interrupts);
+      return instantiate(ready, { code, codeSha256, image: undefined, build: imageBuild, blanks }, effective, deadlineAt, interrupts);
     },
   };
 }
@@ -210,6 +213,8 @@ interface Blank {
 /** What a sandbox starts from: the bundle's code, and an image of it to restore instead of parsing when usable. */
 interface SandboxSource {
   code: string;
+  /** sha256 (hex) of `code`, computed at most once. */
+  codeSha256: () => string;
   image: DecodedImage | undefined;
   /** Build id to stamp on images captured from this sandbox (none: capturing is off). */
   build: string | undefined;
@@ -445,7 +450,7 @@ function instantiate(
         ctx: internals.ctx,
         run: run.value as unknown as number,
         connector: connector.value as unknown as number,
-      }, codeDigest(code));
+      }, source.codeSha256());
     },
     get memoryBytes() {
       return memory.buffer.byteLength;

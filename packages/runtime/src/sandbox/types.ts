@@ -130,9 +130,10 @@ export interface SandboxEngine {
   readonly name: string;
   /**
    * Evaluates `code` (an ESM bundle with `export default` connector) in a fresh sandbox, or starts it from `image`
-   * (captured from the same code by the same engine build) when the engine can use it. Rejects with ErrorData.
+   * (captured from the same code by the same engine build) when the engine can use it. `codeSha256` is the caller's
+   * verified digest of `code`, if it has one (else the engine hashes the code when an image needs it). Rejects with ErrorData.
    */
-  create(code: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>, deadlineAt: number, image?: Uint8Array): Promise<EngineSandbox>;
+  create(code: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>, deadlineAt: number, image?: Uint8Array, codeSha256?: string): Promise<EngineSandbox>;
   /** Prepares, in idle time, what the next `create` with these limits needs (a blank instance), so it starts faster. */
   prepare?(limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): void;
 }

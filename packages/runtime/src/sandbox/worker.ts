@@ -153,7 +153,7 @@ async function run(msg: RunMessage): Promise<void> {
   };
   try {
     if (!sandbox) {
-      sandbox = await engine.create(code!, limits, msg.deadlineAt, config.images === false ? undefined : cached?.image);
+      sandbox = await engine.create(code!, limits, msg.deadlineAt, config.images === false ? undefined : cached?.image, msg.sha256);
       if (sandbox.restored) stats.restored = true;
       else if (config.images !== false && cached) {
         // First load of this code here: keep its image (taken before the call, so no tenant data) for the next
