@@ -167,3 +167,17 @@ export default defineConnector({
     expect((await cli(root, 'validate', join(root, 'does-not-exist'))).code).toBe(EXIT.ENVIRONMENT);
   });
 });
+
+describe('bos-connector as a process', () => {
+  it('exits quietly with its own code when the reader of its output goes away (`bos-connector --help | true`)', async () => {
+    const errPath = join(tmpdir(), `bos-cli-epipe-${process.pid}.txt`);
+    // The reader (`true`) has exited before the CLI starts writing, so its first write meets a closed pipe (EPIPE).
+    const { stdout } = await promisify(execFile)('bash', ['-c', '{ sleep 0.3; exec "$NODE" "$BIN" --help; } 2>"$ERR" | true; echo "status=${PIPESTATUS[0]}"'], {
+      env: { ...process.env, NODE: process.execPath, BIN, ERR: errPath },
+    });
+    const stderr = readFileSync(errPath, 'utf8');
+    rmSync(errPath, { force: true });
+    expect(stderr).toBe('');
+    expect(stdout.trim()).toBe('status=0');
+  });
+});

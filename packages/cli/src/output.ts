@@ -9,8 +9,22 @@ export interface Output {
   err(text: string): void;
 }
 
+/**
+ * Exits quietly when the reader of stdout or stderr goes away (`bos-connector --help | head`), as Unix tools do,
+ * instead of dying on an unhandled EPIPE with a stack trace.
+ */
+function exitOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  if (stream.listenerCount('error') > 0) return;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 /** The process's real streams. */
 export function createProcessOutput(): Output {
+  exitOnBrokenPipe(process.stdout);
+  exitOnBrokenPipe(process.stderr);
   return {
     out: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     err: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
