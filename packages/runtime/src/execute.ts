@@ -25,6 +25,8 @@ import { createTokenRefresher, type ConnectionStore, type PlatformConfig, type T
 import { createRedactor, secretsOf } from './redact.ts';
 import { createCircuitBreakers, type CircuitBreakerOptions, type CircuitBreakers } from './resilience/circuit-breaker.ts';
 import { defaultRetryPolicy, retryDelayMs, type RetryPolicy } from './resilience/retry.ts';
+import { vetGuestError } from './sandbox/guest-errors.ts';
+import { DEFAULT_SANDBOX_LIMITS } from './sandbox/pool.ts';
 import type { SandboxCall, SandboxHost, SandboxLimits, SandboxPool } from './sandbox/types.ts';
 import { createUsageMeter, type UsageMeter, type UsageSink } from './usage/usage.ts';
 import type { Vault } from './vault/vault.ts';
@@ -105,6 +107,16 @@ export interface TriggerInput extends Target {
   input?: unknown;
 }
 
+/** Several webhook deliveries of one trigger, transformed in one execution (see {@link Runtime.transformDeliveries}). */
+export interface TransformBatchInput extends Target {
+  trigger: string;
+  /** The deliveries, each as the single `transform` step takes it. */
+  inputs: unknown[];
+}
+
+/** One delivery's outcome in a batch: its events, or why it could not be transformed. */
+export type TransformOutcome<T = unknown> = { ok: true; events: T[] } | { ok: false; error: ErrorData };
+
 /** Facts about one execution. */
 export interface ExecutionMeta {
   executionId: string;
@@ -151,6 +163,14 @@ export interface Runtime {
   authenticate(input: Target): Promise<ExecutionResult<{ ok: true; checked: boolean; status?: number }>>;
   /** One trigger step: subscribe, unsubscribe, transform (a webhook delivery) or poll. */
   executeTrigger<T = unknown>(input: TriggerInput): Promise<ExecutionResult<T>>;
+  /**
+   * The `transform` step of one trigger for several deliveries in one sandbox execution (one load, one credential
+   * read, one thread round trip), with one outcome per delivery in order: a delivery that fails or returns events
+   * outside the trigger's output schema fails alone. The whole call rejects only for what concerns them all (an
+   * unknown trigger, a sandbox violation, a guest that breaks the batch protocol); callers may then transform the
+   * deliveries one by one to find the culprit. Metered as one execution.
+   */
+  transformDeliveries<T = unknown>(input: TransformBatchInput): Promise<ExecutionResult<TransformOutcome<T>[]>>;
   /** Dry load: evaluates a bundle in the sandbox and answers its validated manifest (no network, no credentials). */
   loadManifest(bundle: { code: string; sha256?: string }): Promise<ConnectorManifest>;
   /** Loads (or answers the cached) connector version. */
@@ -586,6 +606,46 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           }
         },
       });
+    },
+    async transformDeliveries<T>(input: TransformBatchInput): Promise<ExecutionResult<TransformOutcome<T>[]>> {
+      const label = `trigger:${input.trigger}:transform`;
+      const checkTrigger = (manifest: ConnectorManifest) => {
+        if (!manifest.triggers.some((t) => t.name === input.trigger)) {
+          throw new ConnectorError('NOT_FOUND', `Connector ${manifest.name}@${manifest.version} has no trigger "${input.trigger}"`);
+        }
+      };
+      let schema: JsonSchema | undefined;
+      let what = '';
+      const result = await run<unknown>(input, {
+        label,
+        call: { kind: 'transforms', trigger: input.trigger, inputs: input.inputs },
+        idempotent: true,
+        reuseCredentials: true,
+        check(manifest) {
+          checkTrigger(manifest);
+          schema = manifest.triggers.find((t) => t.name === input.trigger)?.output;
+          what = `event of ${manifest.name}.${input.trigger}`;
+        },
+        validateOutput(_manifest, value) {
+          if (!Array.isArray(value) || value.length !== input.inputs.length) {
+            throw new ConnectorError('INVALID_OUTPUT', `The sandbox answered a batch of ${input.inputs.length} transforms with ${Array.isArray(value) ? value.length : typeof value} outcomes`);
+          }
+        },
+      });
+      // Only for the wording of memory and stack faults (the pool has checked the limits themselves).
+      const limits = { ...DEFAULT_SANDBOX_LIMITS, ...config.sandboxLimits };
+      const outcomes = (result.data as unknown[]).map((raw): TransformOutcome<T> => {
+        const outcome = (typeof raw === 'object' && raw !== null ? raw : {}) as { ok?: unknown; value?: unknown; error?: unknown };
+        if (outcome.ok !== true) return { ok: false, error: vetGuestError(outcome.error, limits) };
+        if (!Array.isArray(outcome.value)) return { ok: false, error: { code: 'INVALID_OUTPUT', message: `The transform of ${input.trigger} returned ${outcome.value === null ? 'null' : typeof outcome.value}, not an array of events` } };
+        try {
+          outcome.value.forEach((event, i) => assertSchema(schema, event, what, 'INVALID_OUTPUT', `/${i}`));
+        } catch (error) {
+          return { ok: false, error: toErrorData(error) };
+        }
+        return { ok: true, events: outcome.value as T[] };
+      });
+      return { data: outcomes, meta: result.meta };
     },
     async loadManifest(bundle) {
       const sha = sha256Hex(bundle.code);

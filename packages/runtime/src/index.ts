@@ -11,6 +11,8 @@ export type {
   Runtime,
   RuntimeConfig,
   RuntimeDeps,
+  TransformBatchInput,
+  TransformOutcome,
   TriggerInput,
 } from './execute.ts';
 export { systemClock, silentLogger } from './clock.ts';

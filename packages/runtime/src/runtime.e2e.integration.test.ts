@@ -23,7 +23,8 @@ async function bundle(source: string): Promise<string> {
 }
 
 const source = (origin: string) => `
-import { defineConnector, defineAction, ApiKeyAuth } from '@businessos/connector-sdk';
+import { defineConnector, defineAction, defineTrigger, ApiKeyAuth } from '@businessos/connector-sdk';
+let seen = 0;
 export default defineConnector({
   name: 'shop', version: '1.2.0', baseUrl: '${origin}/api', auth: new ApiKeyAuth({ name: 'X-Api-Key' }),
   test: { path: '/me' },
@@ -49,6 +50,26 @@ export default defineConnector({
       },
     }),
     defineAction({ name: 'spin', description: 'Never ends', async execute() { for (;;) {} } }),
+  ],
+  triggers: [
+    defineTrigger({
+      name: 'orderEvent', description: 'Order webhooks',
+      output: { type: 'object', properties: { id: { type: 'string' }, seen: { type: 'number' } }, required: ['id'] },
+      webhook: {
+        topic: 'orders/create',
+        async transform(delivery) {
+          const body = delivery.body;
+          seen += 1;
+          if (body.kind === 'throw') throw new Error('cannot read delivery ' + body.n);
+          if (body.kind === 'claim') throw { code: 'SANDBOX_DEADLINE', message: 'pretending the host stopped me' };
+          if (body.kind === 'typed') throw { code: 'NON_RETRYABLE', message: 'not an order' };
+          if (body.kind === 'scalar') return 5;
+          if (body.kind === 'wrong') return [{ id: 3 }];
+          if (body.kind === 'spin') for (;;) {}
+          return [{ id: 'o' + body.n, seen }];
+        },
+      },
+    }),
   ],
 });
 `;
@@ -108,7 +129,7 @@ describe('runtime end to end (real sandbox, loopback API)', () => {
   it('tests the connection and reads the manifest from a bundle', async () => {
     expect((await runtime.authenticate(target)).data).toEqual({ ok: true, checked: true, status: 200 });
     const manifest = await runtime.loadManifest({ code: (await runtime.load('shop', '1.2.0')).code });
-    expect(manifest).toMatchObject({ name: 'shop', version: '1.2.0', hosts: [expect.stringMatching(/^127\.0\.0\.1:\d+$/)], actions: [expect.objectContaining({ name: 'getOrder', idempotent: true }), expect.anything(), expect.anything()] });
+    expect(manifest).toMatchObject({ name: 'shop', version: '1.2.0', hosts: [expect.stringMatching(/^127\.0\.0\.1:\d+$/)], actions: [expect.objectContaining({ name: 'getOrder', idempotent: true }), expect.anything(), expect.anything()], triggers: [expect.objectContaining({ name: 'orderEvent' })] });
   });
 
   it('validates params before the sandbox runs, and contains a runaway guest', async () => {
@@ -116,5 +137,36 @@ describe('runtime end to end (real sandbox, loopback API)', () => {
     await expect(runtime.execute({ ...target, action: 'spin' })).rejects.toMatchObject({ code: 'SANDBOX_DEADLINE' });
     // The host keeps serving.
     expect((await runtime.execute({ ...target, action: 'getOrder', params: { id: '2' } })).data).toEqual({ id: '2', total: 99.5 });
+  });
+
+  it('transforms a batch of deliveries in one execution, each failing or succeeding on its own', async () => {
+    const delivery = (body: Record<string, unknown>) => ({ headers: {}, query: {}, body, rawBody: JSON.stringify(body) });
+    const kinds = ['ok', 'throw', 'claim', 'typed', 'scalar', 'wrong', 'ok'];
+    const before = (await runtime.flushUsage(), usage.query({ tenant: 'tenant-a' }).length);
+    const result = await runtime.transformDeliveries({ ...target, trigger: 'orderEvent', inputs: kinds.map((kind, n) => delivery({ kind, n })) });
+    const outcomes = result.data;
+    expect(outcomes).toHaveLength(kinds.length);
+    expect(outcomes[0]).toEqual({ ok: true, events: [{ id: 'o0', seen: expect.any(Number) }] });
+    expect(outcomes[1]).toEqual({ ok: false, error: expect.objectContaining({ code: 'INTERNAL', message: expect.stringContaining('cannot read delivery 1') }) });
+    // A guest may not claim a code only the host assigns.
+    expect(outcomes[2]).toEqual({ ok: false, error: expect.objectContaining({ code: 'INTERNAL', message: 'pretending the host stopped me' }) });
+    expect(outcomes[3]).toEqual({ ok: false, error: expect.objectContaining({ code: 'NON_RETRYABLE' }) });
+    expect(outcomes[4]).toEqual({ ok: false, error: expect.objectContaining({ code: 'INVALID_OUTPUT', message: expect.stringContaining('array of events') }) });
+    expect(outcomes[5]).toEqual({ ok: false, error: expect.objectContaining({ code: 'INVALID_OUTPUT', path: '/0/id' }) });
+    expect(outcomes[6]).toEqual({ ok: true, events: [{ id: 'o6', seen: expect.any(Number) }] });
+    // One after another in the same sandbox: the module's counter moved by one per delivery.
+    const seen = (i: number) => ((outcomes[i] as { events: { seen: number }[] }).events[0]!.seen);
+    expect(seen(6) - seen(0)).toBe(6);
+    await runtime.flushUsage();
+    const records = usage.query({ tenant: 'tenant-a' }).slice(before);
+    expect(records.filter((r) => r.action === 'trigger:orderEvent:transform')).toEqual([expect.objectContaining({ status: 'ok', executionId: result.meta.executionId })]);
+  });
+
+  it('fails a batch of transforms as a whole on a sandbox violation, and keeps serving', async () => {
+    const delivery = (body: Record<string, unknown>) => ({ headers: {}, query: {}, body, rawBody: JSON.stringify(body) });
+    await expect(runtime.transformDeliveries({ ...target, trigger: 'orderEvent', inputs: [delivery({ kind: 'ok', n: 1 }), delivery({ kind: 'spin', n: 2 })] })).rejects.toMatchObject({ code: 'SANDBOX_DEADLINE' });
+    await expect(runtime.transformDeliveries({ ...target, trigger: 'nope', inputs: [delivery({ kind: 'ok', n: 1 })] })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const again = await runtime.transformDeliveries({ ...target, trigger: 'orderEvent', inputs: [delivery({ kind: 'ok', n: 3 })] });
+    expect(again.data).toEqual([{ ok: true, events: [{ id: 'o3', seen: expect.any(Number) }] }]);
   });
 });

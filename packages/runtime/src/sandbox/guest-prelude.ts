@@ -91,6 +91,31 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed)
     var data = errorData(e);
     try { return '0' + stringify(data); } catch (inner) { return '0{"code":"INTERNAL","message":"unserialisable error"}'; }
   }
+  // Deliveries one after another (a connector may keep state between them, as between executions); each outcome
+  // on its own, so one failing delivery does not fail the others.
+  function transformEach(connector, trigger, inputs, env) {
+    var outcomes = [];
+    var i = 0;
+    function next() {
+      if (i >= inputs.length) return outcomes;
+      var input = inputs[i++];
+      var pending;
+      try {
+        pending = resolve(connector.executeTrigger(trigger, 'transform', input, env));
+      } catch (e) {
+        outcomes.push({ ok: false, error: errorData(e) });
+        return next();
+      }
+      return then.call(pending, function (value) {
+        outcomes.push({ ok: true, value: value === undefined ? null : value });
+        return next();
+      }, function (e) {
+        outcomes.push({ ok: false, error: errorData(e) });
+        return next();
+      });
+    }
+    return next();
+  }
   return function run(connector, callJson, connectionJson, seed) {
     reseed(seed);
     var job = parse(callJson);
@@ -106,6 +131,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed)
         case 'authenticate': pending = connector.authenticate(env); break;
         case 'action': pending = connector.executeAction(job.action, job.params, env); break;
         case 'trigger': pending = connector.executeTrigger(job.trigger, job.operation, job.input, env); break;
+        case 'transforms': pending = transformEach(connector, job.trigger, job.inputs, env); break;
         default: throw { code: 'INVALID_INPUT', message: 'Unknown call kind' };
       }
     } catch (e) {

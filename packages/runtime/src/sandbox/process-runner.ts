@@ -57,6 +57,17 @@ async function run(msg) {
       case 'authenticate': value = await connector.authenticate(env); break;
       case 'action': value = await connector.executeAction(call.action, call.params, env); break;
       case 'trigger': value = await connector.executeTrigger(call.trigger, call.operation, call.input, env); break;
+      case 'transforms':
+        value = [];
+        for (const input of call.inputs) {
+          try {
+            const one = await connector.executeTrigger(call.trigger, 'transform', input, env);
+            value.push({ ok: true, value: one === undefined ? null : one });
+          } catch (e) {
+            value.push({ ok: false, error: errorData(e) });
+          }
+        }
+        break;
       default: throw { code: 'INVALID_INPUT', message: 'Unknown call kind' };
     }
     const json = JSON.stringify(value);

@@ -7,6 +7,12 @@ export type SandboxCall =
   | { kind: 'action'; action: string; params: unknown }
   | { kind: 'trigger'; trigger: string; operation: 'subscribe' | 'unsubscribe' | 'transform' | 'poll'; input: unknown }
   | { kind: 'authenticate' }
+  /**
+   * Several webhook deliveries of one trigger transformed in one execution, one after another. The value is one
+   * outcome per input, in order: `{ ok: true, value }` or `{ ok: false, error }` (a failing delivery does not stop the
+   * others; the host vets each error's code as it does a whole execution's).
+   */
+  | { kind: 'transforms'; trigger: string; inputs: unknown[] }
   /** Dry load: evaluate the bundle and return `connector.manifest`. */
   | { kind: 'manifest' };
 

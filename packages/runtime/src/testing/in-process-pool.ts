@@ -33,7 +33,17 @@ export function createInProcessPool(connectors: Record<string, Connector>): Sand
         let value: unknown;
         if (call.kind === 'action') value = await connector.executeAction(call.action, copy(call.params), env);
         else if (call.kind === 'trigger') value = await connector.executeTrigger(call.trigger, call.operation, copy(call.input), env);
-        else if (call.kind === 'authenticate') value = await connector.authenticate(env);
+        else if (call.kind === 'transforms') {
+          const outcomes: unknown[] = [];
+          for (const input of call.inputs) {
+            try {
+              outcomes.push({ ok: true, value: (await connector.executeTrigger(call.trigger, 'transform', copy(input), env)) ?? null });
+            } catch (error) {
+              outcomes.push({ ok: false, error: toErrorData(error) });
+            }
+          }
+          value = outcomes;
+        } else if (call.kind === 'authenticate') value = await connector.authenticate(env);
         else value = connector.manifest;
         return { ok: true, value: copy(value) ?? null, stats: stats() };
       } catch (error) {

@@ -62,6 +62,53 @@ for (const engine of testEngines(process.env)) {
       }
     });
 
+    it('transforms one endpoint\'s deliveries in batches of at most 16, settles each delivery of a batch on its own, and goes one by one when a batch fails as a whole', async () => {
+      const many = await stored(20);
+      const mixed = await stored(4);
+      const broken = await stored(3);
+      const lone = await stored(1);
+      const calls: { subscriptionId: string; size: number }[] = [];
+      const singles: string[] = [];
+      const processor = createDeliveryProcessor({
+        db: store.db,
+        async transform(d) {
+          singles.push(d.subscriptionId);
+          if (d.subscriptionId === broken.subscriptionId && payloadOf(d).n === 1) throw new NonRetryableError('delivery 1 is unreadable');
+          return [{ id: payloadOf(d).id, single: true }];
+        },
+        async transformMany(ds) {
+          calls.push({ subscriptionId: ds[0]!.subscriptionId, size: ds.length });
+          expect(new Set(ds.map((d) => d.subscriptionId)).size).toBe(1);
+          // As a sandbox violation would: the whole call fails, so its deliveries are transformed one by one.
+          if (ds[0]!.subscriptionId === broken.subscriptionId) throw new Error('the sandbox was stopped');
+          return ds.map((d) => (d.subscriptionId === mixed.subscriptionId && payloadOf(d).n === 2 ? new NonRetryableError('delivery 2 has no order') : [{ id: payloadOf(d).id, single: false }]));
+        },
+      });
+      try {
+        await processor.drain();
+        const sizes = (t: { subscriptionId: string }) => calls.filter((c) => c.subscriptionId === t.subscriptionId).map((c) => c.size);
+        expect(Math.max(...sizes(many))).toBeLessThanOrEqual(16);
+        expect(sizes(many).reduce((a, b) => a + b, 0)).toBe(20);
+        expect(singles.filter((s) => s === many.subscriptionId)).toEqual([]);
+        // One delivery of a batch failing fails only that delivery.
+        for (const [i, id] of mixed.ids.entries()) {
+          expect(await state(id)).toMatchObject(i === 2 ? { failed: true, processed: false, last_error: expect.stringContaining('delivery 2 has no order') } : { processed: true, failed: false });
+        }
+        expect((await eventsOf(mixed.tenantId)).map((e) => e.payload)).toEqual(expect.arrayContaining([{ id: 'evt_0', single: false }, { id: 'evt_3', single: false }]));
+        // The batch that failed as a whole: every delivery transformed on its own, the bad one failed alone.
+        expect(singles.filter((s) => s === broken.subscriptionId)).toHaveLength(3);
+        for (const [i, id] of broken.ids.entries()) {
+          expect(await state(id)).toMatchObject(i === 1 ? { failed: true, last_error: expect.stringContaining('delivery 1 is unreadable') } : { processed: true, failed: false });
+        }
+        // A lone delivery goes through transform: no batch of one.
+        expect(sizes(lone)).toEqual([]);
+        expect((await eventsOf(lone.tenantId)).map((e) => e.payload)).toEqual([{ id: 'evt_0', single: true }]);
+        expect(await eventsOf(many.tenantId)).toHaveLength(20);
+      } finally {
+        await processor.close();
+      }
+    });
+
     it('keeps exactly one event per delivery when two processes take the same deliveries (a lease ran out mid-transform)', async () => {
       const t = await stored(12);
       // leaseMs 0: every claim is already expired, so the second processor takes what the first is transforming.

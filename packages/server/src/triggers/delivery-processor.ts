@@ -23,6 +23,13 @@ export interface DeliveryProcessorOptions {
   db: Db;
   /** Turns one delivery into event payloads (the connector's transform step in the sandbox). */
   transform(delivery: ClaimedDelivery): Promise<unknown[]>;
+  /**
+   * Turns deliveries of one endpoint (same subscription) into events in one go: one outcome per delivery, in order
+   * (an array of events, or an Error for that delivery alone). A batch of a claim is grouped by endpoint and each
+   * group goes here when it has more than one delivery; when a group's call rejects, its deliveries are transformed
+   * one by one with `transform`, so one bad delivery cannot fail the others.
+   */
+  transformMany?: ((deliveries: ClaimedDelivery[]) => Promise<(unknown[] | Error)[]>) | undefined;
   /** Called with the events each batch inserted, after they are committed (pushing them to BullMQ). Must not throw. */
   publish?: ((events: OutboxEvent[]) => Promise<void>) | undefined;
   /** Deliveries claimed at a time (default 64). */
@@ -82,6 +89,9 @@ const MAX_ERROR_TEXT = 1000;
 // Ingress counts as busy while deliveries arrived within this long; a rest lasts at most MAX_REST_MS.
 const INGRESS_QUIET_MS = 100;
 const MAX_REST_MS = 1000;
+
+/** Deliveries of one endpoint transformed in one sandbox execution at most. */
+const MAX_GROUP = 16;
 
 const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attempt - 1));
 
@@ -184,22 +194,52 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     return claim();
   }
 
+  async function transformOne(delivery: ClaimedDelivery): Promise<unknown[] | Error> {
+    try {
+      const events = await options.transform(delivery);
+      return Array.isArray(events) ? events : new ConnectorError('INVALID_OUTPUT', `the transform returned ${typeof events}, not an array of events`);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(toErrorData(error).message);
+    }
+  }
+
+  /** A group of one endpoint's deliveries: in one call when possible, else (or when that call fails) one by one. */
+  async function transformGroup(group: ClaimedDelivery[]): Promise<(unknown[] | Error)[]> {
+    if (group.length > 1 && options.transformMany) {
+      try {
+        const outcomes = await options.transformMany(group);
+        if (outcomes.length === group.length) return outcomes.map((o) => (o instanceof Error || Array.isArray(o) ? o : new ConnectorError('INVALID_OUTPUT', 'the transform returned something other than an array of events')));
+        log('warn', 'a batch transform answered the wrong number of outcomes; transforming its deliveries one by one', { expected: group.length, got: outcomes.length });
+      } catch (error) {
+        log('warn', 'a batch transform failed as a whole; transforming its deliveries one by one', { deliveries: group.length, error: toErrorData(error).message });
+      }
+    }
+    const out: (unknown[] | Error)[] = [];
+    for (const delivery of group) out.push(await transformOne(delivery));
+    return out;
+  }
+
   async function transformAll(batch: ClaimedDelivery[]): Promise<(unknown[] | Error)[]> {
     const results: (unknown[] | Error)[] = new Array(batch.length);
+    // Without a batch transform every delivery is its own group, so `concurrency` of them run at once as before.
+    const groups = new Map<string, number[]>();
+    batch.forEach((delivery, i) => {
+      const key = options.transformMany ? `${delivery.endpointId}\u0000${delivery.subscriptionId}` : String(i);
+      const indexes = groups.get(key);
+      if (indexes) indexes.push(i);
+      else groups.set(key, [i]);
+    });
+    // At most MAX_GROUP per sandbox call: transforms that call the provider's API must all fit in one deadline.
+    const queue = [...groups.values()].flatMap((indexes) => Array.from({ length: Math.ceil(indexes.length / MAX_GROUP) }, (_, k) => indexes.slice(k * MAX_GROUP, (k + 1) * MAX_GROUP)));
     let next = 0;
     const lane = async () => {
-      while (next < batch.length) {
-        const i = next++;
-        const delivery = batch[i]!;
-        try {
-          const events = await options.transform(delivery);
-          results[i] = Array.isArray(events) ? events : new ConnectorError('INVALID_OUTPUT', `the transform returned ${typeof events}, not an array of events`);
-        } catch (error) {
-          results[i] = error instanceof Error ? error : new Error(toErrorData(error).message);
-        }
+      while (next < queue.length) {
+        const indexes = queue[next++]!;
+        const outcomes = await transformGroup(indexes.map((i) => batch[i]!));
+        indexes.forEach((at, k) => (results[at] = outcomes[k]!));
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, lane));
     return results;
   }
 

@@ -141,6 +141,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
   const processor: DeliveryProcessor = createDeliveryProcessor({
     db,
     transform: (delivery) => ingress.transform(delivery),
+    transformMany: (deliveries) => ingress.transformMany(deliveries),
     publish: publisher
       ? (events) => publisher.publish(events).catch((error: unknown) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }))
       : undefined,

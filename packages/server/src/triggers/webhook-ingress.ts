@@ -1,5 +1,5 @@
 import type { Vault } from '@businessos/connector-runtime';
-import { ConnectorError, type TriggerManifest, type WebhookDelivery } from '@businessos/connector-sdk';
+import { ConnectorError, fromErrorData, type TriggerManifest, type WebhookDelivery } from '@businessos/connector-sdk';
 import {
   handleDelivery,
   parseWebhookBody,
@@ -51,6 +51,11 @@ export interface WebhookIngress {
    * deliveries of subscriptions stopped since they were accepted; NOT_FOUND once the connection is gone.
    */
   transform(delivery: ClaimedDelivery): Promise<unknown[]>;
+  /**
+   * The transform of several deliveries of ONE endpoint in one sandbox execution: one outcome per delivery (its
+   * events, or an Error for it alone). Rejects for what concerns them all (connection gone, sandbox violation).
+   */
+  transformMany(deliveries: ClaimedDelivery[]): Promise<(unknown[] | Error)[]>;
   /** Forgets what is cached about an endpoint (after its subscription changed). */
   invalidate(endpointId: string): void;
   /** Forgets what is cached about every endpoint of these connections (before they are deleted). */
@@ -187,6 +192,32 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
         }),
       );
       return result.data;
+    },
+    async transformMany(deliveries) {
+      const first = deliveries[0];
+      if (!first) return [];
+      if (deliveries.some((d) => d.endpointId !== first.endpointId || d.subscriptionId !== first.subscriptionId || d.tenantId !== first.tenantId)) {
+        throw new ConnectorError('INTERNAL', 'transformMany takes deliveries of one endpoint only');
+      }
+      const target = await transformTarget(first.endpointId);
+      if (!target || target.endpoint.subscriptionId !== first.subscriptionId) {
+        throw new ConnectorError('NOT_FOUND', `the subscription ${first.subscriptionId} or its connection was deleted before the delivery was turned into events`);
+      }
+      const inputs = deliveries.map((delivery): WebhookDelivery => {
+        const { body, text } = parseWebhookBody(delivery.rawBody);
+        return { headers: delivery.headers, query: delivery.query, body, rawBody: text };
+      });
+      const result = await runtime.asTenant(first.tenantId, () =>
+        runtime.runtime.transformDeliveries({
+          tenant: first.tenantId,
+          connector: target.connector,
+          version: target.version,
+          trigger: target.endpoint.trigger.name,
+          inputs,
+          connection: { id: target.connectionId, fields: target.fields },
+        }),
+      );
+      return result.data.map((outcome) => (outcome.ok ? outcome.events : fromErrorData(outcome.error)));
     },
     invalidate(endpointId) {
       cache.delete(endpointId);
