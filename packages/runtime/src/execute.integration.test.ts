@@ -351,3 +351,26 @@ describe('createRuntime: triggers', () => {
     expect(await counted({ transformCredentialsTtlMs: 0 })).toEqual([3, 5, 6]);
   });
 });
+
+describe('createRuntime: secret connection fields stay out of URLs the connector writes', () => {
+  const vaulty = (origin: string) => defineConnector({
+    name: 'vaulty', version: '1.0.0', baseUrl: origin,
+    auth: new ApiKeyAuth({ name: 'X-Api-Key', fields: { region: { type: 'string', label: 'Region' }, signing: { type: 'string', label: 'Signing secret', secret: true } } }),
+    actions: [
+      defineAction({ name: 'toRegion', description: 'x', async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>(`${origin}/echo-headers?r={region}`)).data; } }),
+      defineAction({ name: 'toSigning', description: 'x', async execute(_p, ctx) { return (await ctx.http.get<Record<string, unknown>>(`${origin}/echo-headers?s={signing}`)).data; } }),
+    ],
+  });
+
+  it('fills a non-secret field into an absolute URL but refuses a secret one, which never reaches the provider', async () => {
+    const { runtime, vault } = await setup({}, [vaulty(api.origin)]);
+    await vault.putCredentials('t1', 'conn-v', { apiKey: API_KEY, fields: { region: 'eu', signing: 'whsec_supersecret_123' } });
+    const target = { tenant: 't1', connector: 'vaulty', version: '1.0.0', connection: { id: 'conn-v' } };
+    expect((await runtime.execute<{ query: string }>({ ...target, action: 'toRegion' })).data.query).toBe('?r=eu');
+    const before = api.requests.length;
+    await expect(runtime.execute({ ...target, action: 'toSigning' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('signing') });
+    expect(api.requests.length).toBe(before);
+    expect(JSON.stringify(api.requests)).not.toContain('whsec_supersecret_123');
+    await runtime.close();
+  });
+});

@@ -500,6 +500,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         const response = await egress.send({
           manifest,
           fields: ctx.allFields,
+          urlFields: ctx.guestFields,
           request,
           authorize: (t) => applyAuth(t, spec, credentials),
           stats: ctx.stats,
@@ -523,7 +524,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         try {
           if (ctx.attempt.ended) throw new ConnectorError('INTERNAL', 'The execution attempt that made this request has ended; the request was not sent');
           if (typeof request !== 'object' || request === null) throw new ConnectorError('INVALID_INPUT', 'A request must be an object { method, url }');
-          const url = resolveRequestUrl(manifest, ctx.allFields, request.url, undefined, ctx.baseUrlOverride);
+          const url = resolveRequestUrl(manifest, ctx.allFields, request.url, undefined, ctx.baseUrlOverride, ctx.guestFields);
           const breakerKey = `${manifest.name}|${url.host}`;
           let { response, token } = await send(request, breakerKey);
           if (response.status === 401 && oauthTarget && token && !refreshedAfter401) {

@@ -45,6 +45,16 @@ describe('redaction', () => {
     expect(basic.text(`Basic ${Buffer.from('user:hunter22').toString('base64')}`)).toBe(`Basic ${REDACTED}`);
   });
 
+  it('treats the user name of password-less basic auth as the secret (an API key sent as the user, as Stripe does)', () => {
+    const key = 'sk_test_4eC39HqLyjWDarjtT1zdp7dc';
+    const list = secretsOf({ username: key }, { type: 'basic' });
+    const redactor = createRedactor(list);
+    expect(redactor.text(`Basic ${Buffer.from(`${key}:`).toString('base64')}`)).toBe(`Basic ${REDACTED}`);
+    expect(redactor.text(`key ${key}`)).toBe(`key ${REDACTED}`);
+    // With a password, the user name alone is not a secret.
+    expect(secretsOf({ username: 'ada', password: 'hunter22' }, { type: 'basic' })).not.toContain('ada');
+  });
+
   it('ignores very short values', () => {
     expect(createRedactor(['ab']).text('abc')).toBe('abc');
   });

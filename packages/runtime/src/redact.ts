@@ -76,6 +76,11 @@ export function secretsOf(credentials: Credentials | undefined, spec?: AuthSpec,
   const c = credentials;
   const list = [c.apiKey, c.password, c.token, c.accessToken, c.refreshToken, ...extra];
   if (c.username !== undefined && c.password !== undefined) list.push(`${c.username}:${c.password}`);
+  if (spec?.type === 'basic' && c.username !== undefined && !c.password) {
+    // Basic auth with no password (Stripe's style: the API key is the user name): the user name is the secret, and
+    // the Authorization header carries base64("key:").
+    list.push(c.username, `${c.username}:`);
+  }
   for (const [name, field] of Object.entries(spec?.fields ?? {})) if (field.secret && c.fields?.[name]) list.push(c.fields[name]);
   return list.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

@@ -26,3 +26,18 @@ describe('addressDenial', () => {
     expect(addressDenial('example.com')).toMatch(/not an IP/);
   });
 });
+
+describe('addressDenial on IPv6 spellings of internal addresses', () => {
+  // WHATWG URL and the kernel write ::127.0.0.1 as ::7f00:1; ipaddr.js calls that range "unicast".
+  it.each(['::7f00:1', '::a00:1', '::a9fe:a9fe', '::808:808', '400::1', '64:ff9b:1::a00:1', 'fe80::1%eth0', 'fec0::1', '5f00::1', '2001::1', '2002:a9fe:a9fe::1'])(
+    'refuses %s',
+    (ip) => {
+      expect(addressDenial(ip)).toEqual(expect.any(String));
+      expect(addressDenial(ip, { allowLoopback: true })).toEqual(expect.any(String));
+    },
+  );
+
+  it('says why an IPv4-compatible address is refused', () => {
+    expect(addressDenial('::7f00:1')).toMatch(/::7f00:1 is not a global unicast IPv6 address/);
+  });
+});

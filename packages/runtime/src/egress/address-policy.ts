@@ -8,6 +8,10 @@ const DENIED_EXACT = new Set([
   'fd00:ec2::254', // AWS metadata over IPv6 (also unique-local)
 ]);
 
+// Only global unicast IPv6 is routable on the public internet; everything outside it (IPv4-compatible ::a.b.c.d,
+// NAT64, discard, unique-local, link-local, multicast, unassigned) can lead to an internal host.
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
+
 export interface AddressPolicyOptions {
   /** Allow 127.0.0.0/8 and ::1 (tests against loopback mock servers). Default false. */
   allowLoopback?: boolean;
@@ -16,7 +20,8 @@ export interface AddressPolicyOptions {
 /**
  * Says why an IP address must not be connected to, or undefined when it is a public unicast address.
  * Denied: private, loopback (unless allowed), link-local, CGNAT, multicast, broadcast, reserved and
- * documentation ranges, unique-local IPv6, IPv4-mapped/translated IPv6 forms, and cloud metadata addresses.
+ * documentation ranges, unique-local IPv6, IPv4-mapped/translated IPv6 forms, any IPv6 address outside global
+ * unicast 2000::/3, and cloud metadata addresses.
  */
 export function addressDenial(address: string, options: AddressPolicyOptions = {}): string | undefined {
   const text = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
@@ -33,6 +38,8 @@ export function addressDenial(address: string, options: AddressPolicyOptions = {
     if (v6.isIPv4MappedAddress()) return `${address} is an IPv4-mapped IPv6 address`;
     if (range === 'loopback' && options.allowLoopback) return undefined;
     if (range !== 'unicast') return `${address} is in the IPv6 ${range} range`;
+    // ipaddr.js calls unassigned space such as ::7f00:1 (IPv4-compatible 127.0.0.1) "unicast".
+    if (!v6.match(GLOBAL_UNICAST_V6)) return `${address} is not a global unicast IPv6 address (outside 2000::/3)`;
     return undefined;
   }
   if (range === 'loopback' && options.allowLoopback) return undefined;

@@ -40,6 +40,8 @@ export interface EgressCall {
   manifest: Pick<ConnectorManifest, 'name' | 'baseUrl' | 'hosts'>;
   /** Connection fields, for `{field}` placeholders in baseUrl and hosts. */
   fields: Record<string, string>;
+  /** The fields placeholders in the request's own absolute URL may use (default `fields`): the non-secret ones. */
+  urlFields?: Record<string, string>;
   request: HttpRequest;
   /** Adds credentials; called for the first hop and for redirect hops that stay on the same host. Answers the header names it set. */
   authorize?: (target: OutgoingTarget) => string[];
@@ -60,6 +62,9 @@ const DROPPED_HEADERS = new Set([
   'proxy-authorization', 'proxy-connection',
 ]);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+// The methods of HttpMethod. The request crosses the sandbox boundary as data, so the type alone does not hold:
+// TRACE would echo the credentials the host adds back to the connector, CONNECT would open a tunnel.
+const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
 // Abort reasons made once: building a DOMException per request shows up in profiles.
 const TIMEOUT_REASON = Object.freeze(Object.assign(new Error('request timed out'), { name: 'TimeoutError' }));
 const CANCEL_REASON = Object.freeze(Object.assign(new Error('request cancelled'), { name: 'AbortError' }));
@@ -173,8 +178,11 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
 
   async function send(call: EgressCall): Promise<HttpResponse> {
     const { manifest, fields, request } = call;
+    if (!METHODS.has(request.method)) {
+      throw new ConnectorError('INVALID_INPUT', `HTTP method ${JSON.stringify(request.method)} is not supported; use one of ${[...METHODS].join(', ')}`, { path: '/method' });
+    }
     const check = { anyPort: allowLoopback, allowHttp: allowLoopback };
-    let url = resolveRequestUrl(manifest, fields, request.url, request.query, call.baseUrlOverride);
+    let url = resolveRequestUrl(manifest, fields, request.url, request.query, call.baseUrlOverride, call.urlFields ?? fields);
     assertUrlAllowed(manifest, fields, url, check);
     const originalHost = url.host;
 
@@ -244,9 +252,12 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
           url = next;
           continue;
         }
+        // A HEAD, 204 or 304 answer has no body: its content-length describes the resource, not what is sent.
+        const bodiless = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
         const declared = Number(responseHeaders['content-length']);
-        if (Number.isFinite(declared) && declared > maxResponseBytes) {
-          res.body.destroy();
+        if (!bodiless && Number.isFinite(declared) && declared > maxResponseBytes) {
+          // Destroying an unread body emits 'error' (request aborted); unheard, it would crash the process.
+          res.body.on('error', () => undefined).destroy();
           throw new ConnectorError('PAYLOAD_TOO_LARGE', `Response of ${request.method} ${url.host}${url.pathname} is ${declared} bytes, over the ${maxResponseBytes}-byte limit; ask for smaller pages`);
         }
         const chunks: Buffer[] = [];
@@ -285,6 +296,11 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
       return new ConnectorError('TIMEOUT', `${where} did not answer within ${timeoutMs} ms`);
     }
     if (name === 'AbortError') return new ConnectorError('TIMEOUT', `${where} was cancelled`);
+    // undici refuses what it cannot put on the wire (a header name or value with forbidden characters): the
+    // request is at fault, not the network, so retrying it or counting it against the provider would be wrong.
+    if (code === 'UND_ERR_INVALID_ARG') {
+      return new ConnectorError('INVALID_INPUT', `${where} was not sent: ${error instanceof Error ? error.message : 'invalid request'}; use header names that are HTTP tokens and printable ASCII values`);
+    }
     const detail = code ?? (error instanceof Error ? error.message : String(error));
     return new ConnectorError('NETWORK_ERROR', `${where} failed at the network level (${detail}); retry later`);
   }

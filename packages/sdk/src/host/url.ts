@@ -78,6 +78,9 @@ function appendQuery(url: URL, query: Record<string, QueryValue> | undefined): v
 /**
  * Turns a connector's request URL into an absolute URL: paths are joined to `manifest.baseUrl` (with its
  * `{field}` placeholders filled), absolute URLs are taken as they are (the host check comes after).
+ * `urlFields` (default `fields`): the fields a placeholder in the request's own absolute URL may use. A host passes
+ * only the non-secret ones, so connector code cannot have a secret field written into a URL of its choosing;
+ * the reviewed manifest's baseUrl may use every field.
  */
 export function resolveRequestUrl(
   manifest: Pick<ConnectorManifest, 'name' | 'baseUrl'>,
@@ -85,11 +88,12 @@ export function resolveRequestUrl(
   url: string,
   query?: Record<string, QueryValue>,
   baseUrlOverride?: string,
+  urlFields: Record<string, string> = fields,
 ): URL {
   if (typeof url !== 'string' || url.length === 0) throw new ConnectorError('INVALID_INPUT', 'The request has no URL; pass a path such as /orders or an absolute https URL', { path: '/url' });
   let text: string;
   if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
-    text = url.includes('{') ? fillUrlTemplate(url, fields) : url;
+    text = url.includes('{') ? fillUrlTemplate(url, urlFields) : url;
   } else {
     const base = baseUrlOverride ?? manifest.baseUrl;
     if (!base) throw new ConnectorError('INVALID_INPUT', `Connector ${manifest.name} has no baseUrl, so the relative URL "${url}" cannot be resolved; use an absolute URL`, { path: '/url' });
