@@ -126,7 +126,9 @@ function flatQuery(query: IngressRequest['query']): Record<string, string> {
  * whoever processes stored deliveries, exactly once per delivery thanks to the stable keys. A replay (an event id seen before) is
  * answered 200 `{ duplicate: true }` without a second event once the outbox says the first one was processed; if
  * it was stored but never processed (a worker died mid-way), the replay completes it. Failures after the event id
- * was marked seen un-mark it and answer 5xx so the provider's retry is accepted.
+ * was marked seen un-mark it and answer 5xx so the provider's retry is accepted. When the event id comes from a
+ * header (`header:X-Shopify-Webhook-Id`), which body-only signatures do not cover, the seen-set also remembers the
+ * body: the same signed body sent again under another id is answered as a duplicate too.
  */
 export async function handleDelivery(request: IngressRequest, deps: IngressDeps): Promise<IngressResponse> {
   const limits = deps.limits ?? {};
@@ -175,25 +177,31 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
   // A seen id is not proof the delivery was processed: the worker that marked it may have died before storing
   // its events. Only a processed mark answers a replay here; otherwise the outbox decides (`processed`).
   const ttl = limits.dedupeTtlSeconds ?? DEFAULT_DEDUPE_TTL;
-  let fresh = false;
-  if (eventId !== undefined) {
-    try {
-      fresh = await deps.seen.markSeen(endpoint.id, eventId, ttl);
-      if (!fresh && (await deps.seen.isProcessed(endpoint.id, eventId))) {
+  const hashBody = () => createHash('sha256').update(request.rawBody).digest('hex');
+  // An id read from a header is not covered by body-only signatures (Shopify, GitHub): whoever holds one signed
+  // delivery could replay it under a fresh id. Such deliveries are also remembered by the bytes the signature does
+  // cover. The NUL prefix keeps this mark apart from every id, since header values cannot contain NUL.
+  const marks = eventId === undefined ? [] : webhook?.eventId?.startsWith('header:') ? [eventId, `\u0000body:${hashBody()}`] : [eventId];
+  const fresh: string[] = [];
+  const forget = async () => {
+    for (const mark of fresh) await deps.seen.forget(endpoint.id, mark).catch(() => undefined);
+  };
+  try {
+    for (const mark of marks) {
+      if (await deps.seen.markSeen(endpoint.id, mark, ttl)) fresh.push(mark);
+      else if (await deps.seen.isProcessed(endpoint.id, mark)) {
+        await forget();
         return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: true, events: 0 } };
       }
-    } catch (error) {
-      // Without the seen-set (Redis down) the outbox alone still stores every event once.
-      deps.onError?.('dedupe', error, endpoint);
     }
+  } catch (error) {
+    // Without the seen-set (Redis down) the outbox alone still stores every event once.
+    deps.onError?.('dedupe', error, endpoint);
   }
   const markProcessed = async () => {
-    if (eventId !== undefined) await deps.seen.markProcessed(endpoint.id, eventId, ttl).catch(() => undefined);
+    for (const mark of marks) await deps.seen.markProcessed(endpoint.id, mark, ttl).catch(() => undefined);
   };
-  const forget = async () => {
-    if (eventId !== undefined && fresh) await deps.seen.forget(endpoint.id, eventId).catch(() => undefined);
-  };
-  const dedupeKey = eventId !== undefined ? `id:${eventId}` : `body:${createHash('sha256').update(request.rawBody).digest('hex')}`;
+  const dedupeKey = eventId !== undefined ? `id:${eventId}` : `body:${hashBody()}`;
   const query = flatQuery(request.query);
 
   let stored;

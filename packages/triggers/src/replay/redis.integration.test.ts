@@ -52,6 +52,17 @@ describe.skipIf(!url)('triggers: Redis dedupe, rate limit, state, lock (real Red
     expect(await seen.markSeen('ep', 'e', 1)).toBe(true);
   });
 
+  it('SeenEvents: a NUL-prefixed body mark (ingress, for header ids) is its own key, apart from a look-alike id', async () => {
+    const seen = createRedisSeenEvents({ redis: a, prefix: `${prefix}seen-nul:` });
+    expect(await seen.markSeen('ep', '\u0000body:abc', 60)).toBe(true);
+    expect(await seen.markSeen('ep', 'body:abc', 60)).toBe(true);
+    await seen.markProcessed('ep', '\u0000body:abc', 60);
+    expect(await seen.isProcessed('ep', '\u0000body:abc')).toBe(true);
+    expect(await seen.isProcessed('ep', 'body:abc')).toBe(false);
+    await seen.forget('ep', '\u0000body:abc');
+    expect(await seen.markSeen('ep', '\u0000body:abc', 60)).toBe(true);
+  });
+
   it('rate limiter: a burst is shared by all clients, concurrent takes never exceed it, and it refills', async () => {
     const opts = { burst: 5, perSecond: 2, prefix: `${prefix}rate:` };
     const la = createRedisRateLimiter({ redis: a, ...opts });
