@@ -73,7 +73,8 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed)
     var out = { code: 'INTERNAL', message: 'Connector threw a non-error value' };
     try {
       if (typeof e === 'string') { out.message = e; return out; }
-      if (e === null || e === undefined) { out.fault = 'empty'; return out; }
+      // Out of memory, QuickJS sometimes throws no value at all: null, undefined, or an internal one typeof calls 'unknown'.
+      if (e === null || e === undefined || typeof e === 'unknown') { out.fault = 'empty'; return out; }
       if (typeof e !== 'object') return out;
       var name = String(e.name);
       var message = String(e.message);

@@ -13,7 +13,7 @@ import { checkJob, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
 import { PROCESS_RUNNER_SOURCE } from './process-runner.ts';
 import { warmKeyOf } from './protocol.ts';
 import { createQuarantine, type QuarantineOptions } from './quarantine.ts';
-import { guestErrorData } from './quickjs-engine.ts';
+import { guestErrorData } from './guest-errors.ts';
 import type { SandboxHost, SandboxJob, SandboxLimits, SandboxPool, SandboxPoolStats, SandboxResult, SandboxStats } from './types.ts';
 
 /** Options of {@link createProcessPool}. */

@@ -55,7 +55,39 @@ export type FromWorker =
   | { t: 'done'; id: number; ok: true; json: string; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array }
   | { t: 'done'; id: number; ok: false; error: ErrorData; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array };
 
-/** Identity of a warm sandbox: same tenant, same bundle bytes, same creation-time limits. */
+/**
+ * Identity of a warm sandbox: same tenant, same bundle bytes, same creation-time limits. JSON keeps the parts apart
+ * whatever characters a tenant id or bundle key holds (joined with a separator, 'a\0b' + 'c' would equal 'a' + 'b\0c').
+ */
 export function warmKeyOf(tenant: string, bundleKey: string, sha256: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): string {
-  return [tenant, bundleKey, sha256, limits.memoryBytes, limits.maxStackBytes].join('\u0000');
+  return JSON.stringify([tenant, bundleKey, sha256, limits.memoryBytes, limits.maxStackBytes]);
+}
+
+/**
+ * Deepest nesting of arrays and objects accepted in JSON from a guest (results, host-call arguments, log data). A
+ * guest builds far deeper values cheaply, and the host's own JSON.stringify (V8) overflows its stack a few thousand
+ * levels down, wherever the host later serialises them.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/** True when the JSON text `json` nests arrays/objects more than `max` levels deep (brackets inside strings do not count). */
+export function jsonDeeperThan(json: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < json.length; i += 1) {
+    const c = json.charCodeAt(i);
+    if (c === 34) {
+      // Skip the string, escapes included.
+      for (i += 1; i < json.length; i += 1) {
+        const d = json.charCodeAt(i);
+        if (d === 92) i += 1;
+        else if (d === 34) break;
+      }
+    } else if (c === 91 || c === 123) {
+      depth += 1;
+      if (depth > max) return true;
+    } else if (c === 93 || c === 125) {
+      depth -= 1;
+    }
+  }
+  return false;
 }

@@ -12,6 +12,7 @@ import {
 } from 'quickjs-emscripten-core';
 import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
 import { engineBuildId, quickJSWasmBytes } from './engine-build.ts';
+import { classifyEngineFault, guestErrorData } from './guest-errors.ts';
 import { GUEST_PRELUDE } from './guest-prelude.ts';
 import { applyImage, captureImage, decodeImage, dirtyChunks, MAX_IMAGE_BYTES, type DecodedImage } from './sandbox-image.ts';
 import type { EngineHostBridge, EngineSandbox, SandboxCall, SandboxEngine, SandboxLimits } from './types.ts';
@@ -54,9 +55,17 @@ const PAGE_BYTES = 65_536;
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 /** Above this the guest's own stack check no longer fires before the worker's native stack runs out. */
 export const MAX_STACK_BYTES = 1024 * 1024;
+// Kept importable from here, where they used to live.
+export { classifyEngineFault, guestErrorData };
+
 const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 /** Keep a sandbox warm only while its memory stays below this share of the cap. */
 const WARM_MEMORY_SHARE = 0.75;
+/**
+ * Pending jobs run per call into the engine. QuickJS's own job loop only stops when a job throws, and a promise
+ * reaction, executor or async function turns the interrupt into a rejection, so the host looks between batches.
+ */
+const JOB_BATCH = 16;
 
 let compiled: WasmModule | undefined;
 
@@ -68,18 +77,6 @@ function wasmModule(): WasmModule {
 
 function sandboxError(code: ErrorData['code'], message: string): ErrorData {
   return { code, message };
-}
-
-/** Classifies an exception that escaped the WebAssembly engine itself (not a guest exception). */
-export function classifyEngineFault(error: unknown, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>): ErrorData {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  if (/out of memory|OOM|Cannot enlarge memory|could not allocate/i.test(text)) {
-    return sandboxError('SANDBOX_MEMORY', `The connector ran out of memory (cap ${limits.memoryBytes} bytes); reduce what it holds at once or raise limits.memoryBytes`);
-  }
-  if (/call stack|stack overflow/i.test(text)) {
-    return sandboxError('SANDBOX_CRASH', `The connector overflowed its stack (cap ${limits.maxStackBytes} bytes); avoid deep recursion`);
-  }
-  return sandboxError('SANDBOX_CRASH', `The sandbox engine failed (${text.slice(0, 200)}); the sandbox was discarded`);
 }
 
 function deadlineError(): ErrorData {
@@ -277,6 +274,19 @@ function instantiate(
     }
   };
 
+  /**
+   * Runs pending jobs until none is left or the execution was stopped (interrupt or violation); answers the
+   * exception handle of a job that threw, if one did.
+   */
+  const drainJobs = (): QuickJSHandle | undefined => {
+    while (!interruptedFor && !current?.abort) {
+      const jobs = runtime.executePendingJobs(JOB_BATCH);
+      if (jobs.error) return jobs.error;
+      if (jobs.value < JOB_BATCH) return undefined;
+    }
+    return undefined;
+  };
+
   /** Turns an exception handle from guest code into ErrorData, disposing the handle. */
   const guestFault = (handle: QuickJSHandle): ErrorData => {
     let dumped: unknown;
@@ -297,6 +307,9 @@ function instantiate(
 
   const hostCall = context.newFunction('hostCall', (opHandle, argsHandle) => {
     const exec = current;
+    // A guest that swallowed the interrupt may run on until the engine returns: it reaches the host no more.
+    const stopped = exec && (exec.abort ?? interruptedFor);
+    if (stopped) return { error: context.newError(stopped.message) };
     const deferred = context.newPromise();
     const op = context.getString(opHandle);
     const args = context.getString(argsHandle);
@@ -355,6 +368,8 @@ function instantiate(
   const hostLog = context.newFunction('hostLog', (levelHandle, messageHandle, dataHandle) => {
     const exec = current;
     if (!exec) return undefined;
+    const stopped = exec.abort ?? interruptedFor;
+    if (stopped) return { error: context.newError(stopped.message) };
     const level = context.getString(levelHandle);
     const message = context.getString(messageHandle);
     const data = context.typeof(dataHandle) === 'string' ? context.getString(dataHandle) : undefined;
@@ -417,8 +432,9 @@ function instantiate(
     let namespace = evaluated.value;
     if (context.typeof(namespace) === 'object' && context.getPromiseState(namespace).type !== 'fulfilled') {
       // Top-level await: run jobs until the module settles (the interrupt handler bounds this).
-      const jobs = runtime.executePendingJobs();
-      if (jobs.error) throw guestFault(jobs.error);
+      const failed = drainJobs();
+      if (failed) throw guestFault(failed);
+      if (interruptedFor) throw interruptedFor;
       const state = context.getPromiseState(namespace);
       if (state.type === 'pending') throw { code: 'INVALID_OUTPUT', message: 'The bundle awaits something at top level that never settles; remove top-level await' };
       if (state.type === 'rejected') throw { code: 'INVALID_OUTPUT', message: `The bundle failed to load: ${guestFault(state.error).message}` };
@@ -487,9 +503,10 @@ function instantiate(
           if (done) return;
           try {
             if (exec.abort) return finish(exec.abort);
-            const jobs = runtime.executePendingJobs();
-            if (jobs.error) return finish(guestFault(jobs.error));
-            if (exec.abort) return finish(exec.abort);
+            const failed = drainJobs();
+            if (failed) return finish(guestFault(failed));
+            const stopped = exec.abort ?? interruptedFor;
+            if (stopped) return finish(stopped);
             if (!promiseHandle) return undefined;
             const state = context.getPromiseState(promiseHandle);
             if (state.type === 'pending') {
@@ -503,6 +520,8 @@ function instantiate(
             const text = context.typeof(handle) === 'string' ? context.getString(handle) : undefined;
             handle.dispose();
             if (text === undefined) return finish(sandboxError('INTERNAL', 'The sandbox glue returned a non-string; the guest tampered with built-ins'));
+            // The glue never answers an empty string: the engine could not copy the answer out (no memory left for it).
+            if (text === '' && memory.buffer.byteLength >= limits.memoryBytes * WARM_MEMORY_SHARE) return finish(classifyEngineFault(new Error('out of memory'), limits));
             if (text.startsWith('1')) return finish(undefined, text.slice(1));
             return finish(guestErrorData(text.slice(1), limits, memory.buffer.byteLength >= limits.memoryBytes * WARM_MEMORY_SHARE));
           } catch (error) {
@@ -571,33 +590,4 @@ function safe<T>(fn: () => T, fallback: T): T {
 
 function isErrorData(value: unknown): value is ErrorData {
   return typeof value === 'object' && value !== null && typeof (value as ErrorData).code === 'string' && typeof (value as ErrorData).message === 'string';
-}
-
-/** Codes only the host may assign: a guest claiming one gets INTERNAL instead. */
-const HOST_ONLY_CODES: ReadonlySet<string> = new Set(['SANDBOX_DEADLINE', 'SANDBOX_MEMORY', 'SANDBOX_CRASH', 'SANDBOX_QUOTA', 'QUARANTINED', 'QUEUE_FULL', 'CIRCUIT_OPEN']);
-const GUEST_CODES: ReadonlySet<string> = new Set([
-  'INVALID_INPUT', 'INVALID_OUTPUT', 'AUTH_FAILED', 'AUTH_EXPIRED', 'FORBIDDEN', 'EGRESS_DENIED', 'NOT_FOUND', 'CONFLICT',
-  'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'NETWORK_ERROR', 'TIMEOUT', 'NON_RETRYABLE', 'NOT_IMPLEMENTED', 'INTERNAL',
-]);
-
-/** Parses the error JSON the guest glue produced, keeping only well-formed catalogue fields. */
-export function guestErrorData(json: string, limits: Pick<SandboxLimits, 'memoryBytes' | 'maxStackBytes'>, memoryNearCap = false): ErrorData {
-  let raw: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(json);
-    raw = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return { code: 'INTERNAL', message: 'The connector failed with an unreadable error' };
-  }
-  // When QuickJS cannot even allocate the error object it throws an empty exception: with memory near the cap that is an OOM.
-  if (raw.fault === 'memory' || (raw.fault === 'empty' && memoryNearCap)) return classifyEngineFault(new Error('out of memory'), limits);
-  if (raw.fault === 'stack') return classifyEngineFault(new Error('stack overflow'), limits);
-  const code = typeof raw.code === 'string' && GUEST_CODES.has(raw.code) && !HOST_ONLY_CODES.has(raw.code) ? (raw.code as ErrorData['code']) : 'INTERNAL';
-  const message = typeof raw.message === 'string' && raw.message ? raw.message.slice(0, 4000) : 'The connector failed without a message';
-  const data: ErrorData = { code, message };
-  if (typeof raw.retryAfter === 'number' && Number.isFinite(raw.retryAfter)) data.retryAfter = raw.retryAfter;
-  if (typeof raw.path === 'string') data.path = raw.path.slice(0, 1000);
-  if (typeof raw.upstreamStatus === 'number' && Number.isInteger(raw.upstreamStatus)) data.upstreamStatus = raw.upstreamStatus;
-  if (raw.details !== undefined) data.details = raw.details;
-  return data;
 }

@@ -35,7 +35,7 @@ export interface SandboxLimits {
   memoryBytes: number;
   /** CPU/wall deadline of one execution (default 30 000 ms). */
   deadlineMs: number;
-  /** Host calls (request, store, log) per execution (default 1000). */
+  /** Host calls (requests and store operations) per execution (default 1000); logs count against maxLogBytes instead. */
   maxHostCalls: number;
   /** Bytes of log messages and data per execution (default 256 KiB); the call that goes over fails with SANDBOX_QUOTA. */
   maxLogBytes: number;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
-import { warmKeyOf, type DoneStats, type FromWorker, type RunMessage, type ToWorker } from './protocol.ts';
+import { jsonDeeperThan, MAX_JSON_DEPTH, warmKeyOf, type DoneStats, type FromWorker, type RunMessage, type ToWorker } from './protocol.ts';
 import { createQuickJSEngine } from './quickjs-engine.ts';
 import type { EngineHostBridge, EngineSandbox } from './types.ts';
 
@@ -137,6 +137,9 @@ async function run(msg: RunMessage): Promise<void> {
       if (stats.hostCalls > limits.maxHostCalls) {
         throw ({ code: 'SANDBOX_QUOTA', message: `The connector made more than ${limits.maxHostCalls} host calls in one execution; batch requests or raise limits.maxHostCalls` } satisfies ErrorData);
       }
+      if (jsonDeeperThan(args, MAX_JSON_DEPTH)) {
+        return Promise.reject({ code: 'INVALID_INPUT', message: `The ${op} call's arguments are nested more than ${MAX_JSON_DEPTH} levels deep; send flatter data` } satisfies ErrorData);
+      }
       const callId = nextCallId++;
       return new Promise<string>((resolve, reject) => {
         calls.set(callId, { resolve, reject });
@@ -148,6 +151,7 @@ async function run(msg: RunMessage): Promise<void> {
       if (stats.logBytes > limits.maxLogBytes) {
         throw { code: 'SANDBOX_QUOTA', message: `The connector logged more than ${limits.maxLogBytes} bytes in one execution; log less or raise limits.maxLogBytes` } satisfies ErrorData;
       }
+      if (data !== undefined && jsonDeeperThan(data, MAX_JSON_DEPTH)) data = JSON.stringify(`(log data nested more than ${MAX_JSON_DEPTH} levels deep was dropped)`);
       send(data === undefined ? { t: 'log', id, level, message } : { t: 'log', id, level, message, data });
     },
   };
@@ -175,6 +179,10 @@ async function run(msg: RunMessage): Promise<void> {
     if (sandbox.broken) sandbox.dispose();
     else putWarm(key, msg.bundleKey, sandbox);
     finishStats();
+    if (jsonDeeperThan(json, MAX_JSON_DEPTH)) {
+      send({ t: 'done', id, ok: false, error: { code: 'INVALID_OUTPUT', message: `The connector's result is nested more than ${MAX_JSON_DEPTH} levels deep; return flatter data` }, stats, ...warmKeys(), ...(image ? { image } : {}) });
+      return;
+    }
     send({ t: 'done', id, ok: true, json, stats, ...warmKeys(), ...(image ? { image } : {}) });
   } catch (reason) {
     if (sandbox) {
