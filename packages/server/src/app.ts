@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Vault } from '@businessos/connector-runtime';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { ServerConfig } from './config.ts';
 import type { Db } from './db/db.ts';
+import { installJsonBodyParser } from './http/json-body.ts';
 import { mountRoute } from './http/mount-route.ts';
-import { PROBLEM_CONTENT_TYPE, problem, ProblemError, toProblem } from './http/problem.ts';
+import { MAX_PARAM_LENGTH, PROBLEM_CONTENT_TYPE, problem, ProblemError, toProblem, transportProblem } from './http/problem.ts';
 import type { RouteDefinition, RouteDeps, StartupState } from './http/route.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import type { ServiceRuntime } from './execution/service-runtime.ts';
@@ -72,8 +75,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Router refusals (a bad %-escape, an overlong path segment) get the envelope too, not Fastify's own JSON.
+    frameworkErrors: (error, request, reply) => {
+      const body = { ...toProblem(error), requestId: request.id };
+      // The option is generic over route types it cannot know; this reply is a plain one.
+      void (reply as FastifyReply).status(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+    },
+    clientErrorHandler: answerClientError,
   });
+  installJsonBodyParser(app);
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('principal', null);
   app.decorate('connectorRuntime', options.runtime);
@@ -131,6 +142,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
   await registerPublishingRoutes(app, { db, npm: config.npm, ...options.publishing });
   return app;
+}
+
+/** Answers a request Node's HTTP parser refused with the envelope, then closes the connection (as Node would). */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const envelope = transportProblem(error.code, maxHeaderSize);
+    const body = JSON.stringify(envelope);
+    socket.write(`HTTP/1.1 ${envelope.status} ${STATUS_CODES[envelope.status]}\r\nConnection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }
 
 function registerRoute(app: FastifyInstance, route: RouteDefinition, deps: RouteDeps): void {

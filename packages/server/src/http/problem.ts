@@ -21,6 +21,9 @@ export interface Problem {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Longest path parameter the router accepts (Fastify's `maxParamLength`); longer ones answer 414. */
+export const MAX_PARAM_LENGTH = 100;
 const TYPE_BASE = 'https://businessos.dev/problems/';
 
 const TITLES: Partial<Record<ErrorCode, string>> = {
@@ -113,8 +116,10 @@ export function toProblem(error: unknown): Problem {
     const part = e.validationContext ?? 'body';
     const errors = fieldErrors(e.validation, part);
     const first = errors[0];
+    // A body that is not an object at all was usually sent as text or form data, or not sent: say how to send it.
+    const hint = part === 'body' && first?.path === '' && e.validation[0]?.keyword === 'type' ? '; send a JSON object with Content-Type: application/json' : '';
     const detail = first
-      ? `Invalid ${part}: ${first.path || '(root)'} ${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`
+      ? `Invalid ${part}: ${first.path || '(root)'} ${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}${hint}`
       : `Invalid ${part}`;
     return problem('INVALID_INPUT', detail, { errors });
   }
@@ -127,6 +132,10 @@ export function toProblem(error: unknown): Problem {
       return problem('PAYLOAD_TOO_LARGE', 'The request body is larger than this service accepts (BOS_BODY_LIMIT); send less data');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return problem('INVALID_INPUT', 'Unsupported Content-Type; send application/json', { status: 415, type: 'unsupported-media-type' });
+    case 'FST_ERR_BAD_URL':
+      return problem('INVALID_INPUT', `The URL path is not valid percent-encoding (${e.message ?? 'bad escape'}); write a literal % as %25`, { type: 'malformed-url' });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return problem('INVALID_INPUT', `A path segment of the URL is longer than ${MAX_PARAM_LENGTH} characters; check the URL`, { status: 414, type: 'uri-too-long' });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problem('INVALID_INPUT', 'Content-Length does not match the body sent', { type: 'malformed-request' });
     default:
@@ -165,3 +174,22 @@ export const problemSchema = {
     },
   },
 } as const;
+
+/**
+ * The envelope for a request Node's HTTP parser refused before Fastify saw it (no request id exists yet): malformed
+ * HTTP, request line and headers over `maxHeaderBytes`, or a request not received in time.
+ */
+export function transportProblem(errorCode: string | undefined, maxHeaderBytes: number): Problem {
+  if (errorCode === 'HPE_HEADER_OVERFLOW') {
+    return problem('INVALID_INPUT', `The URL and headers are larger than this service accepts (${maxHeaderBytes} bytes in all); shorten the URL or send fewer or shorter headers`, {
+      status: 431,
+      type: 'headers-too-large',
+    });
+  }
+  if (errorCode === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return problem('TIMEOUT', 'The request was not received completely in time; send it again', { status: 408, type: 'request-timeout' });
+  }
+  return problem('INVALID_INPUT', `The request is not valid HTTP/1.1${errorCode ? ` (${errorCode})` : ''}; check the method, Content-Length and Transfer-Encoding`, {
+    type: 'malformed-request',
+  });
+}

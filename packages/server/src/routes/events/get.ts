@@ -1,6 +1,10 @@
+import { ProblemError } from '../../http/problem.ts';
 import { defineRoute, principalOf } from '../../http/route.ts';
 import { iso } from '../../http/schemas.ts';
 import { requireTriggers } from '../../triggers/trigger-service.ts';
+
+// Positions are PostgreSQL bigints: 19 digits can go past the largest one, which the query could not compare.
+const MAX_POSITION = 9223372036854775807n;
 
 interface Query {
   subscription?: string;
@@ -64,6 +68,11 @@ export default defineRoute<{ Querystring: Query }>({
   async handler(request, _reply, { triggers }) {
     const { tenantId } = principalOf(request);
     const q = request.query;
+    if (q.after !== undefined && BigInt(q.after) > MAX_POSITION) {
+      throw new ProblemError('INVALID_INPUT', `\`after\` is past the largest event position (${MAX_POSITION}); pass the \`next\` of a previous answer`, {
+        errors: [{ path: '/after', in: 'querystring', message: `must be at most ${MAX_POSITION}` }],
+      });
+    }
     const events = await requireTriggers(triggers).outbox.readAfter({ tenantId, subscriptionId: q.subscription, after: q.after, limit: q.limit, pendingOnly: q.pending });
     return {
       items: events.map((e) => ({

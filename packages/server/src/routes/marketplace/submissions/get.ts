@@ -19,7 +19,8 @@ export default (services: PublishingServices): RouteDefinition =>
           status: { type: 'string', enum: ['pending', 'approved', 'rejected'] },
           mine: { type: 'boolean', default: false, description: 'Reviewers: only your own tenant\'s submissions' },
           limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
-          offset: { type: 'integer', minimum: 0, default: 0 },
+          // An exact number PostgreSQL's bigint OFFSET accepts.
+          offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
         },
       },
       response: { 200: { type: 'object', additionalProperties: false, required: ['items'], properties: { items: { type: 'array', items: submissionSchema } } } },

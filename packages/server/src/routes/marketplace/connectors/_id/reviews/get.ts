@@ -35,7 +35,8 @@ export default defineRoute<{ Params: { id: string }; Querystring: Query }>({
     querystring: {
       type: 'object',
       additionalProperties: false,
-      properties: { page: { type: 'integer', minimum: 1, default: 1 }, pageSize: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+      // Bounded so the OFFSET, (page - 1) × pageSize, stays an exact integer PostgreSQL accepts.
+      properties: { page: { type: 'integer', minimum: 1, maximum: Math.floor(Number.MAX_SAFE_INTEGER / 100), default: 1 }, pageSize: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
     },
     response: {
       200: {
