@@ -8,6 +8,11 @@ export interface DeliveryWriterOptions {
   maxInFlight?: number;
   /** Deliveries per transaction at most (default 256). */
   maxBatch?: number;
+  /**
+   * NOTIFY other processes of new deliveries after each commit (default true, PostgreSQL only). A statement and a
+   * round trip per batch: worth it only where other processes turn this one's deliveries into events.
+   */
+  announce?: boolean;
 }
 
 /** Stores raw webhook deliveries durably; see {@link createDeliveryWriter}. */
@@ -110,7 +115,7 @@ export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}
 
   /** Tells other processes (LISTEN, see delivery-notifications.ts) about new deliveries; best effort, the sweep is the fallback. */
   function announce(results: (StoredDeliveryRef | Error)[]): void {
-    if (db.engine !== 'postgres') return;
+    if (db.engine !== 'postgres' || options.announce === false) return;
     const ids = results.flatMap((r) => (r instanceof Error || r.duplicate ? [] : [r.id]));
     for (let i = 0; i < ids.length; i += IDS_PER_NOTIFICATION) {
       void db.query(NOTIFY_SQL, [ids.slice(i, i + IDS_PER_NOTIFICATION).join(',')]).catch(() => undefined);

@@ -146,10 +146,11 @@ export async function insertEvents(tx: Queryable, inputs: readonly EventRowInput
  * nothing on reads.
  *
  * This is also the function the polling side appends its items with (`appendEvents` without a `deliveryId`).
+ * `announceDeliveries` (default true): NOTIFY other processes of stored deliveries (see createDeliveryWriter).
  * @example const outbox = createPgOutbox(db); await outbox.appendEvents({ tenantId, subscriptionId }, [{ key: 'id:42', payload }]);
  */
-export function createPgOutbox(db: Db): EventOutbox {
-  const writer = createDeliveryWriter(db);
+export function createPgOutbox(db: Db, options: { announceDeliveries?: boolean } = {}): EventOutbox {
+  const writer = createDeliveryWriter(db, { announce: options.announceDeliveries ?? true });
   return {
     async storeDelivery(input) {
       requireIds(input.tenantId, input.subscriptionId);

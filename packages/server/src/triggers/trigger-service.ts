@@ -132,7 +132,10 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
   const publisher: EventPublisher | undefined = options.redis
     ? createBullmqPublisher({ connection: options.redis, queueName: EVENTS_QUEUE_NAME, ...(options.queuePrefix ? { prefix: options.queuePrefix } : {}) })
     : undefined;
-  const pgOutbox = createPgOutbox(db);
+  // Other processes need to hear of this one's deliveries only in a Redis deployment, where API processes may leave
+  // them to workers (BOS_API_WORKER=0). Without Redis the service is one process, which hands its processor the ids
+  // itself; anything left behind (a crash) is found by the processors' sweep.
+  const pgOutbox = createPgOutbox(db, { announceDeliveries: Boolean(options.redis) });
   const outbox = publisher
     ? withPublisher(pgOutbox, publisher, { onPublishError: (error, events) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }) })
     : pgOutbox;
