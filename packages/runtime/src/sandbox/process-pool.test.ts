@@ -40,6 +40,9 @@ const evil = bundleOf(`
     heap() { const keep = []; for (;;) keep.push(new Array(1e5).fill({ x: Math.random() })); },
     exit() { process.exit(3); },
     setGlobal(p) { globalThis.mark = p.v; return { set: p.v }; },
+    deepResult() { let v = 1; for (let i = 0; i < 600; i++) v = [v]; return v; },
+    async deepRequest(_p, env) { let v = 1; for (let i = 0; i < 600; i++) v = { v }; try { await env.transport({ method: 'POST', url: '/x', body: v }); return { sent: true }; } catch (e) { return { sent: false, code: e.code }; } },
+    deepLog(_p, env) { let v = 1; for (let i = 0; i < 600; i++) v = [v]; env.log('info', 'deep', v); return { logged: true }; },
     getGlobal() { return { mark: globalThis.mark ?? null }; },
   };
   export default { async executeAction(name, params, env) { return actions[name](params, env); } };
@@ -74,6 +77,17 @@ describe.skipIf(!isolated)('process tier', () => {
     const warm = await pool.run(actionJob('p1', sample, 'echo', { text: 'x' }), host);
     expect(warm).toMatchObject({ ok: true, value: { upper: 'X' }, stats: { warm: true } });
     expect(await pool.run(actionJob('p1', sample, 'missing'), host)).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+  });
+
+  it('refuses results, host-call arguments and log data nested deeper than the host can serialise', async () => {
+    const host = recordingHost();
+    expect(await pool.run(actionJob('p-deep', evil, 'deepResult'), host)).toMatchObject({ ok: false, error: { code: 'INVALID_OUTPUT', message: expect.stringContaining('nested more than') } });
+    expect(await pool.run(actionJob('p-deep', evil, 'deepRequest'), host)).toMatchObject({ ok: true, value: { sent: false, code: 'INVALID_INPUT' } });
+    expect(host.requests).toEqual([]);
+    expect(await pool.run(actionJob('p-deep', evil, 'deepLog'), host)).toMatchObject({ ok: true, value: { logged: true } });
+    expect(host.logs).toEqual([{ level: 'info', message: 'deep', data: expect.stringContaining('was dropped') }]);
+    // And the pool serves the next job.
+    expect(await pool.run(actionJob('p-deep', evil, 'setGlobal', { v: 'after' }), host)).toMatchObject({ ok: true, value: { set: 'after' } });
   });
 
   it('refuses a bundle whose code does not match its sha256', async () => {

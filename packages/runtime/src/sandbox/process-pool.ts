@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { toErrorData, type ErrorData, type HttpRequest, type LogLevel } from '@businessos/connector-sdk';
 import { checkJob, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
 import { PROCESS_RUNNER_SOURCE } from './process-runner.ts';
-import { warmKeyOf } from './protocol.ts';
+import { jsonDeeperThan, MAX_JSON_DEPTH, warmKeyOf } from './protocol.ts';
 import { createQuarantine, type QuarantineOptions } from './quarantine.ts';
 import { guestErrorData } from './guest-errors.ts';
 import type { SandboxHost, SandboxJob, SandboxLimits, SandboxPool, SandboxPoolStats, SandboxResult, SandboxStats } from './types.ts';
@@ -212,7 +212,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
         const level = (['debug', 'info', 'warn', 'error'].includes(String(msg.level)) ? msg.level : 'info') as LogLevel;
         let parsed: unknown;
         try {
-          parsed = data === undefined ? undefined : JSON.parse(data);
+          parsed = data === undefined ? undefined : jsonDeeperThan(data, MAX_JSON_DEPTH) ? `(log data nested more than ${MAX_JSON_DEPTH} levels deep was dropped)` : JSON.parse(data);
         } catch {
           parsed = undefined;
         }
@@ -252,6 +252,9 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
           stats.resultBytes = Buffer.byteLength(msg.json);
           if (stats.resultBytes > limits.maxResultBytes) {
             result = { ok: false, error: { code: 'SANDBOX_QUOTA', message: `The connector's result is ${stats.resultBytes} bytes, over the ${limits.maxResultBytes} byte limit; return less data or raise limits.maxResultBytes` }, stats };
+          } else if (jsonDeeperThan(msg.json, MAX_JSON_DEPTH)) {
+            // The host's own JSON.stringify would overflow its stack on it later, wherever the value goes.
+            result = { ok: false, error: { code: 'INVALID_OUTPUT', message: `The connector's result is nested more than ${MAX_JSON_DEPTH} levels deep; return flatter data` }, stats };
           } else {
             try {
               result = { ok: true, value: JSON.parse(msg.json), stats };
@@ -279,6 +282,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
 
   async function hostCall(host: SandboxHost, op: unknown, args: unknown): Promise<string> {
     if (typeof args !== 'string') throw { code: 'INVALID_INPUT', message: 'Malformed host call' } satisfies ErrorData;
+    if (jsonDeeperThan(args, MAX_JSON_DEPTH)) throw { code: 'INVALID_INPUT', message: `The host call's arguments are nested more than ${MAX_JSON_DEPTH} levels deep; send flatter data` } satisfies ErrorData;
     const list = JSON.parse(args) as unknown[];
     if (!Array.isArray(list)) throw { code: 'INVALID_INPUT', message: 'Malformed host call' } satisfies ErrorData;
     let answer: unknown;
