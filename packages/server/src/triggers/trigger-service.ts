@@ -390,10 +390,13 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
 
     async stopForConnections(tenantId, actor, connectionIds) {
       if (connectionIds.length === 0) return [];
+      // Only this tenant's connections: another tenant's ids must not even empty a cache entry.
+      const owned = (await db.withTenant(tenantId, (tx) => tx.query<{ id: string }>('SELECT id::text FROM connectors.connections WHERE id = ANY($1::uuid[])', [connectionIds]))).rows.map((r) => r.id);
+      if (owned.length === 0) return [];
       // Stopped subscriptions too: the delivery processor may still hold their endpoints for deliveries in hand.
-      ingress.invalidateConnections(connectionIds);
+      ingress.invalidateConnections(owned);
       const { rows } = await db.withTenant(tenantId, (tx) =>
-        tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = ANY($1::uuid[]) AND s.status <> 'stopped'`, [connectionIds]),
+        tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = ANY($1::uuid[]) AND s.status <> 'stopped'`, [owned]),
       );
       const outcomes: DisableOutcome[] = [];
       for (const row of rows) {
