@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SandboxPool } from '@businessos/connector-runtime';
+import { addressDenial, type SandboxPool } from '@businessos/connector-runtime';
 import type { ConnectorManifest } from '@businessos/connector-sdk';
 import { validateManifest } from '@businessos/connector-sdk/host';
 import semver from 'semver';
@@ -75,14 +75,105 @@ export function lintBundle(code: string): { severity: 'fail' | 'warn'; rule: str
   return findings;
 }
 
+/** Deepest nesting accepted in a package's JSON files: validators and comparisons recurse, a hostile file must not overflow the stack. */
+export const MAX_JSON_DEPTH = 64;
+/** Largest manifest.json accepted (bytes): room for a 200 KB icon and hundreds of actions. */
+export const MAX_MANIFEST_BYTES = 2 * 1024 * 1024;
+/** Most actions plus triggers accepted: each schema is compiled during validation. */
+export const MAX_MANIFEST_OPERATIONS = 500;
+
+const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+// Walks the parsed value without recursion: too deep, or a `__proto__` key (which turns into a prototype as soon as
+// some code copies the object with Object.assign or a merge) is refused with its JSON path.
+function jsonShapeProblem(value: unknown, name: string): string | undefined {
+  const stack: [unknown, string, number][] = [[value, '', 0]];
+  while (stack.length > 0) {
+    const [node, path, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) return `${name} ${path}: nests deeper than ${MAX_JSON_DEPTH} levels; flatten it`;
+    for (const [key, child] of Object.entries(node as Record<string, unknown>)) {
+      if (key === '__proto__') return `${name} ${path}/__proto__: "__proto__" is not allowed as a key`;
+      stack.push([child, `${path}/${pointer(key)}`, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 function parseJson(files: Map<string, Buffer>, name: string): { value?: unknown; error?: string } {
   const raw = files.get(name);
   if (!raw) return { error: `${name} is missing from the package` };
+  let value: unknown;
   try {
-    return { value: JSON.parse(raw.toString('utf8')) as unknown };
+    value = JSON.parse(raw.toString('utf8')) as unknown;
   } catch (error) {
     return { error: `${name} is not valid JSON (${(error as Error).message})` };
   }
+  const problem = jsonShapeProblem(value, name);
+  return problem ? { error: problem } : { value };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function isLoopbackName(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || (addressDenial(host) !== undefined && addressDenial(host, { allowLoopback: true }) === undefined);
+}
+
+/**
+ * Refusals (`fail`) and reviewer notes (`warn`) about where the manifest lets the connector send requests. The runtime
+ * checks every connection again, but a package that declares a host no production request may reach, or a pattern
+ * that lets anyone pick the domain, is refused here with the JSON path. Loopback is only a warning: the service's test
+ * mode (BOS_EGRESS_ALLOW_LOOPBACK) publishes connectors against loopback mock APIs.
+ */
+export function hostPolicy(m: ConnectorManifest): { fail: string[]; warn: string[] } {
+  const fail: string[] = [];
+  const warn: string[] = [];
+  m.hosts.forEach((raw, i) => {
+    const at = `manifest.json /hosts/${i}`;
+    const host = raw.toLowerCase().replace(/:\d+$/, '');
+    const labels = host.split('.');
+    if (isLoopbackName(host)) {
+      warn.push(`${at}: ${raw} is a loopback host, reachable only when the service runs in test mode`);
+      return;
+    }
+    const denial = addressDenial(host);
+    if (denial && !denial.endsWith('is not an IP address')) {
+      fail.push(`${at}: ${raw} is not a public address (${denial}); declare the API's public host name`);
+      return;
+    }
+    // Labels after the last wildcard or placeholder are fixed by the publisher; fewer than two of them means the
+    // connection (or `*`) picks the registrable domain, i.e. any site on the internet.
+    const lastOpen = labels.findLastIndex((l) => l === '*' || l.includes('{'));
+    const fixed = labels.length - lastOpen - 1;
+    if (fixed < 2) {
+      fail.push(
+        lastOpen >= 0
+          ? `${at}: ${raw} lets ${labels[lastOpen] === '*' ? 'the wildcard' : 'a connection field'} choose the whole domain; fix the domain, e.g. *.example.com or {shop}.example.com`
+          : `${at}: ${raw} is not a fully qualified host name; declare the API's public host name, e.g. api.example.com`,
+      );
+    }
+  });
+  const auth = m.auth as unknown as Record<string, unknown>;
+  const urls: [string, unknown][] = [['/baseUrl', m.baseUrl], ...['authorizationUrl', 'tokenUrl', 'refreshUrl', 'revokeUrl'].map((k): [string, unknown] => [`/auth/${k}`, auth[k]])];
+  for (const [path, value] of urls) {
+    if (typeof value !== 'string') continue;
+    const at = `manifest.json ${path}`;
+    let url: URL;
+    try {
+      // Placeholders stand for one label each; the host check above covers which values they may take.
+      url = new URL(value.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, 'x'));
+    } catch {
+      fail.push(`${at}: ${JSON.stringify(value)} is not a valid URL`);
+      continue;
+    }
+    if (url.username || url.password) fail.push(`${at}: ${value} carries user info; credentials belong in auth, the host applies them`);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (url.protocol !== 'https:') {
+      if (url.protocol === 'http:' && isLoopbackName(host)) warn.push(`${at}: ${value} uses plain http to a loopback host, reachable only in test mode`);
+      else fail.push(`${at}: ${value} must use https`);
+    }
+  }
+  return { fail, warn };
 }
 
 /** Options of {@link checkPackage}. */
@@ -91,6 +182,11 @@ export interface CheckOptions {
   pool: SandboxPool | undefined;
   /** Sandbox deadline for the dry load (ms). */
   dryLoadDeadlineMs?: number;
+  /**
+   * Called with the valid manifest just before the dry load, once every other check passed; what it throws ends the
+   * checks (the route refuses a name or version it would not store, before the dry load keeps a sandbox image).
+   */
+  beforeDryLoad?: (manifest: ConnectorManifest) => Promise<void>;
 }
 
 /**
@@ -111,6 +207,9 @@ export async function checkPackage(files: Map<string, Buffer>, options: CheckOpt
 
   // Manifest.
   const parsed = parseJson(files, 'manifest.json');
+  const operations = isObject(parsed.value) ? [parsed.value.actions, parsed.value.triggers].reduce<number>((n, list) => n + (Array.isArray(list) ? list.length : 0), 0) : 0;
+  if ((files.get('manifest.json')?.length ?? 0) > MAX_MANIFEST_BYTES) parsed.error = `manifest.json is larger than ${MAX_MANIFEST_BYTES} bytes; shrink the icon or split the connector`;
+  else if (operations > MAX_MANIFEST_OPERATIONS) parsed.error = `manifest.json declares ${operations} actions and triggers; at most ${MAX_MANIFEST_OPERATIONS} are accepted, split the connector`;
   let manifest: ConnectorManifest | undefined;
   if (parsed.error) checks.push({ id: 'manifest', title: 'Manifest validation', status: 'fail', details: [parsed.error] });
   else {
@@ -149,26 +248,40 @@ export async function checkPackage(files: Map<string, Buffer>, options: CheckOpt
   const repro: string[] = [];
   if (sums.error) repro.push(sums.error);
   else {
-    const value = sums.value as { bundle?: { sha256?: unknown }; files?: Record<string, unknown> };
-    if (bundleSha256 && value.bundle?.sha256 !== bundleSha256) {
-      repro.push(`connector.js has sha256 ${bundleSha256} but checksums.json says ${String(value.bundle?.sha256)}; the bundle was changed after packing`);
+    const value = sums.value;
+    const bundleSum = isObject(value) && isObject(value.bundle) ? value.bundle.sha256 : undefined;
+    const listed = isObject(value) && isObject(value.files) ? value.files : undefined;
+    if (bundleSha256 && bundleSum !== bundleSha256) {
+      repro.push(`connector.js has sha256 ${bundleSha256} but checksums.json /bundle/sha256 says ${String(bundleSum)}; the bundle was changed after packing`);
     }
-    for (const [file, expected] of Object.entries(value.files ?? {})) {
+    if (!listed) repro.push('checksums.json /files is missing or not an object of path → sha256; pack with `bos-connector pack`');
+    for (const [file, expected] of Object.entries(listed ?? {})) {
       const content = files.get(file);
       if (!content) repro.push(`checksums.json lists ${file}, which is not in the package`);
       else if (sha256Hex(content) !== expected) repro.push(`${file} does not match its sha256 in checksums.json`);
+    }
+    // A file nobody vouched for (a second bundle, a case variant of one) must not ride along unchecked.
+    if (listed) {
+      for (const file of [...files.keys()].sort()) {
+        if (file !== 'checksums.json' && !Object.hasOwn(listed, file)) repro.push(`package/${file} is not listed in checksums.json; remove it or pack again with \`bos-connector pack\``);
+      }
     }
   }
   checks.push({ id: 'reproducibility', title: 'Build reproducibility (sha256)', status: repro.length ? 'fail' : 'pass', details: repro.length ? repro : [`connector.js sha256 ${bundleSha256}`] });
 
   // Dry load in the sandbox.
+  const policy = manifest ? hostPolicy(manifest) : { fail: [], warn: [] };
+  const failedSoFar = [...checks.filter((c) => c.status === 'fail').map((c) => c.id), ...(policy.fail.length ? ['permissions'] : [])];
   const dry: CheckResult = { id: 'dry-load', title: 'Dry load in the sandbox', status: 'fail', details: [] };
   if (!bundle || !bundleSha256) dry.details.push('connector.js is missing');
+  // The dry load leaves the bundle's sandbox image in the shared store, so a package refused anyway is not loaded.
+  else if (failedSoFar.length > 0) dry.details.push(`not run: fix the failed ${failedSoFar.join(', ')} check(s) first`);
   else if (!options.pool) dry.details.push('no sandbox pool is configured on this service');
   else if (manifest?.runtime === 'process') {
     dry.status = 'warn';
     dry.details.push('runtime "process": the connector needs Node APIs and runs in the process tier; not loaded in the sandbox');
   } else {
+    if (manifest) await options.beforeDryLoad?.(manifest);
     const result = await options.pool.run(
       {
         tenant: 'publishing-checks',
@@ -183,7 +296,9 @@ export async function checkPackage(files: Map<string, Buffer>, options: CheckOpt
         log() {},
       },
     );
+    const exported = result.ok ? jsonShapeProblem(result.value, 'the manifest exported by connector.js') : undefined;
     if (!result.ok) dry.details.push(`the bundle did not load: ${result.error.code} ${result.error.message}`);
+    else if (exported) dry.details.push(exported);
     else if (parsed.value !== undefined && canonicalJson(result.value) !== canonicalJson(parsed.value)) {
       dry.details.push('the manifest exported by connector.js differs from manifest.json; rebuild and pack again');
     } else {
@@ -200,8 +315,10 @@ export async function checkPackage(files: Map<string, Buffer>, options: CheckOpt
     checks.push({
       id: 'permissions',
       title: 'Declared hosts and permissions',
-      status: 'pass',
+      status: policy.fail.length ? 'fail' : policy.warn.length ? 'warn' : 'pass',
       details: [
+        ...policy.fail,
+        ...policy.warn,
         `auth: ${manifest.auth.type}`,
         `hosts: ${hosts.join(', ') || '(none)'}`,
         `scopes: ${scopes.join(', ') || '(none)'}`,

@@ -62,10 +62,66 @@ function mayGovern(principal: Principal, owner: string | null): boolean {
   return owner === null ? principal.isPlatform : owner === principal.tenantId;
 }
 
+// The refusals of a submission (another publisher's name or npm package, a version that exists or is not higher),
+// under the name's lock. Answers the listing the version goes to, undefined when it is new.
+async function checkSubmittable(tx: Queryable, principal: Principal, manifest: ConnectorManifest, options: { visibility: Visibility; npmPackage: string }): Promise<{ id: string } | undefined> {
+  await lockName(tx, manifest.name);
+  const scopeSql = options.visibility === 'public' ? 'tenant_id IS NULL' : 'tenant_id = $2';
+  const scopeParams = options.visibility === 'public' ? [manifest.name] : [manifest.name, principal.tenantId];
+  const listing = (await tx.query<{ id: string }>(`SELECT id FROM connectors.marketplace WHERE name = $1 AND ${scopeSql}`, scopeParams)).rows[0];
+  if (listing && options.visibility === 'public') {
+    const owner = await ownerOf(tx, listing.id);
+    if (!(owner === null ? principal.isPlatform : owner === principal.tenantId)) {
+      throw new ProblemError('FORBIDDEN', `The connector name "${manifest.name}" belongs to another publisher; choose another name (manifest.json /name)`, {
+        type: 'connector-name-taken',
+        errors: [{ path: '/name', in: 'body', message: 'belongs to another publisher' }],
+      });
+    }
+  }
+  if (!listing && options.visibility === 'public') {
+    // Approved public versions go to npm under this name: a second listing naming another's package would publish
+    // its bundle as that package's next version.
+    const { rows } = await tx.query<{ name: string }>('SELECT name FROM connectors.marketplace WHERE tenant_id IS NULL AND lower(npm_package) = lower($1) LIMIT 1', [options.npmPackage]);
+    if (rows[0]) {
+      throw new ProblemError('CONFLICT', `The npm package name "${options.npmPackage}" (package.json /name) is already used by the connector "${rows[0].name}"; give this connector its own package name and pack again`, {
+        type: 'npm-package-taken',
+        errors: [{ path: '/name', in: 'body', message: `package.json name is used by ${rows[0].name}` }],
+      });
+    }
+  }
+  if (!listing) return undefined;
+  const versions = (await tx.query<{ version: string; status: string }>('SELECT version, status FROM connectors.connector_versions WHERE connector_id = $1', [listing.id])).rows;
+  const same = versions.find((v) => v.version === manifest.version);
+  if (same) {
+    throw new ProblemError('CONFLICT', `${manifest.name}@${manifest.version} already exists (${same.status}); versions are immutable, so bump the version in the connector and pack again`, {
+      type: 'duplicate-version',
+      errors: [{ path: '/version', in: 'body', message: `already ${same.status}` }],
+    });
+  }
+  const live = versions.filter((v) => v.status !== 'rejected' && semver.valid(v.version)).map((v) => v.version);
+  const highest = live.sort(semver.rcompare)[0];
+  if (highest && !semver.gt(manifest.version, highest)) {
+    throw new ProblemError('CONFLICT', `${manifest.name}@${manifest.version} is not higher than the latest published or pending version ${highest}; publish a higher semver`, {
+      type: 'version-not-higher',
+      errors: [{ path: '/version', in: 'body', message: `must be greater than ${highest}` }],
+    });
+  }
+  return listing;
+}
+
+/**
+ * Runs the refusals of {@link createSubmission} alone, so a package that would be refused anyway is refused before
+ * its checks leave anything behind (the dry load keeps the bundle's sandbox image).
+ */
+export async function preflightSubmission(db: Db, principal: Principal, manifest: ConnectorManifest, options: { visibility: Visibility; npmPackage: string }): Promise<void> {
+  await db.transaction((tx) => checkSubmittable(tx, principal, manifest, options));
+}
+
 /**
  * Stores a checked package as a pending submission in one transaction: the listing (created hidden when new), the
  * artifact (content-addressed), the pending version and the submission with its checks, and an audit entry.
- * Refuses another publisher's name (403) and a version that is not higher than every published or pending one (409).
+ * Refuses another publisher's name (403) or npm package (409), and a version that is not higher than every published
+ * or pending one (409).
  */
 export async function createSubmission(
   db: Db,
@@ -75,19 +131,7 @@ export async function createSubmission(
 ): Promise<string> {
   const { manifest } = pkg;
   return db.transaction(async (tx) => {
-    await lockName(tx, manifest.name);
-    const scopeSql = options.visibility === 'public' ? 'tenant_id IS NULL' : 'tenant_id = $2';
-    const scopeParams = options.visibility === 'public' ? [manifest.name] : [manifest.name, principal.tenantId];
-    let listing = (await tx.query<{ id: string }>(`SELECT id FROM connectors.marketplace WHERE name = $1 AND ${scopeSql}`, scopeParams)).rows[0];
-    if (listing && options.visibility === 'public') {
-      const owner = await ownerOf(tx, listing.id);
-      if (!(owner === null ? principal.isPlatform : owner === principal.tenantId)) {
-        throw new ProblemError('FORBIDDEN', `The connector name "${manifest.name}" belongs to another publisher; choose another name (manifest.json /name)`, {
-          type: 'connector-name-taken',
-          errors: [{ path: '/name', in: 'body', message: 'belongs to another publisher' }],
-        });
-      }
-    }
+    let listing = await checkSubmittable(tx, principal, manifest, options);
     if (!listing) {
       listing = (
         await tx.query<{ id: string }>(
@@ -96,22 +140,6 @@ export async function createSubmission(
           [options.visibility === 'public' ? null : principal.tenantId, manifest.name, manifest.description, manifest.author ?? null, options.npmPackage, manifest.category, manifest.displayName, manifest.icon ?? null, manifest.homepage ?? null, keywordsOf(manifest)],
         )
       ).rows[0]!;
-    }
-    const versions = (await tx.query<{ version: string; status: string }>('SELECT version, status FROM connectors.connector_versions WHERE connector_id = $1', [listing.id])).rows;
-    const same = versions.find((v) => v.version === manifest.version);
-    if (same) {
-      throw new ProblemError('CONFLICT', `${manifest.name}@${manifest.version} already exists (${same.status}); versions are immutable, so bump the version in the connector and pack again`, {
-        type: 'duplicate-version',
-        errors: [{ path: '/version', in: 'body', message: `already ${same.status}` }],
-      });
-    }
-    const live = versions.filter((v) => v.status !== 'rejected' && semver.valid(v.version)).map((v) => v.version);
-    const highest = live.sort(semver.rcompare)[0];
-    if (highest && !semver.gt(manifest.version, highest)) {
-      throw new ProblemError('CONFLICT', `${manifest.name}@${manifest.version} is not higher than the latest published or pending version ${highest}; publish a higher semver`, {
-        type: 'version-not-higher',
-        errors: [{ path: '/version', in: 'body', message: `must be greater than ${highest}` }],
-      });
     }
     await tx.query('INSERT INTO connectors.artifacts (sha256, bytes, size) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING', [pkg.bundleSha256, pkg.bundle, pkg.bundle.length]);
     const version = (

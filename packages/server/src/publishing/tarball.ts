@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { ProblemError } from '../http/problem.ts';
 
@@ -18,11 +19,16 @@ function refuse(detail: string, path = ''): ProblemError {
   return new ProblemError('INVALID_INPUT', detail, { type: 'invalid-tarball', errors: [{ path, in: 'body', message: detail }] });
 }
 
+/** Longest entry path accepted, `package/` included. */
+export const MAX_PATH_LENGTH = 255;
+
 /**
  * The path of an entry inside the package (`package/` stripped), or an error message when the entry may not be
- * unpacked: absolute, `..`, backslashes or NUL, outside `package/`.
+ * unpacked: too long, absolute, `..`, backslashes or NUL, outside `package/`.
  */
 export function safeEntryPath(raw: string): { path: string } | { error: string } {
+  // Packed paths are short; a long one (a pax header allows megabytes) would only bloat every message that names it.
+  if (raw.length > MAX_PATH_LENGTH) return { error: `entry ${JSON.stringify(`${raw.slice(0, 64)}…`)} has a path longer than ${MAX_PATH_LENGTH} characters` };
   if (raw.includes('\0') || raw.includes('\\')) return { error: `entry ${JSON.stringify(raw)} has a NUL or backslash in its path` };
   if (raw.startsWith('/') || /^[a-zA-Z]:/.test(raw)) return { error: `entry ${JSON.stringify(raw)} has an absolute path` };
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
@@ -41,6 +47,17 @@ export async function readConnectorTarball(bytes: Uint8Array, limits: TarballLim
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
     throw refuse('The body is not a gzip file; send the .tgz written by `bos-connector pack`');
   }
+  // Inflate with a hard cap before parsing: a few hundred KiB of gzip can expand to gigabytes (of zero blocks, say),
+  // and tar's own inflater would work through all of it synchronously even after an entry has been refused.
+  // The slack covers headers, long-name records and padding of up to maxEntries entries.
+  const maxTarBytes = limits.maxTotalBytes + (limits.maxEntries + 2) * 8 * 1024;
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(bytes, { maxOutputLength: maxTarBytes });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw refuse(`The tarball unpacks to more than ${limits.maxTotalBytes} bytes`);
+    throw refuse(`The tarball is corrupted or truncated (${(error as Error).message}); pack it again with \`bos-connector pack\``);
+  }
   const files = new Map<string, Buffer>();
   let entries = 0;
   let total = 0;
@@ -53,7 +70,7 @@ export async function readConnectorTarball(bytes: Uint8Array, limits: TarballLim
         entries += 1;
         if (entries > limits.maxEntries) failure = refuse(`The tarball has more than ${limits.maxEntries} entries; a connector package holds a handful of files`);
         const checked = safeEntryPath(entry.path);
-        if ('error' in checked) failure ??= refuse(`Unsafe tarball: ${checked.error}`, `/${entry.path}`);
+        if ('error' in checked) failure ??= refuse(`Unsafe tarball: ${checked.error}`, `/${entry.path.slice(0, MAX_PATH_LENGTH)}`);
         else if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'Directory') {
           failure ??= refuse(`Unsafe tarball: entry ${JSON.stringify(entry.path)} is a ${entry.type}; only regular files and folders are accepted`, `/${entry.path}`);
         } else if ((entry.size ?? 0) > limits.maxFileBytes) {
@@ -85,7 +102,7 @@ export async function readConnectorTarball(bytes: Uint8Array, limits: TarballLim
     parser.on('end', () => resolve());
     parser.on('close', () => resolve());
     try {
-      parser.end(Buffer.from(bytes));
+      parser.end(tar);
     } catch (error) {
       failure ??= refuse(`The tarball is corrupted or truncated (${(error as Error).message}); pack it again with \`bos-connector pack\``);
       resolve();

@@ -3,7 +3,7 @@ import { ProblemError } from '../../../http/problem.ts';
 import { checkPackage } from '../../../publishing/checks.ts';
 import { submissionSchema } from '../../../publishing/schemas.ts';
 import type { PublishingServices } from '../../../publishing/services.ts';
-import { createSubmission, getSubmission, type Visibility } from '../../../publishing/store.ts';
+import { createSubmission, getSubmission, preflightSubmission, type Visibility } from '../../../publishing/store.ts';
 import { readConnectorTarball } from '../../../publishing/tarball.ts';
 
 /** Content types a packed connector is accepted as. */
@@ -32,7 +32,19 @@ export default (services: PublishingServices): RouteDefinition =>
         throw new ProblemError('INVALID_INPUT', `Send the packed connector as the raw body with Content-Type ${TARBALL_CONTENT_TYPES.slice(0, 2).join(' or ')}`, { status: 415, type: 'unsupported-media-type' });
       }
       const files = await readConnectorTarball(request.body, services.tarballLimits);
-      const checked = await checkPackage(files, { pool: services.pool() });
+      let npmName: string | undefined;
+      try {
+        const name = (JSON.parse(files.get('package.json')?.toString('utf8') ?? '{}') as { name?: unknown } | null)?.name;
+        if (typeof name === 'string' && name.length > 0 && name.length <= 255) npmName = name;
+      } catch {
+        // The package check reports an unreadable package.json; the manifest name stands in meanwhile.
+      }
+      const visibility = request.query.visibility ?? 'public';
+      const checked = await checkPackage(files, {
+        pool: services.pool(),
+        // A name or version that would be refused is refused before the dry load leaves the bundle's image behind.
+        beforeDryLoad: (manifest) => preflightSubmission(services.db, principal, manifest, { visibility, npmPackage: npmName ?? manifest.name }),
+      });
       if (!checked.ok || !checked.manifest || !checked.bundle || !checked.bundleSha256) {
         const failed = checked.checks.filter((c) => c.status === 'fail');
         throw new ProblemError('INVALID_INPUT', `The package failed ${failed.length} automated check(s): ${failed.map((c) => `${c.id}: ${c.details[0] ?? c.title}`).join('; ')}. Fix them, pack again and resubmit`, {
@@ -41,15 +53,7 @@ export default (services: PublishingServices): RouteDefinition =>
           errors: failed.flatMap((c) => c.details.map((d) => ({ path: `/checks/${c.id}`, in: 'body', message: d }))),
         });
       }
-      const pkgJson = files.get('package.json');
-      let npmPackage = checked.manifest.name;
-      try {
-        const name = (JSON.parse(pkgJson?.toString('utf8') ?? '{}') as { name?: unknown }).name;
-        if (typeof name === 'string' && name.length > 0 && name.length <= 255) npmPackage = name;
-      } catch {
-        // package.json was parsed by the checks already; keep the manifest name.
-      }
-      const id = await createSubmission(services.db, principal, { ...checked, manifest: checked.manifest, bundle: checked.bundle, bundleSha256: checked.bundleSha256 }, { visibility: request.query.visibility ?? 'public', npmPackage });
+      const id = await createSubmission(services.db, principal, { ...checked, manifest: checked.manifest, bundle: checked.bundle, bundleSha256: checked.bundleSha256 }, { visibility, npmPackage: npmName ?? checked.manifest.name });
       const view = await getSubmission(services.db, principal, id);
       return reply.status(201).header('location', `/marketplace/submissions/${id}`).send(view);
     },
