@@ -19,6 +19,8 @@ export interface InProcessSchedulerOptions {
 interface Entry {
   subscription: PollSubscription;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed timer fires (epoch ms). */
+  dueAt: number | undefined;
   running: Promise<void> | undefined;
 }
 
@@ -33,12 +35,15 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): Po
   const random = options.random ?? Math.random;
   const log = options.log ?? (() => undefined);
   const entries = new Map<string, Entry>();
+  // Polls still running for subscriptions that were unscheduled: a new schedule of one waits for its poll.
+  const draining = new Map<string, Promise<void>>();
   let closed = false;
 
   const jitterMs = (sub: PollSubscription) => Math.floor(random() * jitter * options.poller.intervalMs(sub));
 
   function arm(entry: Entry, delayMs: number): void {
     if (closed || entries.get(entry.subscription.id) !== entry) return;
+    entry.dueAt = clock.now() + Math.max(0, delayMs);
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       entry.running = run(entry).finally(() => { entry.running = undefined; });
@@ -46,6 +51,9 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): Po
   }
 
   async function run(entry: Entry): Promise<void> {
+    const previous = draining.get(entry.subscription.id);
+    if (previous) await previous;
+    if (closed || entries.get(entry.subscription.id) !== entry) return;
     const sub = entry.subscription;
     let nextRunAt: number;
     try {
@@ -66,10 +74,19 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): Po
       options.poller.intervalMs(subscription);
       const existing = entries.get(subscription.id);
       if (existing) {
+        const before = options.poller.intervalMs(existing.subscription);
         existing.subscription = subscription;
+        // A shorter interval takes effect now, not after the wait armed for the old one (a backoff still applies:
+        // the poller answers `backoff` with its own time).
+        const soonest = clock.now() + options.poller.intervalMs(subscription);
+        if (existing.timer && options.poller.intervalMs(subscription) < before && existing.dueAt !== undefined && soonest < existing.dueAt) {
+          clearTimeout(existing.timer);
+          existing.timer = undefined;
+          arm(existing, soonest - clock.now() + jitterMs(subscription));
+        }
         return;
       }
-      const entry: Entry = { subscription, timer: undefined, running: undefined };
+      const entry: Entry = { subscription, timer: undefined, dueAt: undefined, running: undefined };
       entries.set(subscription.id, entry);
       arm(entry, jitterMs(subscription));
     },
@@ -78,7 +95,14 @@ export function createInProcessScheduler(options: InProcessSchedulerOptions): Po
       if (!entry) return;
       entries.delete(subscriptionId);
       if (entry.timer) clearTimeout(entry.timer);
-      await entry.running;
+      const running = entry.running;
+      if (!running) return;
+      draining.set(subscriptionId, running);
+      try {
+        await running;
+      } finally {
+        if (draining.get(subscriptionId) === running) draining.delete(subscriptionId);
+      }
     },
     async close() {
       closed = true;

@@ -38,8 +38,15 @@ export interface PollerOptions {
   authFailureThreshold?: number;
   /** Longest wait after failures (default 1 h). The wait doubles from one interval per consecutive failure. */
   maxBackoffMs?: number;
-  /** Ids remembered for `dedupe.by: 'id'` (default 10 000). */
+  /**
+   * Ids remembered for `dedupe.by: 'id'` (default 10 000). The latest page's ids are kept as the most recent, so
+   * only ids the API stopped returning are forgotten; keep it above the largest page a trigger returns.
+   */
   maxSeenIds?: number;
+  /** Longest a connector's poll may run before it counts as failed with TIMEOUT (default 5 min). */
+  pollTimeoutMs?: number;
+  /** Largest connector state, as JSON bytes, a poll may return (default 1 MiB); larger is INVALID_OUTPUT. */
+  maxCursorBytes?: number;
   log?: (level: LogLevel, message: string, data?: unknown) => void;
 }
 
@@ -73,6 +80,39 @@ interface Candidate {
 }
 
 /**
+ * The connector's state as the stores keep it (JSON), so every store hands the same cursor back. Refused before
+ * anything is emitted when it is not JSON or too large: saving it would fail after the events were stored, and the
+ * subscription would never get past its baseline.
+ */
+function jsonCursor(sub: PollSubscription, state: unknown, maxBytes: number): unknown {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(state);
+  } catch (error) {
+    throw new ConnectorError('INVALID_OUTPUT', `poll of trigger ${sub.trigger.name} returned a state that is not JSON (${toErrorData(error).message}); return plain objects, strings and numbers`, { path: '/state' });
+  }
+  if (text === undefined) return undefined;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) {
+    throw new ConnectorError('INVALID_OUTPUT', `poll of trigger ${sub.trigger.name} returned a state of ${bytes} bytes, more than the ${maxBytes} allowed; keep only a cursor in it, not the items`, { path: '/state' });
+  }
+  return JSON.parse(text) as unknown;
+}
+
+/** The poll's result, or TIMEOUT after `ms`: a poll that hangs must not hold its subscription (and lock) forever. */
+async function withDeadline<T>(work: Promise<T>, ms: number, sub: PollSubscription): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectorError('TIMEOUT', `poll of trigger ${sub.trigger.name} took longer than ${ms} ms; it is retried after a backoff`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Creates the polling engine. Per poll: skip while backing off; run the connector's poll with its last state;
  * on the first poll record what exists (ids, or the newest timestamp and the items at it) and emit nothing;
  * later, emit only items not seen (by id, or with a timestamp above the high-water mark, or equal to it but not
@@ -84,6 +124,8 @@ export function createPoller(options: PollerOptions): Poller {
   const threshold = options.authFailureThreshold ?? 3;
   const maxBackoff = options.maxBackoffMs ?? 3_600_000;
   const maxSeen = options.maxSeenIds ?? 10_000;
+  const pollTimeout = options.pollTimeoutMs ?? 300_000;
+  const maxCursorBytes = options.maxCursorBytes ?? 1_048_576;
   const log = options.log ?? (() => undefined);
 
   const intervalMs = (sub: PollSubscription): number => {
@@ -126,13 +168,21 @@ export function createPoller(options: PollerOptions): Poller {
       let next = hw;
       for (const c of considered) if (next === undefined || (c.timestamp ?? 0) > next) next = c.timestamp;
       const keys = next === hw ? [...atHw] : [];
-      for (const c of considered) if (c.timestamp === next && !keys.includes(c.key)) keys.push(c.key);
-      return { fresh, next: { seenIds: state.seenIds, highWater: next, keysAtHighWater: keys.slice(-maxSeen) } };
+      const keySet = new Set(keys);
+      for (const c of considered) if (c.timestamp === next && !keySet.has(c.key)) { keys.push(c.key); keySet.add(c.key); }
+      // Never forget a key at the mark that this page still returned: it would come back as new next time.
+      const inPage = found.filter((c) => c.timestamp === next).length;
+      return { fresh, next: { seenIds: state.seenIds, highWater: next, keysAtHighWater: keys.slice(-Math.max(maxSeen, inPage)) } };
     }
     const seen = new Set(state.seenIds);
     const fresh = baseline ? [] : found.filter((c) => !seen.has(c.key));
-    const added = (baseline ? found : fresh).map((c) => c.key).filter((k) => !seen.has(k));
-    const seenIds = [...state.seenIds, ...added].slice(-maxSeen);
+    // The page's keys go last (most recent), so the bound drops ids the API stopped returning before the ones it
+    // still returns: a baseline item is not in the outbox, and forgetting it would emit it as new.
+    const inPage = new Set(found.map((c) => c.key));
+    if (inPage.size > maxSeen) {
+      log('warn', `poll of ${sub.trigger.name} returned ${inPage.size} items, more than the ${maxSeen} ids remembered; older ones may be emitted again`, { subscription: sub.id });
+    }
+    const seenIds = [...state.seenIds.filter((k) => !inPage.has(k)), ...inPage].slice(-maxSeen);
     return { fresh, next: { seenIds, highWater: state.highWater, keysAtHighWater: state.keysAtHighWater } };
   }
 
@@ -141,7 +191,9 @@ export function createPoller(options: PollerOptions): Poller {
     const isAuth = data.code === 'AUTH_FAILED' || data.code === 'AUTH_EXPIRED';
     const failures = state.failures + 1;
     const authFailures = isAuth ? state.authFailures + 1 : 0;
-    const wait = Math.min(maxBackoff, interval * 2 ** Math.min(failures, 30));
+    // A provider's Retry-After (seconds) is honoured when longer than our own backoff, within the same cap.
+    const retryAfterMs = typeof data.retryAfter === 'number' && Number.isFinite(data.retryAfter) ? data.retryAfter * 1000 : 0;
+    const wait = Math.min(maxBackoff, Math.max(interval * 2 ** Math.min(failures, 30), retryAfterMs));
     const nextAttemptAt = now + wait;
     // The cursor and dedupe state stay as they were: only the failure bookkeeping changes.
     await options.stateStore.save(sub.id, { ...state, failures, authFailures, nextAttemptAt, lastError: data });
@@ -164,11 +216,13 @@ export function createPoller(options: PollerOptions): Poller {
       return { status: 'backoff', emitted: 0, nextRunAt: state.nextAttemptAt };
     }
     let result: PollRunResult;
+    let cursor: unknown;
     try {
-      result = await options.runPoll(sub, state.cursor);
+      result = await withDeadline(options.runPoll(sub, state.cursor), pollTimeout, sub);
       if (!result || !Array.isArray(result.items)) {
         throw new ConnectorError('INVALID_OUTPUT', `poll of trigger ${sub.trigger.name} must return { items: [], state }`);
       }
+      cursor = jsonCursor(sub, result.state, maxCursorBytes);
     } catch (error) {
       return fail(sub, state, error, now, interval);
     }
@@ -187,7 +241,7 @@ export function createPoller(options: PollerOptions): Poller {
       ...state,
       ...next,
       version: 1,
-      cursor: result.state,
+      cursor,
       baselined: true,
       failures: 0,
       authFailures: 0,

@@ -1,0 +1,140 @@
+import { ConnectorError, RateLimitedError } from '@businessos/connector-sdk';
+import { describe, expect, it } from 'vitest';
+import { createMemoryOutbox } from '../outbox/memory-outbox.ts';
+import { createPoller, type PollerOptions, type PollSubscription, type RunPoll } from './poller.ts';
+import { createMemoryPollStateStore, type PollState, type PollStateStore } from './state-store.ts';
+
+const byId: PollSubscription = { id: 'sub1', tenantId: 't1', trigger: { name: 'newOrder', polling: { intervalSeconds: 60, dedupe: { by: 'id', path: '/id' } } } };
+const byTime: PollSubscription = { id: 'sub2', tenantId: 't1', trigger: { name: 'updatedRow', polling: { intervalSeconds: 60, dedupe: { by: 'timestamp', path: '/updated_at' } } } };
+
+/** A store that keeps states as JSON text, as the PostgreSQL and Redis stores do. */
+function jsonStore(): PollStateStore {
+  const rows = new Map<string, string>();
+  return {
+    async load(id) {
+      const raw = rows.get(id);
+      return raw === undefined ? undefined : (JSON.parse(raw) as PollState);
+    },
+    async save(id, state) {
+      rows.set(id, JSON.stringify(state));
+    },
+    async delete(id) {
+      rows.delete(id);
+    },
+  };
+}
+
+function setup(runPoll: RunPoll, extra: Partial<PollerOptions> = {}) {
+  let now = 1_700_000_000_000;
+  const clock = { now: () => now };
+  const outbox = createMemoryOutbox({ clock });
+  const stateStore = extra.stateStore ?? createMemoryPollStateStore();
+  const poller = createPoller({ runPoll, stateStore, outbox, clock, ...extra });
+  const events = async () => outbox.readAfter({ tenantId: 't1', limit: 1000 });
+  return { poller, stateStore, events, advance: (ms: number) => { now += ms; }, now: () => now };
+}
+
+describe('createPoller against hostile APIs', () => {
+  it('emits nothing old from a huge baseline page, and only the new item after it', async () => {
+    const page = Array.from({ length: 5_000 }, (_, i) => ({ id: `o${i}` }));
+    let items: unknown[] = page;
+    const { poller, events } = setup(async () => ({ items, state: null }));
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'baseline' });
+    items = [...page, { id: 'new' }];
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'polled', emitted: 1 });
+    expect(await poller.pollOnce(byId)).toMatchObject({ emitted: 0 });
+    expect((await events()).map((e) => e.key)).toEqual(['id:new']);
+  });
+
+  it('keeps remembering items the API still returns, however many newer ones arrived since', async () => {
+    let items: unknown[] = [{ id: 'keep' }];
+    const { poller, events } = setup(async () => ({ items, state: null }), { maxSeenIds: 3 });
+    await poller.pollOnce(byId);
+    for (let i = 0; i < 5; i += 1) {
+      items = [{ id: 'keep' }, { id: `n${i}` }];
+      await poller.pollOnce(byId);
+    }
+    // 'keep' came with the baseline, so it was never stored as an event: only the seen-set protects it.
+    expect((await events()).map((e) => e.key)).toEqual(['id:n0', 'id:n1', 'id:n2', 'id:n3', 'id:n4']);
+  });
+
+  it('emits nothing old when more items than the bound share the high-water timestamp', async () => {
+    const page = Array.from({ length: 50 }, (_, i) => ({ n: i, updated_at: '2024-01-02T00:00:00Z' }));
+    const { poller, events } = setup(async () => ({ items: page, state: null }), { maxSeenIds: 10 });
+    await poller.pollOnce(byTime);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 0 });
+    expect(await events()).toEqual([]);
+  });
+
+  it('waits at least the Retry-After of a 429 before polling again (within the cap)', async () => {
+    const { poller, now } = setup(async () => { throw new RateLimitedError(1_800); });
+    const out = await poller.pollOnce(byId);
+    expect(out).toMatchObject({ status: 'failed', error: { code: 'RATE_LIMITED', retryAfter: 1_800 } });
+    expect(out.nextRunAt).toBe(now() + 1_800_000);
+    const capped = setup(async () => { throw new RateLimitedError(10 ** 9); }, { maxBackoffMs: 7_200_000 });
+    expect((await capped.poller.pollOnce(byId)).nextRunAt).toBe(capped.now() + 7_200_000);
+  });
+
+  it('fails a poll that outlasts its deadline with TIMEOUT and backs off, instead of hanging', async () => {
+    const { poller, stateStore } = setup(() => new Promise(() => undefined), { pollTimeoutMs: 20 });
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT' } });
+    expect(await stateStore.load('sub1')).toMatchObject({ failures: 1, lastError: { code: 'TIMEOUT' } });
+  });
+
+  it('refuses a state that is not JSON as INVALID_OUTPUT, visibly, without emitting', async () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    let state: unknown = 1n;
+    const { poller, stateStore, events } = setup(async () => ({ items: [{ id: 1 }], state }), { stateStore: jsonStore() });
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_OUTPUT' } });
+    state = circular;
+    const { poller: p2 } = setup(async () => ({ items: [{ id: 1 }], state }), { stateStore: jsonStore() });
+    expect(await p2.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_OUTPUT' } });
+    expect(await stateStore.load('sub1')).toMatchObject({ baselined: false, failures: 1, lastError: { code: 'INVALID_OUTPUT' } });
+    expect(await events()).toEqual([]);
+  });
+
+  it('refuses a state larger than the limit as INVALID_OUTPUT', async () => {
+    const { poller } = setup(async () => ({ items: [], state: { blob: 'x'.repeat(2_000) } }), { maxCursorBytes: 1_000 });
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_OUTPUT' } });
+  });
+
+  it('stores the state as JSON, so every store passes the connector the same cursor back', async () => {
+    const cursors: unknown[] = [];
+    const { poller } = setup(async (_s, cursor) => {
+      cursors.push(cursor);
+      return { items: [], state: { since: new Date(0), gone: undefined } };
+    });
+    await poller.pollOnce(byId);
+    await poller.pollOnce(byId);
+    expect(cursors).toEqual([undefined, { since: '1970-01-01T00:00:00.000Z' }]);
+  });
+
+  it('treats a missing state as no cursor and still baselines once', async () => {
+    let items: unknown[] = [{ id: 1 }];
+    const { poller, events } = setup(async () => ({ items }) as never);
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'baseline' });
+    items = [{ id: 2 }, { id: 1 }];
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'polled', emitted: 1 });
+    expect((await events()).map((e) => e.key)).toEqual(['id:2']);
+  });
+
+  it('dedupes items re-sent out of order and duplicated within a page', async () => {
+    let items: unknown[] = [{ id: 3 }, { id: 1 }];
+    const { poller, events } = setup(async () => ({ items, state: null }));
+    await poller.pollOnce(byId);
+    items = [{ id: 5 }, { id: 1 }, { id: 4, v: 'a' }, { id: 4, v: 'b' }, { id: 3 }, { id: 5 }];
+    expect(await poller.pollOnce(byId)).toMatchObject({ emitted: 2 });
+    items = [{ id: 4 }, { id: 5 }, { id: 3 }];
+    expect(await poller.pollOnce(byId)).toMatchObject({ emitted: 0 });
+    expect((await events()).map((e) => e.key)).toEqual(['id:5', 'id:4']);
+  });
+
+  it('does not fail the subscription when only the onAuthFailure hook misbehaves', async () => {
+    const { poller } = setup(async () => { throw new ConnectorError('AUTH_FAILED', 'revoked'); }, {
+      authFailureThreshold: 1,
+      onAuthFailure: () => { throw new Error('db down'); },
+    });
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'AUTH_FAILED' } });
+  });
+});
