@@ -1,6 +1,7 @@
 import { ConnectorError, isConnectorError, type ConnectorManifest, type Credentials, type OAuth2AuthSpec } from '@businessos/connector-sdk';
 import { silentLogger, systemClock, type Clock, type RuntimeLogger } from '../clock.ts';
 import type { EgressClient, EgressStats } from '../egress/egress-client.ts';
+import { createRedactor } from '../redact.ts';
 import type { Vault } from '../vault/vault.ts';
 import { acquireLock, type Lock } from './lock.ts';
 
@@ -27,7 +28,10 @@ export interface TokenRefresherOptions {
   logger?: RuntimeLogger;
   /** Refresh this long before `expiresAt` (default 60 s). */
   skewMs?: number;
-  /** Lock lifetime (default 30 s) and how long to wait for another worker's refresh (default 15 s). */
+  /**
+   * Lock lifetime (default 30 s) and how long to wait for another worker's refresh (default 15 s). The call to
+   * the token endpoint times out after half the lock lifetime, so a slow provider cannot outlive the lock.
+   */
   lockTtlMs?: number;
   lockWaitMs?: number;
 }
@@ -52,6 +56,13 @@ export interface TokenRefresher {
   ensureFresh(target: RefreshTarget, current: Credentials, options?: { rejectedToken?: string }): Promise<Credentials>;
 }
 
+// Far above any real token (large JWTs are a few KiB); a bigger value would be sent on every request.
+const MAX_TOKEN_CHARS = 64 * 1024;
+// Provider text (error, error_description) quoted in errors and in the needs_reauth reason.
+const MAX_PROVIDER_TEXT = 300;
+
+const isToken = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= MAX_TOKEN_CHARS;
+
 function resolveSecret(value: string | undefined, connector: string, config: PlatformConfig | undefined, what: string): string | undefined {
   if (value === undefined) return undefined;
   if (!value.startsWith('config.')) return value;
@@ -70,6 +81,7 @@ export function createTokenRefresher(options: TokenRefresherOptions): TokenRefre
   const skewMs = options.skewMs ?? 60_000;
   const lockTtlMs = options.lockTtlMs ?? 30_000;
   const lockWaitMs = options.lockWaitMs ?? 15_000;
+  const requestTimeoutMs = Math.max(1, Math.floor(lockTtlMs / 2));
   const inFlight = new Map<string, Promise<Credentials>>();
 
   const expiring = (c: Credentials) => typeof c.expiresAt === 'number' && c.expiresAt - skewMs <= clock.now();
@@ -104,13 +116,18 @@ export function createTokenRefresher(options: TokenRefresherOptions): TokenRefre
     const response = await options.egress.send({
       manifest: target.manifest,
       fields: target.fields,
-      request: { method: 'POST', url, headers, body: form, bodyType: 'form' },
+      request: { method: 'POST', url, headers, body: form, bodyType: 'form', timeoutMs: requestTimeoutMs },
       stats: target.stats,
     });
     const data = (typeof response.data === 'object' && response.data !== null ? response.data : {}) as Record<string, unknown>;
-    if (response.status >= 200 && response.status < 300 && typeof data.access_token === 'string') {
+    // A hostile or broken provider may echo what we sent; nothing it says reaches an error or the reason unredacted.
+    // Redacted before cutting, so a cut cannot leave the start of a secret behind.
+    const redactor = createRedactor([clientSecret, current.refreshToken, current.accessToken]);
+    const quote = (value: unknown) => (typeof value === 'string' ? redactor.text(value).slice(0, MAX_PROVIDER_TEXT) : undefined);
+    const ok = response.status >= 200 && response.status < 300;
+    if (ok && isToken(data.access_token)) {
       const next: Credentials = { ...current, accessToken: data.access_token };
-      if (typeof data.refresh_token === 'string') next.refreshToken = data.refresh_token;
+      if (isToken(data.refresh_token)) next.refreshToken = data.refresh_token;
       if (typeof data.token_type === 'string') next.tokenType = data.token_type;
       if (typeof data.scope === 'string') next.scope = data.scope;
       const expiresIn = Number(data.expires_in);
@@ -118,9 +135,13 @@ export function createTokenRefresher(options: TokenRefresherOptions): TokenRefre
       else delete next.expiresAt;
       return next;
     }
-    const error = typeof data.error === 'string' ? data.error : undefined;
+    if (ok) {
+      throw new ConnectorError('UPSTREAM_ERROR', `Token refresh for ${connector} answered ${response.status} without a usable access_token; the stored credentials were kept, retry later`, { upstreamStatus: response.status });
+    }
+    const error = quote(data.error);
     if (error === 'invalid_grant') {
-      const reason = `The provider refused the refresh token (invalid_grant${typeof data.error_description === 'string' ? `: ${data.error_description}` : ''})`;
+      const description = quote(data.error_description);
+      const reason = `The provider refused the refresh token (invalid_grant${description ? `: ${description}` : ''})`;
       await options.connections.markNeedsReauth(target.tenant, target.connectionId, reason);
       throw new ConnectorError('AUTH_EXPIRED', `${reason}; the connection ${target.connectionId} must be reconnected`);
     }
@@ -133,7 +154,7 @@ export function createTokenRefresher(options: TokenRefresherOptions): TokenRefre
   async function refreshUnderLock(target: RefreshTarget, current: Credentials, rejected: string | undefined): Promise<Credentials> {
     const reread = async () => {
       const latest = await options.vault.getCredentials(target.tenant, target.connectionId);
-      return usable(latest, rejected) && latest.accessToken !== current.accessToken ? latest : undefined;
+      return usable(latest, rejected) ? latest : undefined;
     };
     let release: (() => Promise<boolean>) | undefined;
     if (options.lock) {
@@ -149,7 +170,8 @@ export function createTokenRefresher(options: TokenRefresherOptions): TokenRefre
     try {
       // Another worker may have refreshed between our read and the lock.
       const latest = (await options.vault.getCredentials(target.tenant, target.connectionId)) ?? current;
-      if (usable(latest, rejected) && (latest.accessToken !== current.accessToken || rejected === undefined)) return latest;
+      // `usable` already refuses the rejected token, so a different one stored by anyone (or held by the caller) is the replacement.
+      if (usable(latest, rejected)) return latest;
       const next = await callTokenEndpoint(target, latest);
       await options.vault.putCredentials(target.tenant, target.connectionId, next);
       logger.info('oauth token refreshed', { tenant: target.tenant, connectionId: target.connectionId, connector: target.manifest.name });

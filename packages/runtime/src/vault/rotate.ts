@@ -14,20 +14,23 @@ export interface RotationReport {
 }
 
 /**
- * Re-wraps every tenant data key from `oldKey` to `newKey`. Secrets are not touched (they are encrypted with
+ * Re-wraps every tenant data key from `oldKey` (one key or several) to `newKey`. Secrets are not touched (they are encrypted with
  * the data keys, which keep their value), so this is quick and safe to run while the service serves traffic,
  * provided every process already accepts both keys (see the vault's `previousMasterKeys`).
  * Keys may be given as hex/base64 text or as {@link MasterKey}s. This is what `bos-connector rotate-keys` calls.
  */
 export async function rotateVaultKeys(options: {
   store: VaultStore;
-  oldKey: string | Uint8Array | MasterKey;
+  oldKey: string | Uint8Array | MasterKey | (string | Uint8Array | MasterKey)[];
   newKey: string | Uint8Array | MasterKey;
   now?: () => number;
 }): Promise<RotationReport> {
-  const oldKey = parseMasterKey(options.oldKey);
+  const oldKeys = new Map((Array.isArray(options.oldKey) ? options.oldKey : [options.oldKey]).map((k) => {
+    const parsed = parseMasterKey(k);
+    return [parsed.id, parsed] as const;
+  }));
   const newKey = parseMasterKey(options.newKey);
-  if (oldKey.id === newKey.id) {
+  if (oldKeys.has(newKey.id)) {
     throw new ConnectorError('INVALID_INPUT', 'The new master key is the same as the old one; generate a new key with `openssl rand -base64 32`');
   }
   const report: RotationReport = { rewrapped: 0, alreadyCurrent: 0, unknown: [] };
@@ -36,7 +39,8 @@ export async function rotateVaultKeys(options: {
       report.alreadyCurrent++;
       continue;
     }
-    if (record.masterKeyId !== oldKey.id) {
+    const oldKey = oldKeys.get(record.masterKeyId);
+    if (!oldKey) {
       report.unknown.push({ tenant: record.tenant, version: record.version, masterKeyId: record.masterKeyId });
       continue;
     }

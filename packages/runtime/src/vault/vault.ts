@@ -54,7 +54,8 @@ export function createVault(options: VaultOptions): Vault {
   }
   // tenant\0version -> unwrapped key; Map keeps insertion order, which gives a cheap LRU-ish eviction.
   const cache = new Map<string, { key: KeyObject; expires: number }>();
-  const latestVersion = new Map<string, number>();
+  // Expires like the keys: a data key version added by another process is picked up within the TTL.
+  const latestVersion = new Map<string, { version: number; expires: number }>();
 
   // Cached as KeyObjects: importing raw key bytes on every decrypt is measurable on the hot path.
   function remember(tenant: string, version: number, raw: Buffer): KeyObject {
@@ -96,7 +97,7 @@ export function createVault(options: VaultOptions): Vault {
 
   async function currentDataKey(tenant: string): Promise<{ version: number; key: KeyObject }> {
     const known = latestVersion.get(tenant);
-    if (known !== undefined) return { version: known, key: await dataKey(tenant, known) };
+    if (known !== undefined && known.expires > clock.now()) return { version: known.version, key: await dataKey(tenant, known.version) };
     let record = await store.getDataKey(tenant);
     if (!record) {
       const plain = randomBytes(32);
@@ -111,13 +112,13 @@ export function createVault(options: VaultOptions): Vault {
         createdAt: clock.now(),
       };
       if (await store.putDataKey(fresh, { onlyIfAbsent: true })) {
-        latestVersion.set(tenant, 1);
+        latestVersion.set(tenant, { version: 1, expires: clock.now() + ttl });
         return { version: 1, key: remember(tenant, 1, plain) };
       }
       record = await store.getDataKey(tenant);
       if (!record) throw new ConnectorError('INTERNAL', `Vault store lost the data key of tenant ${tenant} right after creating it`);
     }
-    latestVersion.set(tenant, record.version);
+    latestVersion.set(tenant, { version: record.version, expires: clock.now() + ttl });
     return { version: record.version, key: remember(tenant, record.version, unwrap(record)) };
   }
 
@@ -145,11 +146,18 @@ export function createVault(options: VaultOptions): Vault {
     deleteCredentials: (tenant, connectionId) => store.deleteSecret(tenant, connectionId),
     async rotateKeys(newMasterKey) {
       const next = parseMasterKey(newMasterKey);
-      const previous = current;
       keyring.set(next.id, next);
       current = next;
-      if (previous.id === next.id) return { rewrapped: 0, alreadyCurrent: (await store.listDataKeys()).length, unknown: [] };
-      return rotateVaultKeys({ store, oldKey: previous, newKey: next });
+      // Re-wrap from every other key this process accepts: a process deployed with the new key as current and
+      // the old one as previous still has to move the data keys the old one wraps.
+      const older = [...keyring.values()].filter((k) => k.id !== next.id);
+      if (older.length > 0) return rotateVaultKeys({ store, oldKey: older, newKey: next });
+      const report: RotationReport = { rewrapped: 0, alreadyCurrent: 0, unknown: [] };
+      for (const r of await store.listDataKeys()) {
+        if (r.masterKeyId === next.id) report.alreadyCurrent++;
+        else report.unknown.push({ tenant: r.tenant, version: r.version, masterKeyId: r.masterKeyId });
+      }
+      return report;
     },
     currentKeyId: () => current.id,
     clearCache(tenant) {
