@@ -26,6 +26,15 @@ export interface Scheduler {
   stats(): SchedulerStats;
 }
 
+/** Option `name` of `options`, or `fallback`; a whole number of at least `min` (Infinity allowed for no limit). */
+function limit(options: SchedulerOptions, name: 'perTenant' | 'total' | 'maxQueued' | 'maxQueuedPerTenant', fallback: number, min: number): number {
+  const value = options[name] ?? fallback;
+  if (!(value >= min) || (!Number.isInteger(value) && value !== Infinity)) {
+    throw new RangeError(`Scheduler option ${name} must be a whole number of at least ${min} (got ${value}); fix the runtime's limits configuration`);
+  }
+  return value;
+}
+
 interface Waiter {
   start: () => void;
   cancel: (reason: unknown) => void;
@@ -37,11 +46,13 @@ interface Waiter {
  * jobs gets one slot in turn like a tenant with one.
  */
 export function createScheduler(options: SchedulerOptions = {}): Scheduler {
-  const perTenant = options.perTenant ?? 5;
-  const total = options.total ?? 10;
-  const maxQueued = options.maxQueued ?? 200;
-  const maxQueuedPerTenant = options.maxQueuedPerTenant ?? 50;
+  // A zero, negative or NaN limit would park every execution forever; refuse it at start instead.
+  const perTenant = limit(options, 'perTenant', 5, 1);
+  const total = limit(options, 'total', 10, 1);
+  const maxQueued = limit(options, 'maxQueued', 200, 0);
+  const maxQueuedPerTenant = limit(options, 'maxQueuedPerTenant', 50, 0);
   const retryAfter = options.retryAfterSeconds ?? 1;
+  if (!(retryAfter >= 0) || !Number.isFinite(retryAfter)) throw new RangeError(`Scheduler option retryAfterSeconds must be a finite number of seconds, at least 0 (got ${retryAfter})`);
   const running = new Map<string, number>();
   const queues = new Map<string, Waiter[]>();
   /** Tenants with waiters, in round-robin order. */
@@ -81,8 +92,12 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
     }
   }
 
+  const cancelled = (tenant: string) => new ConnectorError('TIMEOUT', `Execution for tenant ${tenant} was cancelled while waiting for a slot`);
+
   return {
     run<T>(tenant: string, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      // An abort listener added to an already aborted signal never fires: such a waiter would stay queued and run.
+      if (signal?.aborted) return Promise.reject(cancelled(tenant));
       const execute = (): Promise<T> => {
         let result: Promise<T>;
         try {
@@ -119,7 +134,7 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
             queues.delete(tenant);
             ring = ring.filter((t) => t !== tenant);
           }
-          waiter.cancel(new ConnectorError('TIMEOUT', `Execution for tenant ${tenant} was cancelled while waiting for a slot`));
+          waiter.cancel(cancelled(tenant));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         let queue = queues.get(tenant);

@@ -87,7 +87,8 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
   const maxTotal = options.total + (options.maxQueued ?? 200);
   const maxTenant = options.perTenant + (options.maxQueuedPerTenant ?? 50);
   const retryAfter = options.retryAfterSeconds ?? 1;
-  const redis: Redis = createRedis(options.redisUrl);
+  // Requests wait on this connection: while Redis is down they fail with a clear answer instead of hanging.
+  const redis: Redis = createRedis(options.redisUrl, { failFast: true });
   const queue = new Queue<ExecutionJobData, ExecutionJobResult>(keys.queueName, { connection: redis, prefix: keys.queuePrefix });
   // Each concurrent add listens for the queue closing; as many run at once as the waiting room admits.
   queue.setMaxListeners(maxTotal + 10);
@@ -108,26 +109,42 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
     job.kind === 'execute' ? failExecution(db, job.execution, data) : Promise.resolve();
   const describe = (job: ExecutionJobData): string => (job.kind === 'execute' ? `execution ${job.execution.id}` : `the test of connection ${job.test.connectionId}`);
 
+  /** Awaits a Redis command; an unreachable Redis becomes a 503 that says so (and fails the execution row). */
+  async function viaRedis<T>(job: ExecutionJobData, command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      const problem = new ProblemError(
+        'INTERNAL',
+        `The execution queue is unavailable, so ${describe(job)} was not run: Redis at REDIS_URL is unreachable (${(error as Error).message}). Check that Redis is running, then try again`,
+        { status: 503, type: 'queue-unavailable' },
+      );
+      await recordRefusal(job, { code: 'INTERNAL', message: problem.message });
+      throw problem;
+    }
+  }
+
   async function enqueue(job: ExecutionJobData): Promise<Job<ExecutionJobData, ExecutionJobResult>> {
     const owner = jobOwner(job);
-    const admitted = (await redis.eval(ADMIT, 1, keys.pending, PENDING_TTL_MS, maxTotal, maxTenant, owner.tenantId, owner.id)) as [number, string?, number?];
+    const admitted = (await viaRedis(job, () => redis.eval(ADMIT, 1, keys.pending, PENDING_TTL_MS, maxTotal, maxTenant, owner.tenantId, owner.id))) as [number, string?, number?];
     if (admitted[0] !== 1) {
       const which = admitted[1] === 'tenant' ? `tenant ${owner.tenantId} already has ${admitted[2]} executions waiting or running` : `${admitted[2]} executions are waiting or running`;
       const data: ErrorData = { code: 'QUEUE_FULL', message: `The runtime is at capacity (${which}); try again in ${retryAfter} s`, retryAfter };
       await recordRefusal(job, data);
       throw new ExecutionFailed(data, apiMeta(owner.id, undefined));
     }
-    if ((await liveWorkers(redis, keys.workers)) === 0) {
+    if ((await viaRedis(job, () => liveWorkers(redis, keys.workers))) === 0) {
       await redis.zrem(keys.pending, pendingMember(owner));
       const problem = noWorker(describe(job));
       await recordRefusal(job, { code: 'INTERNAL', message: problem.message });
       throw problem;
     }
-    return queue.add(job.kind, job, { jobId: owner.id, attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } });
+    return viaRedis(job, () => queue.add(job.kind, job, { jobId: owner.id, attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } }));
   }
 
   async function enqueueAndWait(data: ExecutionJobData): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
-    const listening = await queueEvents();
+    // The event listener's connection waits through outages; the ping notices one at once and answers it.
+    const listening = await Promise.race([queueEvents(), viaRedis(data, () => redis.ping()).then(queueEvents)]);
     const job = await enqueue(data);
     const owner = jobOwner(data);
     let result: ExecutionJobResult;
@@ -139,7 +156,7 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
         // The worker's processor itself failed (store unreachable, worker stalled twice): no connector error to show.
         throw new ExecutionFailed({ code: 'INTERNAL', message: `The worker could not finish ${describe(data)}: ${message}` }, apiMeta(owner.id, undefined));
       }
-      if ((await liveWorkers(redis, keys.workers)) === 0) {
+      if ((await viaRedis(data, () => liveWorkers(redis, keys.workers))) === 0) {
         // Nobody will ever pick it up: take it back out so it does not run by surprise later.
         if ((await job.getState()) === 'waiting') await job.remove().catch(() => undefined);
         await redis.zrem(keys.pending, pendingMember(owner));

@@ -89,10 +89,11 @@ end
 return granted
 `;
 
-// Extends the slots this process holds (only those still present: an expired slot is never resurrected).
+// Extends the slots this process holds. A slot missing from Redis (a restart lost it, or it expired while Redis was
+// out of reach) is added back: its execution is still running, so it still counts against the limits.
 const RENEW = `
 local now = ${LUA_NOW_MS}
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i]) end
 return 1
 `;
 
@@ -105,6 +106,15 @@ for i = 1, #ARGV do
 end
 return 1
 `;
+
+const closedError = () => new Error('The execution semaphore is closed (the worker is shutting down)');
+
+/** Option `name` of `options`, or `fallback`; a whole number of at least 1. */
+function positive(options: FairSemaphoreOptions, name: 'perTenant' | 'total' | 'leaseMs' | 'pollMs', fallback: number): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`Fair semaphore option ${name} must be a whole number of at least 1 (got ${value}); check BOS_EXECUTIONS_PER_TENANT and BOS_EXECUTIONS_TOTAL`);
+  return value;
+}
 
 interface Waiter {
   resolve(lease: SemaphoreLease): void;
@@ -119,10 +129,11 @@ interface Waiter {
  */
 export function createFairSemaphore(options: FairSemaphoreOptions): FairSemaphore {
   const { redis, keys } = options;
-  const perTenant = options.perTenant ?? 5;
-  const total = options.total ?? 10;
-  const leaseMs = options.leaseMs ?? 15_000;
-  const pollMs = options.pollMs ?? 50;
+  // A zero, negative or NaN limit would leave every acquisition waiting forever; refuse it at start instead.
+  const perTenant = positive(options, 'perTenant', 5);
+  const total = positive(options, 'total', 10);
+  const leaseMs = positive(options, 'leaseMs', 15_000);
+  const pollMs = positive(options, 'pollMs', 50);
   const waiters = new Map<string, Waiter>();
   const held = new Set<string>();
   let pollTimer: NodeJS.Timeout | undefined;
@@ -130,11 +141,14 @@ export function createFairSemaphore(options: FairSemaphoreOptions): FairSemaphor
   let again = false;
   let closed = false;
 
-  const renewTimer = setInterval(() => {
+  const renew = () => {
     if (held.size === 0) return;
     redis.eval(RENEW, 1, keys.running, leaseMs, ...held).catch(() => undefined);
-  }, Math.max(50, Math.floor(leaseMs / 3)));
+  };
+  const renewTimer = setInterval(renew, Math.max(50, Math.floor(leaseMs / 3)));
   renewTimer.unref();
+  // After a reconnect (perhaps to a restarted, empty Redis) the slots in use are registered again at once.
+  redis.on('ready', renew);
 
   const release = async (member: string): Promise<void> => {
     held.delete(member);
@@ -192,7 +206,9 @@ export function createFairSemaphore(options: FairSemaphoreOptions): FairSemaphor
 
   return {
     acquire(tenant, signal) {
-      if (closed) return Promise.reject(new Error('The execution semaphore is closed (the worker is shutting down)'));
+      if (closed) return Promise.reject(closedError());
+      // A listener added to an already aborted signal never fires: the acquisition would go on and hold a slot.
+      if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('Cancelled while waiting for an execution slot'));
       const member = `${tenant}|${randomUUID()}`;
       return new Promise<SemaphoreLease>((resolve, reject) => {
         const onAbort = () => {
@@ -215,6 +231,13 @@ export function createFairSemaphore(options: FairSemaphoreOptions): FairSemaphor
       closed = true;
       clearTimeout(pollTimer);
       clearInterval(renewTimer);
+      redis.off('ready', renew);
+      // Nothing will poll for them any more: fail them rather than leave their callers waiting forever.
+      const members = [...waiters.keys()];
+      const waiting = [...waiters.values()];
+      waiters.clear();
+      for (const w of waiting) w.reject(closedError());
+      if (members.length > 0) void redis.eval(RELEASE, 3, keys.running, keys.waiting, keys.order, ...members).catch(() => undefined);
     },
   };
 }

@@ -2,11 +2,19 @@ import { Redis } from 'ioredis';
 
 /**
  * An ioredis client for the service's scale-out parts. `maxRetriesPerRequest: null` is BullMQ's requirement for
- * workers (a blocking command must wait through a Redis restart rather than fail).
+ * workers (a blocking command must wait through a Redis restart rather than fail). With `failFast`, for code that
+ * answers an HTTP request, a command fails after a few reconnection attempts instead, so the caller gets an error
+ * rather than a request hanging for as long as Redis is down.
  * @example const redis = createRedis(config.redisUrl!); await redis.quit();
  */
-export function createRedis(url: string): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+export function createRedis(url: string, options: { failFast?: boolean } = {}): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: false,
+    ...(options.failFast
+      // Reconnecting at least every half second bounds how long a command waits before it fails (about 2 s).
+      ? { maxRetriesPerRequest: 3, retryStrategy: (attempt: number) => Math.min(attempt * 50, 500) }
+      : { maxRetriesPerRequest: null }),
+  });
   // ioredis reconnects by itself; failures surface on the commands that need Redis (and in BullMQ's own error
   // events), so connection errors are not also reported as unhandled here.
   redis.on('error', () => undefined);
