@@ -121,8 +121,12 @@ async function runScenario(config: () => ServerConfig, mock: StripeCustomersMock
   const connectionStatus = async () => (await api<{ items: { id: string; status: string; statusDetail: string | null }[] }>(third, key, 'GET', '/connections')).items.find((c) => c.id === connectionId)!;
   await until('the connection to need re-authentication', async () => (await connectionStatus()).status === 'needs_reauth');
   expect((await connectionStatus()).statusDetail).toMatch(/newCustomer failed 3 times in a row with AUTH_FAILED/);
-  const subscriptions = await api<{ items: { id: string; status: string }[] }>(third, key, 'GET', `/connections/${connectionId}/triggers`);
-  expect(subscriptions.items.find((s) => s.id === subscriptionId)).toMatchObject({ status: 'failed' });
+  const subscriptions = await api<{ items: { id: string; status: string; poll: unknown }[] }>(third, key, 'GET', `/connections/${connectionId}/triggers`);
+  // The tenant sees why polling stopped and how it went before: the failures in a row and the provider's refusal.
+  expect(subscriptions.items.find((s) => s.id === subscriptionId)).toMatchObject({
+    status: 'failed',
+    poll: { failures: 3, lastError: { code: 'AUTH_FAILED', message: expect.any(String) }, lastSuccessAt: expect.stringMatching(/^\d{4}-/), nextAttemptAt: expect.stringMatching(/^\d{4}-/) },
+  });
   expect(mock.requests.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(3);
   await third.stop();
   expect(customerIds(events)).toEqual([a.id, b.id, c.id, d.id]);

@@ -21,16 +21,24 @@ export interface SubscriptionRow {
   connector: string;
   version: string;
   fields: Record<string, string>;
+  /** Polling bookkeeping (from `poll_states`, only the few fields the API shows); null before the first poll. */
+  poll_failures?: number | null;
+  poll_next_attempt_at?: number | string | null;
+  poll_last_success_at?: number | string | null;
+  poll_last_error?: { code?: unknown; message?: unknown } | null;
 }
 
 /** Select list for {@link SubscriptionRow}; append a WHERE clause on `s.`. */
 export const SUBSCRIPTION_SELECT = `
   SELECT s.id, s.tenant_id, s.connection_id, s.trigger_name, s.kind, s.status, s.status_detail, s.webhook_token, s.external_id,
-         s.secret IS NOT NULL AS has_secret, s.config, s.expires_at, s.renew_at, s.created_at, m.name AS connector, i.version, c.fields
+         s.secret IS NOT NULL AS has_secret, s.config, s.expires_at, s.renew_at, s.created_at, m.name AS connector, i.version, c.fields,
+         (ps.state->>'failures')::int AS poll_failures, ps.state->>'nextAttemptAt' AS poll_next_attempt_at,
+         ps.state->>'lastSuccessAt' AS poll_last_success_at, ps.state->'lastError' AS poll_last_error
   FROM connectors.trigger_subscriptions s
   JOIN connectors.connections c ON c.id = s.connection_id
   JOIN connectors.installations i ON i.id = c.installation_id
-  JOIN connectors.marketplace m ON m.id = i.connector_id`;
+  JOIN connectors.marketplace m ON m.id = i.connector_id
+  LEFT JOIN connectors.poll_states ps ON ps.subscription_id = s.id`;
 
 /** A subscription as the API shows it (never its secret). */
 export interface SubscriptionView {
@@ -51,6 +59,36 @@ export interface SubscriptionView {
   expiresAt: string | null;
   renewAt: string | null;
   createdAt: string | null;
+  /**
+   * Polling triggers: how polling goes (null for webhooks and before the first poll). While polls fail, `lastError`
+   * says why and `nextAttemptAt` when the next one runs (the backoff).
+   */
+  poll: PollView | null;
+}
+
+/** What a tenant sees of a polling subscription's bookkeeping. */
+export interface PollView {
+  lastSuccessAt: string | null;
+  failures: number;
+  nextAttemptAt: string | null;
+  lastError: { code: string; message: string } | null;
+}
+
+const epochIso = (value: number | string | null | undefined): string | null => {
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? new Date(n).toISOString() : null;
+};
+
+function pollView(r: SubscriptionRow): PollView | null {
+  if (r.kind !== 'polling' || r.poll_failures === undefined || r.poll_failures === null) return null;
+  const error = r.poll_last_error;
+  const failures = r.poll_failures;
+  return {
+    lastSuccessAt: epochIso(r.poll_last_success_at),
+    failures,
+    nextAttemptAt: failures > 0 ? epochIso(r.poll_next_attempt_at) : null,
+    lastError: failures > 0 && error && typeof error.code === 'string' ? { code: error.code, message: typeof error.message === 'string' ? error.message.slice(0, 1000) : '' } : null,
+  };
 }
 
 /** The ingress URL of an endpoint id. */
@@ -76,6 +114,7 @@ export function subscriptionView(r: SubscriptionRow, publicUrl: string, trigger:
     expiresAt: iso(r.expires_at),
     renewAt: iso(r.renew_at),
     createdAt: iso(r.created_at),
+    poll: pollView(r),
   };
 }
 
@@ -83,7 +122,7 @@ export function subscriptionView(r: SubscriptionRow, publicUrl: string, trigger:
 export const subscriptionSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'connectionId', 'connector', 'trigger', 'kind', 'status', 'statusDetail', 'webhookUrl', 'manualSetup', 'externalId', 'hasSecret', 'config', 'expiresAt', 'renewAt', 'createdAt'],
+  required: ['id', 'connectionId', 'connector', 'trigger', 'kind', 'status', 'statusDetail', 'webhookUrl', 'manualSetup', 'externalId', 'hasSecret', 'config', 'expiresAt', 'renewAt', 'createdAt', 'poll'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     connectionId: { type: 'string', format: 'uuid' },
@@ -100,6 +139,23 @@ export const subscriptionSchema = {
     expiresAt: { type: ['string', 'null'], format: 'date-time' },
     renewAt: { type: ['string', 'null'], format: 'date-time', description: 'When the service re-registers the hook, before it lapses' },
     createdAt: { type: ['string', 'null'], format: 'date-time' },
+    poll: {
+      type: ['object', 'null'],
+      description: 'Polling triggers once polled: while polls fail, lastError says why and nextAttemptAt when the next one runs; null for webhooks',
+      additionalProperties: false,
+      required: ['lastSuccessAt', 'failures', 'nextAttemptAt', 'lastError'],
+      properties: {
+        lastSuccessAt: { type: ['string', 'null'], format: 'date-time' },
+        failures: { type: 'integer', minimum: 0, description: 'Polls that failed in a row' },
+        nextAttemptAt: { type: ['string', 'null'], format: 'date-time', description: 'While backing off: no poll before this time' },
+        lastError: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: ['code', 'message'],
+          properties: { code: { type: 'string' }, message: { type: 'string' } },
+        },
+      },
+    },
   },
 } as const;
 
