@@ -94,11 +94,13 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
   queue.setMaxListeners(maxTotal + 10);
   let eventsRedis: Redis | undefined;
   let events: Promise<QueueEvents> | undefined;
+  let eventsReady: QueueEvents | undefined;
   const queueEvents = (): Promise<QueueEvents> => {
     events ??= (async () => {
       eventsRedis = createRedis(options.redisUrl);
       const created = new QueueEvents(keys.queueName, { connection: eventsRedis, prefix: keys.queuePrefix });
       await created.waitUntilReady();
+      eventsReady = created;
       return created;
     })();
     return events;
@@ -143,8 +145,9 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
   }
 
   async function enqueueAndWait(data: ExecutionJobData): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
-    // The event listener's connection waits through outages; the ping notices one at once and answers it.
-    const listening = await Promise.race([queueEvents(), viaRedis(data, () => redis.ping()).then(queueEvents)]);
+    // The event listener's connection waits through outages: until it is ready, a ping notices an outage at once and
+    // answers it. Once it is ready the ping is not needed (enqueue's own commands fail fast), so it costs no round trip.
+    const listening = eventsReady ?? (await Promise.race([queueEvents(), viaRedis(data, () => redis.ping()).then(queueEvents)]));
     const job = await enqueue(data);
     const owner = jobOwner(data);
     let result: ExecutionJobResult;
