@@ -10,7 +10,7 @@ import { ProblemError } from '../http/problem.ts';
 import { createTestApp, type TestApp } from '../test-app.ts';
 import { checkPackage, hostPolicy, sha256Hex } from './checks.ts';
 import { runHappyPath } from './flow.ts';
-import { packConnector, scaffoldConnector, setVersion } from './test-support.ts';
+import { packConnector, scaffoldConnector, setVersion, tarballRefusal as refusal } from './test-support.ts';
 import { rawTarGz } from './raw-tar.ts';
 import { readConnectorTarball } from './tarball.ts';
 
@@ -51,15 +51,6 @@ async function check(files: Map<string, Buffer>): Promise<Record<string, { statu
   const result = await checkPackage(files, { pool: undefined });
   expect(result.ok).toBe(false);
   return Object.fromEntries(result.checks.map((c) => [c.id, { status: c.status, details: c.details }]));
-}
-
-async function refusal(bytes: Buffer, limits?: Parameters<typeof readConnectorTarball>[1]): Promise<string> {
-  const error = await readConnectorTarball(bytes, limits).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProblemError);
-  return (error as ProblemError).message;
 }
 
 describe('hostile tarballs', () => {

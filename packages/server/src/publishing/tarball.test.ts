@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProblemError } from '../http/problem.ts';
 import { rawTarGz } from './raw-tar.ts';
+import { tarballRefusal as refusal } from './test-support.ts';
 import { readConnectorTarball, safeEntryPath } from './tarball.ts';
-
-async function refusal(bytes: Buffer, limits?: Parameters<typeof readConnectorTarball>[1]): Promise<string> {
-  const error = await readConnectorTarball(bytes, limits).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProblemError);
-  return (error as ProblemError).message;
-}
 
 describe('readConnectorTarball', () => {
   it('reads files under package/ in memory', async () => {

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../../../cli/src/main.ts';
 import { createBufferOutput } from '../../../cli/src/output.ts';
+import { ProblemError } from '../http/problem.ts';
+import { readConnectorTarball } from './tarball.ts';
 
 async function cli(cwd: string, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = createBufferOutput();
@@ -35,4 +37,15 @@ export async function packConnector(dir: string): Promise<Buffer> {
   const r = await cli(dir, 'pack', '--json');
   if (r.code !== 0) throw new Error(`pack failed: ${r.stderr}`);
   return readFileSync((JSON.parse(r.stdout) as { tarball: string }).tarball);
+}
+
+/** The message a tarball is refused with; throws when it is accepted or fails some other way. */
+export async function tarballRefusal(bytes: Buffer, limits?: Parameters<typeof readConnectorTarball>[1]): Promise<string> {
+  try {
+    await readConnectorTarball(bytes, limits);
+  } catch (error) {
+    if (error instanceof ProblemError) return error.message;
+    throw error;
+  }
+  throw new Error('the tarball was accepted');
 }

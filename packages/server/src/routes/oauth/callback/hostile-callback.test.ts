@@ -2,35 +2,18 @@
 // tenants or flows, codes injected across flows, parameters oversized. Every failure must be problem+json and must not
 // exchange the code: a code the service did not present to the provider still works once, with its own state.
 import { randomBytes } from 'node:crypto';
-import { defineConnector, OAuth2Auth } from '@businessos/connector-sdk';
-import { createOAuthProvider, type OAuthProvider } from '@businessos/connector-sdk/testing';
+import type { OAuthProvider } from '@businessos/connector-sdk/testing';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signState, stateKey, verifyState } from '../../../installations/setup.ts';
-import { publishManifestListing } from '../../../marketplace/listing.ts';
-import { createTestApp, type TestApp } from '../../../test-app.ts';
-
-const redirectUri = 'https://bos.example.com/oauth/callback';
+import type { TestApp } from '../../../test-app.ts';
+import { startOAuthCrm } from '../../../test-oauth-crm.ts';
 
 let t: TestApp;
 let provider: OAuthProvider;
 
 beforeAll(async () => {
-  provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
-  t = await createTestApp({
-    env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
-  });
-  const crm = defineConnector({
-    name: 'crm',
-    version: '1.0.0',
-    displayName: 'CRM',
-    description: 'A CRM behind OAuth2.',
-    category: 'crm',
-    baseUrl: 'https://api.crm.example.com',
-    auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, scopes: ['contacts'] }),
-    actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
-  });
-  await t.store.db.transaction((tx) => publishManifestListing(tx, crm.manifest, { tenantId: null, npmPackage: '@fixtures/crm', verified: false }));
+  ({ t, provider } = await startOAuthCrm());
 });
 
 afterAll(async () => {

@@ -1,31 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { defineConnector, OAuth2Auth } from '@businessos/connector-sdk';
-import { createOAuthProvider, type OAuthProvider } from '@businessos/connector-sdk/testing';
+import type { OAuthProvider } from '@businessos/connector-sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishManifestListing } from '../../../marketplace/listing.ts';
-import { createTestApp, type TestApp } from '../../../test-app.ts';
-
-const redirectUri = 'https://bos.example.com/oauth/callback';
-
-/** A service with a platform OAuth app for a published `crm` connector whose provider is the SDK's local one. */
-async function startOAuthCrm(): Promise<{ t: TestApp; provider: OAuthProvider }> {
-  const provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [redirectUri] }], requirePkce: true });
-  const t = await createTestApp({
-    env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ crm: { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
-  });
-  const crm = defineConnector({
-    name: 'crm',
-    version: '1.0.0',
-    displayName: 'CRM',
-    description: 'A CRM behind OAuth2.',
-    category: 'crm',
-    baseUrl: 'https://api.crm.example.com',
-    auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: provider.tokenUrl, scopes: ['contacts'] }),
-    actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
-  });
-  await t.store.db.transaction((tx) => publishManifestListing(tx, crm.manifest, { tenantId: null, npmPackage: '@fixtures/crm', verified: false }));
-  return { t, provider };
-}
+import type { TestApp } from '../../../test-app.ts';
+import { OAUTH_REDIRECT_URI, startOAuthCrm } from '../../../test-oauth-crm.ts';
 
 describe('OAuth2 connection flow', () => {
   let t: TestApp;
@@ -52,7 +28,7 @@ describe('OAuth2 connection flow', () => {
     expect(installed.statusCode).toBe(201);
     const { setup } = installed.json() as { setup: { authorizeUrl: string } };
     const back = await consent(setup.authorizeUrl);
-    expect(back.origin + back.pathname).toBe(redirectUri);
+    expect(back.origin + back.pathname).toBe(OAUTH_REDIRECT_URI);
 
     const callback = await t.app.inject({ url: `/oauth/callback${back.search}` });
     expect(callback.statusCode, callback.body).toBe(200);
