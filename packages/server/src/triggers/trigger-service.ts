@@ -90,7 +90,7 @@ export interface TriggerService {
   setPollingHooks(hooks: PollingHooks | undefined): void;
   /** Enables `trigger` on a connection of `tenantId`: webhook triggers subscribe at the provider, polling ones are scheduled. */
   enable(tenantId: string, actor: string, connectionId: string, trigger: string, config: Record<string, unknown>): Promise<SubscriptionView>;
-  /** A tenant's subscriptions, newest first; only those of one connection when given. */
+  /** A tenant's subscriptions, newest first; only those of one connection when given (NOT_FOUND when it is not the tenant's). */
   list(tenantId: string, connectionId?: string): Promise<SubscriptionView[]>;
   /** Stops a subscription locally at once, then unsubscribes at the provider (best effort) and audits. */
   disable(tenantId: string, actor: string, subscriptionId: string, connectionId?: string): Promise<DisableOutcome>;
@@ -371,11 +371,13 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     },
 
     async list(tenantId, connectionId) {
-      const { rows } = await db.withTenant(tenantId, (tx) =>
-        connectionId === undefined
-          ? tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} ORDER BY s.created_at DESC, s.id`)
-          : tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = $1 ORDER BY s.created_at DESC, s.id`, [connectionId]),
-      );
+      const rows = await db.withTenant(tenantId, async (tx) => {
+        if (connectionId === undefined) return (await tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} ORDER BY s.created_at DESC, s.id`)).rows;
+        // An unknown connection, or another tenant's, is a 404 as on every connection route, not an empty list.
+        const known = await tx.query('SELECT 1 FROM connectors.connections WHERE id = $1', [connectionId]);
+        if (known.rows.length === 0) throw new ProblemError('NOT_FOUND', `No connection ${connectionId} in your tenant; list them with GET /connections`);
+        return (await tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = $1 ORDER BY s.created_at DESC, s.id`, [connectionId])).rows;
+      });
       return Promise.all(rows.map(viewOf));
     },
 

@@ -1,4 +1,3 @@
-import { ProblemError } from '../../../../http/problem.ts';
 import { defineRoute, principalOf } from '../../../../http/route.ts';
 import { idParamsSchema } from '../../../../http/schemas.ts';
 import { subscriptionSchema } from '../../../../triggers/subscriptions.ts';
@@ -15,16 +14,8 @@ export default defineRoute<{ Params: { id: string } }>({
     params: idParamsSchema,
     response: { 200: { type: 'object', required: ['items'], additionalProperties: false, properties: { items: { type: 'array', items: subscriptionSchema } } } },
   },
-  async handler(request, _reply, { db, triggers }) {
+  async handler(request, _reply, { triggers }) {
     const principal = principalOf(request);
-    const { id } = request.params;
-    const service = requireTriggers(triggers);
-    // An unknown connection, or another tenant's, is a 404 like on every other connection route: an empty list
-    // would tell a typo apart from nothing, and differ from what the sibling routes answer for the same id.
-    const { rows } = await db.withTenant(principal.tenantId, (tx) =>
-      tx.query('SELECT 1 FROM connectors.connections WHERE id = $1 AND tenant_id = $2', [id, principal.tenantId]),
-    );
-    if (rows.length === 0) throw new ProblemError('NOT_FOUND', `No connection ${id} in your tenant; list them with GET /connections`);
-    return { items: await service.list(principal.tenantId, id) };
+    return { items: await requireTriggers(triggers).list(principal.tenantId, request.params.id) };
   },
 });
