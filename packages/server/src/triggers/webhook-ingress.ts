@@ -172,24 +172,34 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
     };
   }
 
+  /** What a transform of this delivery runs against; NOT_FOUND once its subscription or connection is gone. */
+  async function targetOf(delivery: ClaimedDelivery): Promise<ResolvedEndpoint> {
+    const target = await transformTarget(delivery.endpointId);
+    if (!target || target.endpoint.subscriptionId !== delivery.subscriptionId) {
+      throw new ConnectorError('NOT_FOUND', `the subscription ${delivery.subscriptionId} or its connection was deleted before the delivery was turned into events`);
+    }
+    return target;
+  }
+
+  /** A stored delivery as the connector's transform step takes it. */
+  function inputOf(delivery: ClaimedDelivery): WebhookDelivery {
+    const { body, text } = parseWebhookBody(delivery.rawBody);
+    return { headers: delivery.headers, query: delivery.query, body, rawBody: text };
+  }
+
+  const runOn = (target: ResolvedEndpoint, tenant: string) => ({
+    tenant,
+    connector: target.connector,
+    version: target.version,
+    trigger: target.endpoint.trigger.name,
+    connection: { id: target.connectionId, fields: target.fields },
+  });
+
   return {
     async transform(delivery) {
-      const target = await transformTarget(delivery.endpointId);
-      if (!target || target.endpoint.subscriptionId !== delivery.subscriptionId) {
-        throw new ConnectorError('NOT_FOUND', `the subscription ${delivery.subscriptionId} or its connection was deleted before the delivery was turned into events`);
-      }
-      const { body, text } = parseWebhookBody(delivery.rawBody);
-      const input: WebhookDelivery = { headers: delivery.headers, query: delivery.query, body, rawBody: text };
+      const target = await targetOf(delivery);
       const result = await runtime.asTenant(delivery.tenantId, () =>
-        runtime.runtime.executeTrigger<unknown[]>({
-          tenant: delivery.tenantId,
-          connector: target.connector,
-          version: target.version,
-          trigger: target.endpoint.trigger.name,
-          operation: 'transform',
-          input,
-          connection: { id: target.connectionId, fields: target.fields },
-        }),
+        runtime.runtime.executeTrigger<unknown[]>({ ...runOn(target, delivery.tenantId), operation: 'transform', input: inputOf(delivery) }),
       );
       return result.data;
     },
@@ -199,23 +209,9 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
       if (deliveries.some((d) => d.endpointId !== first.endpointId || d.subscriptionId !== first.subscriptionId || d.tenantId !== first.tenantId)) {
         throw new ConnectorError('INTERNAL', 'transformMany takes deliveries of one endpoint only');
       }
-      const target = await transformTarget(first.endpointId);
-      if (!target || target.endpoint.subscriptionId !== first.subscriptionId) {
-        throw new ConnectorError('NOT_FOUND', `the subscription ${first.subscriptionId} or its connection was deleted before the delivery was turned into events`);
-      }
-      const inputs = deliveries.map((delivery): WebhookDelivery => {
-        const { body, text } = parseWebhookBody(delivery.rawBody);
-        return { headers: delivery.headers, query: delivery.query, body, rawBody: text };
-      });
+      const target = await targetOf(first);
       const result = await runtime.asTenant(first.tenantId, () =>
-        runtime.runtime.transformDeliveries({
-          tenant: first.tenantId,
-          connector: target.connector,
-          version: target.version,
-          trigger: target.endpoint.trigger.name,
-          inputs,
-          connection: { id: target.connectionId, fields: target.fields },
-        }),
+        runtime.runtime.transformDeliveries({ ...runOn(target, first.tenantId), inputs: deliveries.map(inputOf) }),
       );
       return result.data.map((outcome) => (outcome.ok ? outcome.events : fromErrorData(outcome.error)));
     },
