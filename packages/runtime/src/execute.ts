@@ -196,6 +196,13 @@ const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 /** Reason given to host requests still running when their attempt ended (made once; see egress-client). */
 const ATTEMPT_OVER = Object.freeze(Object.assign(new Error('the execution attempt ended'), { name: 'AbortError' }));
 
+/** The manifest's trigger of that name; NOT_FOUND when the connector has none. */
+function triggerOf(manifest: ConnectorManifest, name: string): ConnectorManifest['triggers'][number] {
+  const trigger = manifest.triggers.find((t) => t.name === name);
+  if (!trigger) throw new ConnectorError('NOT_FOUND', `Connector ${manifest.name}@${manifest.version} has no trigger "${name}"`);
+  return trigger;
+}
+
 /**
  * Creates a runtime.
  * @example
@@ -591,12 +598,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         idempotent: readOnly,
         reuseCredentials: input.operation === 'transform',
         check(manifest) {
-          if (!manifest.triggers.some((t) => t.name === input.trigger)) {
-            throw new ConnectorError('NOT_FOUND', `Connector ${manifest.name}@${manifest.version} has no trigger "${input.trigger}"`);
-          }
+          triggerOf(manifest, input.trigger);
         },
         validateOutput(manifest, value) {
-          const schema = manifest.triggers.find((t) => t.name === input.trigger)?.output;
+          const schema = triggerOf(manifest, input.trigger).output;
           if (!schema) return;
           const what = `event of ${manifest.name}.${input.trigger}`;
           if (input.operation === 'poll') {
@@ -609,22 +614,15 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       });
     },
     async transformDeliveries<T>(input: TransformBatchInput): Promise<ExecutionResult<TransformOutcome<T>[]>> {
-      const label = `trigger:${input.trigger}:transform`;
-      const checkTrigger = (manifest: ConnectorManifest) => {
-        if (!manifest.triggers.some((t) => t.name === input.trigger)) {
-          throw new ConnectorError('NOT_FOUND', `Connector ${manifest.name}@${manifest.version} has no trigger "${input.trigger}"`);
-        }
-      };
       let schema: JsonSchema | undefined;
       let what = '';
       const result = await run<unknown>(input, {
-        label,
+        label: `trigger:${input.trigger}:transform`,
         call: { kind: 'transforms', trigger: input.trigger, inputs: input.inputs },
         idempotent: true,
         reuseCredentials: true,
         check(manifest) {
-          checkTrigger(manifest);
-          schema = manifest.triggers.find((t) => t.name === input.trigger)?.output;
+          schema = triggerOf(manifest, input.trigger).output;
           what = `event of ${manifest.name}.${input.trigger}`;
         },
         validateOutput(_manifest, value) {
