@@ -614,6 +614,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       });
     },
     async transformDeliveries<T>(input: TransformBatchInput): Promise<ExecutionResult<TransformOutcome<T>[]>> {
+      if (!Array.isArray(input.inputs)) {
+        throw new ExecutionError({ code: 'INVALID_INPUT', message: 'transformDeliveries needs inputs: an array of webhook deliveries', path: '/inputs' }, { executionId: randomUUID(), durationMs: 0, attempts: 0, httpCalls: 0, bytesIn: 0, bytesOut: 0 });
+      }
       let schema: JsonSchema | undefined;
       let what = '';
       const result = await run<unknown>(input, {

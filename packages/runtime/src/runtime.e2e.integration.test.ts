@@ -166,6 +166,7 @@ describe('runtime end to end (real sandbox, loopback API)', () => {
     const delivery = (body: Record<string, unknown>) => ({ headers: {}, query: {}, body, rawBody: JSON.stringify(body) });
     await expect(runtime.transformDeliveries({ ...target, trigger: 'orderEvent', inputs: [delivery({ kind: 'ok', n: 1 }), delivery({ kind: 'spin', n: 2 })] })).rejects.toMatchObject({ code: 'SANDBOX_DEADLINE' });
     await expect(runtime.transformDeliveries({ ...target, trigger: 'nope', inputs: [delivery({ kind: 'ok', n: 1 })] })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(runtime.transformDeliveries({ ...target, trigger: 'orderEvent', inputs: 'not a list' as unknown as unknown[] })).rejects.toMatchObject({ code: 'INVALID_INPUT', path: '/inputs' });
     const again = await runtime.transformDeliveries({ ...target, trigger: 'orderEvent', inputs: [delivery({ kind: 'ok', n: 3 })] });
     expect(again.data).toEqual([{ ok: true, events: [{ id: 'o3', seen: expect.any(Number) }] }]);
   });
