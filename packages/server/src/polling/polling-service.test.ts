@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { ConnectorError } from '@businessos/connector-sdk';
 import type { Runtime, TriggerInput } from '@businessos/connector-runtime';
-import { createMemoryOutbox, type MemoryOutbox, type OutboxEvent, type OutboxEventInput } from '@businessos/connector-triggers';
+import type { OutboxEvent } from '@businessos/connector-triggers';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../db/db.ts';
 import { createTestPglite, type TestDb } from '../db/test-db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { createPgOutbox } from '../triggers/pg-outbox.ts';
 import { createPgPollStateStore } from './pg-poll-state-store.ts';
 import { createPollingService, type PollingService } from './polling-service.ts';
 
@@ -16,6 +17,8 @@ interface Api {
   items: { id: string; n: number }[];
   /** Throw this instead of answering (auth failures). */
   failWith: ConnectorError | undefined;
+  /** While set, a poll waits for it before it reads the items (a slow API the test releases). */
+  gate: Promise<void> | undefined;
   calls: number;
 }
 
@@ -29,6 +32,7 @@ function fakeRuntime(api: Api): ServiceRuntime {
     },
     async executeTrigger<T>(_input: TriggerInput) {
       api.calls += 1;
+      if (api.gate) await api.gate;
       if (api.failWith) throw api.failWith;
       // Like many APIs without a "since" filter: the newest page every time (oldest first); the engine dedupes by id.
       const data = { items: api.items.slice(-50), state: { lastCall: api.calls } };
@@ -63,21 +67,17 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   }
 }
 
-/** Every event the outbox holds for a tenant. */
-async function eventsOf(outbox: MemoryOutbox, tenantId: string): Promise<OutboxEvent[]> {
-  return outbox.readAfter({ tenantId, limit: 1000 });
+/** Every event the store's outbox holds for a tenant. */
+async function eventsOf(db: Db, tenantId: string): Promise<OutboxEvent[]> {
+  return createPgOutbox(db).readAfter({ tenantId, limit: 1000 });
 }
 
 describe('polling service (in-process scheduler, PGlite)', () => {
   let store: TestDb;
-  let outbox: MemoryOutbox;
-  let offered: OutboxEventInput[];
   let api: Api;
   const services: PollingService[] = [];
   const start = async (extra: Partial<Parameters<typeof createPollingService>[0]> = {}) => {
-    // Records every event the engine offers, so a duplicate the outbox would silently drop still fails the test.
-    const spy = { ...outbox, appendEvents: async (target: Parameters<MemoryOutbox['appendEvents']>[0], events: OutboxEventInput[]) => { offered.push(...events); return outbox.appendEvents(target, events); } };
-    const service = createPollingService({ db: store.db, runtime: fakeRuntime(api), outbox: spy, maxBackoffMs: 200, ...extra });
+    const service = createPollingService({ db: store.db, runtime: fakeRuntime(api), maxBackoffMs: 200, ...extra });
     services.push(service);
     await service.start();
     return service;
@@ -91,9 +91,7 @@ describe('polling service (in-process scheduler, PGlite)', () => {
     await store?.dispose();
   });
   beforeEach(() => {
-    outbox = createMemoryOutbox();
-    offered = [];
-    api = { items: [{ id: 'a', n: 1 }, { id: 'b', n: 2 }], failWith: undefined, calls: 0 };
+    api = { items: [{ id: 'a', n: 1 }, { id: 'b', n: 2 }], failWith: undefined, gate: undefined, calls: 0 };
   });
   afterEach(async () => {
     for (const s of services.splice(0)) await s.close();
@@ -106,23 +104,23 @@ describe('polling service (in-process scheduler, PGlite)', () => {
     const first = await start();
     expect(first.mode).toBe('in-process');
     await until('the baseline poll', () => api.calls >= 2);
-    expect(await eventsOf(outbox, tenantId)).toEqual([]);
+    expect(await eventsOf(store.db, tenantId)).toEqual([]);
 
     api.items.push({ id: 'c', n: 3 }, { id: 'd', n: 4 });
-    await until('c and d', async () => (await eventsOf(outbox, tenantId)).length === 2);
+    await until('c and d', async () => (await eventsOf(store.db, tenantId)).length === 2);
     await first.close();
 
     const callsBefore = api.calls;
     api.items.push({ id: 'e', n: 5 });
     const second = await start();
-    await until('e after the restart', async () => (await eventsOf(outbox, tenantId)).length === 3);
+    await until('e after the restart', async () => (await eventsOf(store.db, tenantId)).length === 3);
     await until('two more polls', () => api.calls >= callsBefore + 3);
     await second.close();
 
-    const events = await eventsOf(outbox, tenantId);
+    const events = await eventsOf(store.db, tenantId);
     expect(events.map((e) => e.payload)).toEqual([{ id: 'c', n: 3 }, { id: 'd', n: 4 }, { id: 'e', n: 5 }]);
     expect(events.every((e) => e.subscriptionId === subscriptionId)).toBe(true);
-    expect(offered.map((e) => e.key)).toEqual(['id:c', 'id:d', 'id:e']);
+    expect(events.map((e) => e.key)).toEqual(['id:c', 'id:d', 'id:e']);
     // The state is in PostgreSQL, tenant-scoped: the connector's cursor and the ids seen.
     const state = await createPgPollStateStore({ db: store.db, tenantOf: async () => tenantId }).load(subscriptionId);
     expect(state).toMatchObject({ baselined: true, failures: 0 });
@@ -163,8 +161,8 @@ describe('polling service (in-process scheduler, PGlite)', () => {
     api.items.push({ id: 'z', n: 26 });
     await store.db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'active' WHERE id = $1`, [subscriptionId]));
     await service.onPollingEnabled({ id: subscriptionId, tenantId });
-    await until('z', async () => (await eventsOf(outbox, tenantId)).length === 1);
-    expect((await eventsOf(outbox, tenantId))[0]!.payload).toEqual({ id: 'z', n: 26 });
+    await until('z', async () => (await eventsOf(store.db, tenantId)).length === 1);
+    expect((await eventsOf(store.db, tenantId))[0]!.payload).toEqual({ id: 'z', n: 26 });
   });
 
   it('schedules on enable and stops on disable', async () => {
@@ -177,7 +175,28 @@ describe('polling service (in-process scheduler, PGlite)', () => {
     api.items.push({ id: 'late', n: 9 });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(api.calls).toBe(calls);
-    expect(await eventsOf(outbox, tenantId)).toEqual([]);
+    expect(await eventsOf(store.db, tenantId)).toEqual([]);
+  });
+
+  it('stores none of the items of a poll that was running when its subscription was disabled', async () => {
+    const { tenantId, subscriptionId } = await seedSubscription(store.db);
+    const service = await start();
+    const states = createPgPollStateStore({ db: store.db, tenantOf: async () => tenantId });
+    await until('the baseline', async () => (await states.load(subscriptionId))?.baselined === true);
+    let release!: () => void;
+    api.gate = new Promise((resolve) => { release = resolve; });
+    const calls = api.calls;
+    api.items.push({ id: 'late', n: 9 });
+    await until('a poll waiting at the API', () => api.calls > calls);
+    // Disabled as the trigger service does it: the row first (committed), then the scheduler.
+    await store.db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'stopped' WHERE id = $1`, [subscriptionId]));
+    const unscheduled = service.onPollingDisabled(subscriptionId);
+    api.gate = undefined;
+    release();
+    // The in-process scheduler lets the running poll finish before it resolves.
+    await unscheduled;
+    expect(await eventsOf(store.db, tenantId)).toEqual([]);
+    expect(await states.load(subscriptionId)).toMatchObject({ lastError: { code: 'CONFLICT', message: expect.stringContaining('was disabled while it was polling') } });
   });
 
   it('refuses to schedule unknown, webhook and inactive subscriptions, saying which', async () => {

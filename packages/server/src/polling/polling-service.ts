@@ -1,9 +1,11 @@
 import { ConnectorError, toErrorData, type LogLevel } from '@businessos/connector-sdk';
 import {
+  createBullmqPublisher,
   createBullmqScheduler,
   createInProcessScheduler,
   createPoller,
   type EventOutbox,
+  type EventPublisher,
   type PollOutcome,
   type PollScheduler,
   type PollSubscription,
@@ -12,8 +14,9 @@ import {
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { EVENTS_QUEUE_NAME } from '../triggers/trigger-service.ts';
 import { createPgPollStateStore } from './pg-poll-state-store.ts';
-import { listActivePollingSubscriptions, loadPollingTarget, markPollingAuthFailure, tenantOfSubscription, type PollingTarget } from './polling-subscriptions.ts';
+import { appendPollEvents, listActivePollingSubscriptions, loadPollingTarget, markPollingAuthFailure, tenantOfSubscription, type PollingTarget } from './polling-subscriptions.ts';
 
 /** What the enable/disable routes hand over: the subscription row's id and tenant (other fields are ignored). */
 export interface PollingSubscriptionRef {
@@ -23,17 +26,20 @@ export interface PollingSubscriptionRef {
 
 /** Options of {@link createPollingService}. */
 export interface PollingServiceOptions {
+  /**
+   * The store. New items go into its events outbox (`connectors.trigger_events`, as `createPgOutbox` writes it),
+   * each poll's in one transaction that first checks the subscription is still active (see `appendPollEvents`).
+   */
   db: Db;
   runtime: ServiceRuntime;
-  /** Where new items go (the service's PostgreSQL events outbox). */
-  outbox: EventOutbox;
   /**
    * A Redis client created with `maxRetriesPerRequest: null`: polls run as BullMQ repeatable jobs, any number of
-   * service processes share them, one poll at a time per subscription (Redis lock). Absent: in-process timers.
-   * The caller owns (and closes) the client.
+   * service processes share them, one poll at a time per subscription (Redis lock), and the events polls store are
+   * also pushed to the queue `bos-trigger-events` as the trigger service pushes webhook events. Absent: in-process
+   * timers. The caller owns (and closes) the client.
    */
   redis?: Redis | undefined;
-  /** BullMQ key prefix (default `bull`): distinct per environment sharing one Redis. */
+  /** BullMQ key prefix of the poll and events queues (default `bull`): distinct per environment sharing one Redis. */
   queuePrefix?: string | undefined;
   /** Consecutive auth failures before the connection is marked `needs_reauth` (default 3). */
   authFailureThreshold?: number;
@@ -58,7 +64,10 @@ export interface PollingService {
    * the row is unknown, not a polling trigger, or not active.
    */
   onPollingEnabled(subscription: PollingSubscriptionRef): Promise<void>;
-  /** A subscription was disabled or deleted: stop polling it (a poll in progress finishes). */
+  /**
+   * A subscription was disabled or deleted (its row is committed): stop polling it. A poll in progress finishes,
+   * but stores none of its items (they would be events of a disabled subscription).
+   */
   onPollingDisabled(subscriptionId: string): Promise<void>;
   /** Stops the scheduler and waits for polls in progress. BullMQ schedules stay in Redis for the next start. */
   close(): Promise<void>;
@@ -69,8 +78,9 @@ export const POLL_QUEUE_NAME = 'bos-trigger-polls';
 
 /**
  * Creates the service's polling side: the polling engine over the connector's poll step in the sandbox, its state
- * in `connectors.poll_states`, events into `outbox`, scheduled by BullMQ (with Redis) or in-process timers.
- * @example const polling = createPollingService({ db, runtime, outbox, redis }); await polling.start(); ... await polling.close();
+ * in `connectors.poll_states`, events into the store's outbox (only while the subscription is active), scheduled
+ * by BullMQ (with Redis) or in-process timers.
+ * @example const polling = createPollingService({ db, runtime, redis }); await polling.start(); ... await polling.close();
  */
 export function createPollingService(options: PollingServiceOptions): PollingService {
   const { db, runtime: rt } = options;
@@ -96,9 +106,25 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
     return t;
   }
 
+  // Events of a poll go in with their subscription's status check, not through the shared outbox object, so that a
+  // disable that commits while a poll runs is never followed by that poll's events. With Redis they are then pushed
+  // to the events queue like webhook events; a failed push loses nothing (they stay readable in the outbox).
+  const publisher: EventPublisher | undefined = options.redis && options.runPolls !== false
+    ? createBullmqPublisher({ connection: options.redis, queueName: EVENTS_QUEUE_NAME, ...(options.queuePrefix ? { prefix: options.queuePrefix } : {}) })
+    : undefined;
+  const outbox: Pick<EventOutbox, 'appendEvents'> = {
+    async appendEvents(target, events) {
+      const stored = await appendPollEvents(db, target, events);
+      if (stored.length > 0 && publisher) {
+        await publisher.publish(stored).catch((error: unknown) => log('warn', `events stored but not pushed to BullMQ; they stay readable with GET /events: ${toErrorData(error).message}`, { subscription: target.subscriptionId, events: stored.length }));
+      }
+      return stored;
+    },
+  };
+
   const poller = createPoller({
     stateStore,
-    outbox: options.outbox,
+    outbox,
     ...(options.authFailureThreshold !== undefined ? { authFailureThreshold: options.authFailureThreshold } : {}),
     ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
     log,
@@ -181,6 +207,12 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
       await scheduler.unschedule(subscriptionId);
       tenants.delete(subscriptionId);
     },
-    close: () => scheduler.close(),
+    async close() {
+      try {
+        await scheduler.close();
+      } finally {
+        await publisher?.close();
+      }
+    },
   };
 }

@@ -1,5 +1,8 @@
+import { ConnectorError } from '@businessos/connector-sdk';
+import type { AppendTarget, OutboxEvent, OutboxEventInput } from '@businessos/connector-triggers';
 import type { Db } from '../db/db.ts';
 import { markNeedsReauth } from '../installations/connection-status.ts';
+import { insertEvents } from '../triggers/pg-outbox.ts';
 
 /** A polling subscription as the service runs it: the row plus the connection and pinned version it polls with. */
 export interface PollingTarget {
@@ -87,5 +90,31 @@ export async function markPollingAuthFailure(db: Db, target: { tenantId: string;
   await db.withTenant(target.tenantId, async (tx) => {
     await markNeedsReauth(tx, target.connectionId, reason);
     await tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'failed' WHERE id = $1`, [target.subscriptionId]);
+  });
+}
+
+/**
+ * Stores the new items of a poll in the events outbox, but only while the subscription is still an active polling
+ * one. The inserting transaction first takes a share lock on the subscription row, so a concurrent disable (an
+ * UPDATE of that row) either waits until these events are committed, or commits first and is seen here: no event
+ * of a poll is stored after its subscription's disable committed. Otherwise rejects with NOT_FOUND (deleted) or
+ * CONFLICT (disabled, failed) and stores nothing. Resolves to the inserted events (keys already stored are skipped).
+ */
+export async function appendPollEvents(db: Db, target: Pick<AppendTarget, 'tenantId' | 'subscriptionId'>, events: readonly OutboxEventInput[]): Promise<OutboxEvent[]> {
+  const seen = new Set<string>();
+  const rows = events.filter((e) => !seen.has(e.key) && seen.add(e.key)).map((e) => ({ ...e, tenantId: target.tenantId, subscriptionId: target.subscriptionId }));
+  return db.withTenant(target.tenantId, async (tx) => {
+    const { rows: found } = await tx.query<{ status: string; kind: string }>(
+      'SELECT status, kind FROM connectors.trigger_subscriptions WHERE id = $1 FOR SHARE',
+      [target.subscriptionId],
+    );
+    const sub = found[0];
+    if (!sub) {
+      throw new ConnectorError('NOT_FOUND', `Polling subscription ${target.subscriptionId} was deleted while it was polling; its ${rows.length} new items were not stored`);
+    }
+    if (sub.kind !== 'polling' || sub.status !== 'active') {
+      throw new ConnectorError('CONFLICT', `Polling subscription ${target.subscriptionId} was disabled while it was polling (it is ${sub.status} now); its ${rows.length} new items were not stored. Enable the trigger again to poll from a new baseline.`);
+    }
+    return insertEvents(tx, rows);
   });
 }

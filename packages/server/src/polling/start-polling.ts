@@ -1,5 +1,5 @@
 import type { LogLevel } from '@businessos/connector-sdk';
-import type { EventOutbox, PollOutcome, PollSubscription } from '@businessos/connector-triggers';
+import type { PollOutcome, PollSubscription } from '@businessos/connector-triggers';
 import { Redis } from 'ioredis';
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
@@ -18,7 +18,6 @@ export interface ServicePollingOptions {
   config: Pick<ServerConfig, 'redisUrl' | 'redisPrefix'>;
   db: Db;
   runtime: ServiceRuntime;
-  outbox: EventOutbox;
   log: (line: string) => void;
   /** Told after each poll (tests, metrics). */
   onPoll?: (subscription: PollSubscription, outcome: PollOutcome | 'locked') => void;
@@ -31,8 +30,9 @@ const LEVELS: LogLevel[] = ['warn', 'error'];
 /**
  * Builds the service's polling triggers from its configuration: with `REDIS_URL`, BullMQ repeatable jobs under
  * `BOS_REDIS_PREFIX` (`<prefix>:bull`, queue `bos-trigger-polls`) shared by every process, one poll at a time per
- * subscription; without it, in-process timers. Nothing is scheduled until `service.start()` (after migrations).
- * @example const polling = createServicePolling({ config, db, runtime, outbox, log }); await polling.service.start(); await polling.close();
+ * subscription, and new events also pushed to `<prefix>:bull` queue `bos-trigger-events`; without it, in-process
+ * timers. Events go into the store's outbox. Nothing is scheduled until `service.start()` (after migrations).
+ * @example const polling = createServicePolling({ config, db, runtime, log }); await polling.service.start(); await polling.close();
  */
 export function createServicePolling(options: ServicePollingOptions): ServicePolling {
   const { config, log } = options;
@@ -40,7 +40,6 @@ export function createServicePolling(options: ServicePollingOptions): ServicePol
   const service = createPollingService({
     db: options.db,
     runtime: options.runtime,
-    outbox: options.outbox,
     redis,
     queuePrefix: `${config.redisPrefix}:bull`,
     ...(options.onPoll ? { onPoll: options.onPoll } : {}),

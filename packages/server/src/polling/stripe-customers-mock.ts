@@ -30,6 +30,13 @@ export interface StripeCustomersMock {
   addCustomer(name: string, created?: number): MockCustomer;
   /** Replaces the key the mock accepts (a key revoked at Stripe: every request with the old one gets 401). */
   rotateKey(secretKey: string): void;
+  /**
+   * From now on every request waits, unanswered, until the returned function is called (a slow API, to catch a
+   * poll in the middle). {@link held} counts the requests waiting.
+   */
+  hold(): () => void;
+  /** Requests waiting for a {@link hold} to be released. */
+  readonly held: number;
   close(): Promise<void>;
 }
 
@@ -42,7 +49,14 @@ export async function startStripeCustomersMock(initialKey: string): Promise<Stri
   const customers: MockCustomer[] = [];
   const requests: MockRequest[] = [];
   let counter = 0;
-  const server: Server = createServer((req, res) => {
+  let gate: Promise<void> | undefined;
+  let held = 0;
+  const server: Server = createServer(async (req, res) => {
+    if (gate) {
+      held += 1;
+      await gate;
+      held -= 1;
+    }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const query = Object.fromEntries(url.searchParams);
     const request: MockRequest = { path: url.pathname, query, authorization: req.headers.authorization, status: 200 };
@@ -80,6 +94,17 @@ export async function startStripeCustomersMock(initialKey: string): Promise<Stri
     },
     rotateKey(key) {
       secretKey = key;
+    },
+    hold() {
+      let release!: () => void;
+      gate = new Promise((resolve) => { release = resolve; });
+      return () => {
+        gate = undefined;
+        release();
+      };
+    },
+    get held() {
+      return held;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

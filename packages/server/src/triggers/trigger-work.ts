@@ -51,7 +51,7 @@ export function createTriggerWork(options: TriggerWorkOptions): TriggerWork {
     log: (level, message, data) => log(`[triggers] ${level}: ${message}${data ? ` ${JSON.stringify(data)}` : ''}`),
   });
   // BullMQ repeatable jobs with REDIS_URL, in-process timers otherwise; nothing is scheduled before start().
-  const polling = createServicePolling({ config, db, runtime, outbox: triggers.outbox, log, runPolls: background });
+  const polling = createServicePolling({ config, db, runtime, log, runPolls: background });
   triggers.setPollingHooks(polling.service);
   let closing: Promise<void> | undefined;
   return {

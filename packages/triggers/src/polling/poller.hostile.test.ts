@@ -66,6 +66,23 @@ describe('createPoller against hostile APIs', () => {
     expect(await events()).toEqual([]);
   });
 
+  it('recovers a saved state whose mark an older version raised into the future, and reads states without keysAhead', async () => {
+    let items: unknown[] = [];
+    const stateStore = jsonStore();
+    const { poller, events, advance, now } = setup(async () => ({ items, state: null }), { stateStore });
+    const year2099 = Date.parse('2099-01-01T00:00:00Z');
+    const typo = { n: 'typo', updated_at: '2099-01-01T00:00:00Z' };
+    // What the engine saved before it knew about dates ahead: the 2099 item was emitted and became the mark.
+    const old: Omit<PollState, 'keysAhead'> = { version: 1, cursor: null, baselined: true, seenIds: [], highWater: year2099, keysAtHighWater: [], failures: 0, authFailures: 0 };
+    await stateStore.save('sub2', old as PollState);
+    advance(1_000);
+    items = [typo, { n: 'real', updated_at: new Date(now()).toISOString() }];
+    expect(await poller.pollOnce(byTime)).toMatchObject({ status: 'polled' });
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 0 });
+    expect((await events()).map((e) => (e.payload as { n: string }).n)).toEqual(['typo', 'real']);
+    expect(await stateStore.load('sub2')).toMatchObject({ highWater: now(), keysAhead: [expect.stringMatching(/^ts:4070908800000:/)] });
+  });
+
   it('waits at least the Retry-After of a 429 before polling again (within the cap)', async () => {
     const { poller, now } = setup(async () => { throw new RateLimitedError(1_800); });
     const out = await poller.pollOnce(byId);

@@ -72,7 +72,9 @@ describe('createPoller: id dedupe', () => {
 
 describe('createPoller: timestamp dedupe', () => {
   it('emits items strictly newer than the high-water mark, and unseen items at exactly the mark', async () => {
-    const { poller, provider: p, payloads, stateStore } = setup();
+    const { poller, provider: p, payloads, stateStore, clock, advance } = setup();
+    // The items are dated in the past of the poller's clock (see the future-timestamp tests below for the others).
+    advance(Date.parse('2024-02-01T00:00:00Z') - clock.now());
     p.set([{ n: 'old', updated_at: '2024-01-01T00:00:00Z' }, { n: 'edge1', updated_at: '2024-01-02T00:00:00Z' }]);
     await poller.pollOnce(byTime);
     expect((await stateStore.load('sub2'))?.highWater).toBe(Date.parse('2024-01-02T00:00:00Z'));
@@ -97,6 +99,84 @@ describe('createPoller: timestamp dedupe', () => {
     p.set([{ id: 1, updated_at: 1700000001 }, { id: 2, updated_at: 1700000002 }]);
     expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 2 });
     expect(await payloads()).toHaveLength(2);
+  });
+});
+
+describe('createPoller: timestamps in the future', () => {
+  const YEAR_MS = 365 * 86_400_000;
+  // The same scenario with the three kinds of timestamps a provider sends: ISO dates, epoch ms, Unix seconds.
+  const units = [
+    // `at`: how the item carries a time; `mark`: the number the engine reads from it.
+    { unit: 'ISO dates', at: (ms: number): unknown => new Date(ms).toISOString(), mark: (ms: number) => ms },
+    { unit: 'epoch ms', at: (ms: number): unknown => ms, mark: (ms: number) => ms },
+    { unit: 'Unix seconds', at: (ms: number): unknown => Math.floor(ms / 1000), mark: (ms: number) => Math.floor(ms / 1000) },
+  ];
+
+  it.each(units)('emits an item dated years ahead once and keeps emitting the real items after it ($unit)', async ({ at, mark }) => {
+    const { poller, provider: p, payloads, stateStore, clock, advance } = setup();
+    const t0 = clock.now();
+    const items: unknown[] = [{ n: 'old', updated_at: at(t0 - 60_000) }];
+    p.set(items);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ status: 'baseline' });
+    items.push({ n: 'scheduled', updated_at: at(t0 + 10 * YEAR_MS) });
+    p.set(items);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 1 });
+    for (let i = 1; i <= 4; i += 1) {
+      advance(1_000);
+      items.push({ n: `real${i}`, updated_at: at(t0 + i * 1_000) });
+      p.set(items);
+      expect(await poller.pollOnce(byTime)).toMatchObject({ status: 'polled', emitted: 1 });
+    }
+    advance(1_000);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 0 });
+    expect((await payloads()).map((x) => (x as { n: string }).n)).toEqual(['scheduled', 'real1', 'real2', 'real3', 'real4']);
+    const state = await stateStore.load('sub2');
+    expect(state?.highWater).toBe(mark(t0 + 4_000));
+    expect(state?.keysAhead).toHaveLength(1);
+  });
+
+  it.each(units)('does not put the baseline mark into the future, nor emit the future item it found ($unit)', async ({ at, mark }) => {
+    const { poller, provider: p, payloads, stateStore, clock, advance } = setup();
+    const t0 = clock.now();
+    const items: unknown[] = [{ n: 'old', updated_at: at(t0 - 60_000) }, { n: 'typo', updated_at: at(t0 + 75 * YEAR_MS) }];
+    p.set(items);
+    await poller.pollOnce(byTime);
+    expect((await stateStore.load('sub2'))?.highWater).toBe(mark(t0 - 60_000));
+    advance(1_000);
+    items.push({ n: 'real', updated_at: at(t0 + 1_000) });
+    p.set(items);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 1 });
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 0 });
+    expect((await payloads()).map((x) => (x as { n: string }).n)).toEqual(['real']);
+  });
+
+  it('forgets a future item once the mark passed its time, without emitting it again', async () => {
+    const { poller, provider: p, payloads, stateStore, clock, advance } = setup();
+    const t0 = clock.now();
+    await poller.pollOnce(byTime);
+    const items: unknown[] = [{ n: 'next-week', updated_at: t0 + 7 * 86_400_000 }];
+    p.set(items);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 1 });
+    // A week later the item is no longer ahead of the clock; it is still not new.
+    advance(7 * 86_400_000);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 0 });
+    expect((await stateStore.load('sub2'))?.keysAhead).toHaveLength(1);
+    advance(1_000);
+    items.push({ n: 'later', updated_at: clock.now() });
+    p.set(items);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 1 });
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 0 });
+    expect((await stateStore.load('sub2'))?.keysAhead).toEqual([]);
+    expect((await payloads()).map((x) => (x as { n: string }).n)).toEqual(['next-week', 'later']);
+  });
+
+  it('lets items within the allowance move the mark (a provider clock slightly ahead of ours)', async () => {
+    const { poller, provider: p, stateStore, clock } = setup();
+    await poller.pollOnce(byTime);
+    p.set([{ n: 'skewed', updated_at: clock.now() + 60_000 }]);
+    expect(await poller.pollOnce(byTime)).toMatchObject({ emitted: 1 });
+    expect((await stateStore.load('sub2'))?.highWater).toBe(clock.now() + 60_000);
+    expect((await stateStore.load('sub2'))?.keysAhead).toEqual([]);
   });
 });
 

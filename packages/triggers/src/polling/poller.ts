@@ -27,7 +27,8 @@ export type RunPoll = (subscription: PollSubscription, cursor: unknown) => Promi
 export interface PollerOptions {
   runPoll: RunPoll;
   stateStore: PollStateStore;
-  outbox: EventOutbox;
+  /** Where new items go; only `appendEvents` is used (a wrapper may refuse, e.g. when the subscription stopped). */
+  outbox: Pick<EventOutbox, 'appendEvents'>;
   clock?: Clock;
   /**
    * Called once when a subscription's polls failed with AUTH_FAILED / AUTH_EXPIRED `authFailureThreshold` times
@@ -47,6 +48,15 @@ export interface PollerOptions {
   pollTimeoutMs?: number;
   /** Largest connector state, as JSON bytes, a poll may return (default 1 MiB); larger is INVALID_OUTPUT. */
   maxCursorBytes?: number;
+  /**
+   * `dedupe.by: 'timestamp'`: how far past this poller's clock an item's timestamp may lie and still raise the
+   * high-water mark (default 5 min: provider clocks that run a little ahead). An item dated further ahead (a
+   * scheduled item, a wrong clock, a year-2099 typo) is still emitted once, but the mark stays at most this far
+   * ahead of the clock, so the real items dated before it keep coming; its key is remembered (`keysAhead`) until
+   * the mark passes its timestamp. To compare with the clock, a timestamp below 1e11 counts as Unix seconds and
+   * any other as epoch ms (ISO dates are read as ms): 1e11 seconds is the year 5138, 1e11 ms is March 1973.
+   */
+  futureAllowanceMs?: number;
   log?: (level: LogLevel, message: string, data?: unknown) => void;
 }
 
@@ -70,8 +80,20 @@ export interface Poller {
 const MIN_INTERVAL_MS = 100;
 
 function emptyState(): PollState {
-  return { version: 1, cursor: undefined, baselined: false, seenIds: [], keysAtHighWater: [], failures: 0, authFailures: 0 };
+  return { version: 1, cursor: undefined, baselined: false, seenIds: [], keysAtHighWater: [], keysAhead: [], failures: 0, authFailures: 0 };
 }
+
+/**
+ * Item timestamps are plain numbers in the provider's unit, compared with each other as they are. Only to compare
+ * one with the clock: below this it is Unix seconds, from it on epoch ms (1e11 s is the year 5138, 1e11 ms March
+ * 1973, so neither unit's plausible dates fall on the wrong side).
+ */
+const SECONDS_BELOW = 1e11;
+const toEpochMs = (timestamp: number): number => (Math.abs(timestamp) < SECONDS_BELOW ? timestamp * 1000 : timestamp);
+/** Epoch ms `ms` in the unit of `like` (see {@link SECONDS_BELOW}). */
+const inUnitOf = (ms: number, like: number): number => (Math.abs(like) < SECONDS_BELOW ? Math.floor(ms / 1000) : ms);
+/** The timestamp inside a `ts:<timestamp>:<hash>` key, as `candidates` makes them (NaN for any other key). */
+const keyTimestamp = (key: string): number => (key.startsWith('ts:') ? Number(key.slice(3, key.lastIndexOf(':'))) : Number.NaN);
 
 interface Candidate {
   key: string;
@@ -116,8 +138,9 @@ async function withDeadline<T>(work: Promise<T>, ms: number, sub: PollSubscripti
  * Creates the polling engine. Per poll: skip while backing off; run the connector's poll with its last state;
  * on the first poll record what exists (ids, or the newest timestamp and the items at it) and emit nothing;
  * later, emit only items not seen (by id, or with a timestamp above the high-water mark, or equal to it but not
- * seen at it); append them to the outbox with stable keys, and only then save the new state. A crash between
- * the two re-polls the same items next time and the outbox stores them once: at least once, never lost.
+ * seen at it; the mark never runs more than `futureAllowanceMs` ahead of the clock); append them to the outbox with
+ * stable keys, and only then save the new state. A crash between the two re-polls the same items next time and
+ * the outbox stores them once: at least once, never lost.
  */
 export function createPoller(options: PollerOptions): Poller {
   const clock = options.clock ?? systemClock;
@@ -126,6 +149,7 @@ export function createPoller(options: PollerOptions): Poller {
   const maxSeen = options.maxSeenIds ?? 10_000;
   const pollTimeout = options.pollTimeoutMs ?? 300_000;
   const maxCursorBytes = options.maxCursorBytes ?? 1_048_576;
+  const futureAllowance = options.futureAllowanceMs ?? 300_000;
   const log = options.log ?? (() => undefined);
 
   const intervalMs = (sub: PollSubscription): number => {
@@ -159,20 +183,50 @@ export function createPoller(options: PollerOptions): Poller {
   }
 
   /** Splits candidates into the new ones and the next dedupe state. */
-  function select(sub: PollSubscription, state: PollState, found: Candidate[], baseline: boolean): { fresh: Candidate[]; next: Pick<PollState, 'seenIds' | 'highWater' | 'keysAtHighWater'> } {
+  function select(sub: PollSubscription, state: PollState, found: Candidate[], baseline: boolean, now: number): { fresh: Candidate[]; next: Pick<PollState, 'seenIds' | 'highWater' | 'keysAtHighWater' | 'keysAhead'> } {
     if (sub.trigger.polling?.dedupe.by === 'timestamp') {
-      const hw = state.highWater;
-      const atHw = new Set(state.keysAtHighWater);
-      const fresh = baseline ? [] : found.filter((c) => hw === undefined || (c.timestamp ?? 0) > hw || ((c.timestamp ?? 0) === hw && !atHw.has(c.key)));
+      const limitMs = now + futureAllowance;
+      const isAhead = (timestamp: number): boolean => toEpochMs(timestamp) > limitMs;
+      let hw = state.highWater;
+      let atHw = new Set(state.keysAtHighWater);
+      if (hw !== undefined && isAhead(hw)) {
+        // A mark raised into the future by an earlier version of this engine (or our clock went back): left there,
+        // it would hide every real item until that date. Pulled back to now, not further (what lies below it was
+        // seen or is lost either way); items above it are offered again with the keys they had, which the outbox
+        // stores once.
+        log('warn', `poll of ${sub.trigger.name}: the high-water mark ${hw} lies in the future; it is moved back to now`, { subscription: sub.id });
+        hw = inUnitOf(now, hw);
+        atHw = new Set();
+      }
+      // Items emitted while dated ahead: not new again, whatever the clock says now, until the mark passes them.
+      const before = state.keysAhead ?? [];
+      const emittedAhead = new Set(before);
+      const isNew = (c: Candidate): boolean => {
+        const ts = c.timestamp ?? 0;
+        return !emittedAhead.has(c.key) && (hw === undefined || ts > hw || (ts === hw && !atHw.has(c.key)));
+      };
+      const fresh = baseline ? [] : found.filter(isNew);
       const considered = baseline ? found : fresh;
+      // Only items dated up to now + allowance move the mark; the others are remembered by key instead.
+      const behind = considered.filter((c) => !isAhead(c.timestamp ?? 0));
       let next = hw;
-      for (const c of considered) if (next === undefined || (c.timestamp ?? 0) > next) next = c.timestamp;
+      for (const c of behind) if (next === undefined || (c.timestamp ?? 0) > next) next = c.timestamp;
       const keys = next === hw ? [...atHw] : [];
       const keySet = new Set(keys);
-      for (const c of considered) if (c.timestamp === next && !keySet.has(c.key)) { keys.push(c.key); keySet.add(c.key); }
+      for (const c of behind) if (c.timestamp === next && !keySet.has(c.key)) { keys.push(c.key); keySet.add(c.key); }
       // Never forget a key at the mark that this page still returned: it would come back as new next time.
       const inPage = found.filter((c) => c.timestamp === next).length;
-      return { fresh, next: { seenIds: state.seenIds, highWater: next, keysAtHighWater: keys.slice(-Math.max(maxSeen, inPage)) } };
+      // A key is kept while its timestamp is at or above the mark (at the mark it is not in keysAtHighWater). The
+      // keys this page returned go last, so the bound forgets the ones the API stopped returning first.
+      const pageKeys = new Set(found.map((c) => c.key));
+      const kept = before.filter((k) => next === undefined || keyTimestamp(k) >= next);
+      const added = considered.filter((c) => isAhead(c.timestamp ?? 0) && !emittedAhead.has(c.key)).map((c) => c.key);
+      const ahead = [...kept.filter((k) => !pageKeys.has(k)), ...kept.filter((k) => pageKeys.has(k)), ...added];
+      const aheadInPage = ahead.filter((k) => pageKeys.has(k)).length;
+      return {
+        fresh,
+        next: { seenIds: state.seenIds, highWater: next, keysAtHighWater: keys.slice(-Math.max(maxSeen, inPage)), keysAhead: ahead.slice(-Math.max(maxSeen, aheadInPage)) },
+      };
     }
     const seen = new Set(state.seenIds);
     const fresh = baseline ? [] : found.filter((c) => !seen.has(c.key));
@@ -183,7 +237,7 @@ export function createPoller(options: PollerOptions): Poller {
       log('warn', `poll of ${sub.trigger.name} returned ${inPage.size} items, more than the ${maxSeen} ids remembered; older ones may be emitted again`, { subscription: sub.id });
     }
     const seenIds = [...state.seenIds.filter((k) => !inPage.has(k)), ...inPage].slice(-maxSeen);
-    return { fresh, next: { seenIds, highWater: state.highWater, keysAtHighWater: state.keysAtHighWater } };
+    return { fresh, next: { seenIds, highWater: state.highWater, keysAtHighWater: state.keysAtHighWater, keysAhead: state.keysAhead } };
   }
 
   async function fail(sub: PollSubscription, state: PollState, error: unknown, now: number, interval: number): Promise<PollOutcome> {
@@ -227,7 +281,8 @@ export function createPoller(options: PollerOptions): Poller {
       return fail(sub, state, error, now, interval);
     }
     const baseline = !state.baselined;
-    const { fresh, next } = select(sub, state, candidates(sub, result.items), baseline);
+    // The clock after the poll: an item the provider dated while a long poll ran is not ahead of it.
+    const { fresh, next } = select(sub, state, candidates(sub, result.items), baseline, clock.now());
     let emitted = 0;
     if (fresh.length > 0) {
       const events: OutboxEventInput[] = fresh.map((c) => (c.timestamp === undefined ? { key: c.key, payload: c.item } : { key: c.key, payload: c.item, occurredAt: c.timestamp }));

@@ -17,6 +17,12 @@ export interface PollState {
   highWater?: number | undefined;
   /** Keys of the items seen at exactly `highWater`, so equal timestamps are neither lost nor repeated. */
   keysAtHighWater: string[];
+  /**
+   * `dedupe.by: 'timestamp'`: keys of items emitted while dated beyond the clock's allowance (they leave the mark
+   * alone), so they are not emitted again; each is dropped once the mark passes its timestamp. Bounded. Absent in
+   * states saved before it existed.
+   */
+  keysAhead?: string[] | undefined;
   /** Consecutive failed polls. */
   failures: number;
   /** Consecutive polls that failed with AUTH_FAILED / AUTH_EXPIRED. */
