@@ -62,6 +62,95 @@ for (const engine of testEngines(process.env)) {
       }
     });
 
+    it('takes deliveries handed over by the process that stored them claimed: no sweep touches them, they become events without a claim statement; one waiting past half its claim is renewed first, unless another process took it', async () => {
+      const tenantId = randomUUID();
+      const subscriptionId = randomUUID();
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'hand-over')", [tenantId]);
+      const claimMs = 3000;
+      const outbox = createPgOutbox(store.db, { claimDeliveriesForMs: claimMs });
+      const input = (i: number) => ({ tenantId, subscriptionId, endpointId: `endpoint-${subscriptionId}`, eventId: `evt_${i}`, dedupeKey: `id:evt_${i}`, receivedAt: Date.now(), headers: { 'content-type': 'application/json' }, query: {}, rawBody: Buffer.from(JSON.stringify({ id: `evt_${i}`, n: i })) });
+      const inputs = [0, 1, 2, 3, 4, 5].map(input);
+      // Each step stores its deliveries just before handing them over, so every claim starts when its step does.
+      const refs = await Promise.all(inputs.slice(0, 2).map((d) => outbox.storeDelivery(d)));
+      // Stored claimed: attempt 1 is taken, and a sweep (of this or any other process) leaves them alone.
+      for (const ref of refs) expect(await state(ref.id)).toMatchObject({ processed: false, attempts: 1 });
+      const seen: { id: string; attempt: number; body: string }[] = [];
+      const sweeper = createDeliveryProcessor({ db: store.db, transform: async () => [] });
+      const processor = createDeliveryProcessor({
+        db: store.db,
+        handOverClaimMs: claimMs,
+        transform: async (d) => {
+          seen.push({ id: d.id, attempt: d.attempt, body: d.rawBody.toString('utf8') });
+          return [{ of: payloadOf(d).id }];
+        },
+      });
+      try {
+        expect(await sweeper.drain()).toBe(0);
+        // Handed over with their content: transformed as they were stored.
+        expect(processor.handOver({ ...inputs[0]!, id: refs[0]!.id })).toBe(true);
+        expect(processor.handOver({ ...inputs[1]!, id: refs[1]!.id })).toBe(true);
+        await processor.drain();
+        expect(seen.map((s) => s.id).sort()).toEqual([refs[0]!.id, refs[1]!.id].sort());
+        expect(seen.every((s) => s.attempt === 1)).toBe(true);
+        expect(seen.find((s) => s.id === refs[1]!.id)?.body).toBe(inputs[1]!.rawBody.toString('utf8'));
+        for (const ref of refs.slice(0, 2)) expect(await state(ref.id)).toMatchObject({ processed: true, failed: false, attempts: 1 });
+        expect((await eventsOf(tenantId)).map((e) => e.key).sort()).toEqual(['id:evt_0#0', 'id:evt_1#0']);
+        // Closed, so that its sweeps cannot take what the rest of this test hands over to another processor.
+        await processor.close();
+
+        // Handed over while the processor is busy with another batch and not reached before half its claim has passed
+        // (a backlog): its claim is renewed first, since nobody took it, and it is transformed as attempt 1.
+        seen.length = 0;
+        const gates = new Map<string, Promise<void>>();
+        const opened = new Map<string, () => void>();
+        refs.push(...(await Promise.all([2, 3].map((i) => outbox.storeDelivery(inputs[i]!)))));
+        gates.set(refs[3]!.id, new Promise<void>((resolve) => opened.set(refs[3]!.id, resolve)));
+        const late = createDeliveryProcessor({
+          db: store.db,
+          handOverClaimMs: claimMs,
+          transform: async (d) => {
+            await gates.get(d.id);
+            seen.push({ id: d.id, attempt: d.attempt, body: '' });
+            return [{ late: true }];
+          },
+        });
+        const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+        try {
+          late.handOver({ ...inputs[3]!, id: refs[3]!.id });
+          await pause(50);
+          late.handOver({ ...inputs[2]!, id: refs[2]!.id });
+          await pause(claimMs / 2 + 100);
+          opened.get(refs[3]!.id)!();
+          await late.drain();
+          expect(seen.map((s) => [s.id, s.attempt])).toEqual([[refs[3]!.id, 1], [refs[2]!.id, 1]]);
+          expect(await state(refs[2]!.id)).toMatchObject({ processed: true, attempts: 1 });
+
+          // Not reached before its claim ran out, and another process's sweep took it meanwhile: it is that process's
+          // now, so this one leaves it alone.
+          seen.length = 0;
+          refs.push(...(await Promise.all([4, 5].map((i) => outbox.storeDelivery(inputs[i]!)))));
+          gates.set(refs[4]!.id, new Promise<void>((resolve) => opened.set(refs[4]!.id, resolve)));
+          late.handOver({ ...inputs[4]!, id: refs[4]!.id });
+          await pause(50);
+          late.handOver({ ...inputs[5]!, id: refs[5]!.id });
+          await pause(claimMs);
+          await sweeper.drain();
+          expect(await state(refs[5]!.id)).toMatchObject({ processed: true, attempts: 2 });
+          opened.get(refs[4]!.id)!();
+          await late.drain();
+          expect(seen.map((s) => [refs.findIndex((r) => r.id === s.id), s.attempt])).toEqual([[4, 1]]);
+          expect((await eventsOf(tenantId)).filter((e) => e.key.startsWith('id:evt_5#'))).toEqual([]);
+        } finally {
+          await late.close();
+        }
+        // A closed processor takes nothing.
+        expect(late.handOver({ ...input(9), id: randomUUID() })).toBe(false);
+      } finally {
+        await processor.close();
+        await sweeper.close();
+      }
+    });
+
     it('transforms one endpoint\'s deliveries in batches of at most 16, settles each delivery of a batch on its own, and goes one by one when a batch fails as a whole', async () => {
       const many = await stored(20);
       const mixed = await stored(4);

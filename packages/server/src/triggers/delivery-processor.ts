@@ -3,8 +3,8 @@ import type { OutboxEvent } from '@businessos/connector-triggers';
 import type { Db } from '../db/db.ts';
 import { insertEvents, type EventRowInput } from './pg-outbox.ts';
 
-/** A stored delivery handed to the transform. */
-export interface ClaimedDelivery {
+/** A delivery as it was stored (what ingress hands over, see {@link DeliveryProcessor.handOver}). */
+export interface HandedDelivery {
   id: string;
   tenantId: string;
   subscriptionId: string;
@@ -14,6 +14,10 @@ export interface ClaimedDelivery {
   headers: Record<string, string>;
   query: Record<string, string>;
   rawBody: Buffer;
+}
+
+/** A stored delivery handed to the transform. */
+export interface ClaimedDelivery extends HandedDelivery {
   /** This attempt's number, from 1. */
   attempt: number;
 }
@@ -34,6 +38,12 @@ export interface DeliveryProcessorOptions {
   publish?: ((events: OutboxEvent[]) => Promise<void>) | undefined;
   /** Deliveries claimed at a time (default 64). */
   batchSize?: number;
+  /**
+   * How long a delivery handed over by ingress stays claimed by this process, ms (default 10 s): the `claimForMs` its
+   * delivery writer stores deliveries with (see {@link DeliveryProcessor.handOver}). One still waiting here after half
+   * of it has its claim renewed (for `leaseMs`) before its transform, if nobody took it meanwhile.
+   */
+  handOverClaimMs?: number;
   /** Transforms running at once within a batch (default 8). */
   concurrency?: number;
   /** How often stored deliveries are looked for without a wake-up, ms (default 500): other processes' deliveries, retries. */
@@ -64,6 +74,12 @@ export interface DeliveryProcessor {
    * given are ignored, no ids means "look for anything due", and the loop does not take it for ingress being busy.
    */
   wake(deliveryIds?: readonly string[], options?: { fromIngress?: boolean }): void;
+  /**
+   * Takes a delivery this process has just stored already claimed (attempt 1, see `handOverClaimMs`), with its
+   * content: it is transformed without a claim statement and without reading it back. False when it was not taken
+   * (closed, or too much is waiting): the row then waits for its claim to run out and a sweep takes it.
+   */
+  handOver(delivery: HandedDelivery): boolean;
   /** Processes batches until none is due now; resolves to how many deliveries were settled (processed or given up). */
   drain(): Promise<number>;
   /** Stops the loop; the batch in hand finishes first. */
@@ -93,6 +109,13 @@ const MAX_REST_MS = 1000;
 /** Deliveries of one endpoint transformed in one sandbox execution at most. */
 const MAX_GROUP = 16;
 
+// Handed-over deliveries: at most this many (or bytes of body) wait in memory; a batch takes at most HANDED_BATCH of
+// them (more than a claim: no statement gets larger with it, and a busy endpoint's group grows) or HANDED_BATCH_BYTES.
+const MAX_HANDED = 10_000;
+const MAX_HANDED_BYTES = 64 * 1024 * 1024;
+const HANDED_BATCH = 256;
+const HANDED_BATCH_BYTES = 8 * 1024 * 1024;
+
 const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attempt - 1));
 
 /**
@@ -119,6 +142,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   const maxAttempts = options.maxAttempts ?? 5;
   const backoff = options.backoffMs ?? defaultBackoff;
   const busyShare = Math.min(1, Math.max(0.05, options.busyShare ?? 0.5));
+  const handOverClaimMs = options.handOverClaimMs ?? 10_000;
   const log = options.log ?? (() => {});
   let started = false;
   let closed = false;
@@ -134,6 +158,9 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   // Ids given lately (oldest first), so an announcement of this process's own deliveries adds no second claim.
   const given = new Set<string>();
   let sweepDue = true;
+  // Deliveries ingress handed over (stored already claimed by this process), oldest first, with when they came.
+  const handed: { delivery: ClaimedDelivery; at: number }[] = [];
+  let handedBytes = 0;
   // When ingress last handed over delivery ids, and how to cut a rest short (close).
   let lastWokenAt = -Infinity;
   let endRest: (() => void) | undefined;
@@ -187,9 +214,47 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     }));
   }
 
-  /** The next claim: deliveries this process stored, while it knows of some and no sweep is due; else a sweep. */
+  /**
+   * The oldest handed-over deliveries. Those that waited past half their claim (a backlog) get their claim renewed
+   * first, in one statement without their content, and only if it is still the claim they were stored with
+   * (`attempts` 1): once it ran out, another process may have taken one, and then it is that process's.
+   */
+  async function takeHanded(): Promise<ClaimedDelivery[]> {
+    const oldest = performance.now() - handOverClaimMs / 2;
+    const current: ClaimedDelivery[] = [];
+    const stale: ClaimedDelivery[] = [];
+    let bytes = 0;
+    let taken = 0;
+    for (const entry of handed) {
+      if (taken >= HANDED_BATCH || (taken > 0 && bytes + entry.delivery.rawBody.byteLength > HANDED_BATCH_BYTES)) break;
+      taken += 1;
+      bytes += entry.delivery.rawBody.byteLength;
+      (entry.at < oldest ? stale : current).push(entry.delivery);
+    }
+    handed.splice(0, taken);
+    handedBytes -= bytes;
+    if (stale.length === 0) return current;
+    const { rows } = await db.query<{ id: string }>(
+      `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+       UPDATE connectors.trigger_deliveries d SET next_attempt_at = now() + $2 * interval '1 millisecond'
+       FROM async
+       WHERE async.setting = 'off' AND d.id = ANY($1::uuid[]) AND d.attempts = 1 AND d.processed_at IS NULL AND d.failed_at IS NULL
+       RETURNING d.id::text`,
+      [stale.map((d) => d.id), leaseMs],
+    );
+    const renewed = new Set(rows.map((r) => r.id));
+    return [...current, ...stale.filter((d) => renewed.has(d.id))];
+  }
+
+  /**
+   * The next batch: deliveries handed over, else those this process stored, while it knows of some and no sweep is
+   * due; else a sweep (every `pollMs`, so retries and other processes' deliveries are never starved by a busy ingress).
+   */
   function claimNext(): Promise<ClaimedDelivery[]> {
-    if (fresh.length > 0 && !sweepDue) return claim(fresh.splice(0, batchSize));
+    if (!sweepDue) {
+      if (handed.length > 0) return takeHanded();
+      if (fresh.length > 0) return claim(fresh.splice(0, batchSize));
+    }
     sweepDue = false;
     return claim();
   }
@@ -305,7 +370,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
           const n = await runBatch();
           settled += n.settled;
           if (n.claimed > 0) await yieldToIngress(performance.now() - began);
-          if ((n.claimed === 0 && fresh.length === 0) || closed) break;
+          if ((n.claimed === 0 && fresh.length === 0 && handed.length === 0) || closed) break;
         }
       } while (again && !closed);
       return settled;
@@ -351,6 +416,18 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       if (!started) this.start();
       else kick();
     },
+    handOver(delivery) {
+      const bytes = delivery.rawBody.byteLength;
+      if (closed || handed.length >= MAX_HANDED || handedBytes + bytes > MAX_HANDED_BYTES) return false;
+      const { id, tenantId, subscriptionId, endpointId, dedupeKey, headers, query, rawBody } = delivery;
+      const now = performance.now();
+      handed.push({ delivery: { id, tenantId, subscriptionId, endpointId, dedupeKey, headers, query, rawBody, attempt: 1 }, at: now });
+      handedBytes += bytes;
+      lastWokenAt = now;
+      if (!started) this.start();
+      else kick();
+      return true;
+    },
     async drain() {
       // A loop in progress may have started before the deliveries the caller cares about: run one of our own after it.
       const before = await (running ?? Promise.resolve(0)).catch(() => 0);
@@ -358,6 +435,9 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     },
     async close() {
       closed = true;
+      // What is still handed over stays claimed in the store until its claim runs out; then any process's sweep takes it.
+      handed.length = 0;
+      handedBytes = 0;
       endRest?.();
       if (timer) clearInterval(timer);
       timer = undefined;

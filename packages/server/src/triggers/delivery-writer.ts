@@ -13,6 +13,13 @@ export interface DeliveryWriterOptions {
    * round trip per batch: worth it only where other processes turn this one's deliveries into events.
    */
   announce?: boolean;
+  /**
+   * Store every delivery already claimed for this long, ms (`attempts` 1, `next_attempt_at` that far ahead): for a
+   * process whose own delivery processor is handed each delivery it stores (see DeliveryProcessor.handOver), so the
+   * processor needs no claim statement and no read back. Other processes' sweeps leave such rows alone until the
+   * claim runs out, so a crash delays them by at most this long. Default: stored unclaimed.
+   */
+  claimForMs?: number;
 }
 
 /** Stores raw webhook deliveries durably; see {@link createDeliveryWriter}. */
@@ -31,8 +38,10 @@ interface Pending {
 export const DELIVERIES_CHANNEL = 'bos_trigger_deliveries';
 const IDS_PER_NOTIFICATION = 200;
 
-const INSERT_SQL = `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body)
-  SELECT u.t, u.s, u.e, u.i, u.k, to_timestamp(u.r / 1000), u.h::jsonb, u.q::jsonb, decode(u.b, 'hex')
+// $10: the claim's length in ms (attempt 1 taken at once), or NULL to store the delivery unclaimed.
+const INSERT_SQL = `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body, attempts, next_attempt_at)
+  SELECT u.t, u.s, u.e, u.i, u.k, to_timestamp(u.r / 1000), u.h::jsonb, u.q::jsonb, decode(u.b, 'hex'),
+         CASE WHEN $10::float8 IS NULL THEN 0 ELSE 1 END, now() + coalesce($10::float8, 0) * interval '1 millisecond'
   FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(t, s, e, i, k, r, h, q, b, n)
   ORDER BY u.n
   ON CONFLICT (subscription_id, dedupe_key) DO NOTHING
@@ -53,7 +62,7 @@ const pairKey = (subscriptionId: string, dedupeKey: string) => `${subscriptionId
  * statement, so on its own it is one transaction, committed when it resolves: no BEGIN/COMMIT round trips. The
  * duplicates' lookup runs after it, and sees rows a concurrent insert committed first (ON CONFLICT waited for it).
  */
-async function writeBatch(db: Queryable, inputs: DeliveryInput[]): Promise<(StoredDeliveryRef | Error)[]> {
+async function writeBatch(db: Queryable, inputs: DeliveryInput[], claimForMs: number | undefined): Promise<(StoredDeliveryRef | Error)[]> {
   const inserted = await db.query<{ id: string; subscription_id: string; dedupe_key: string }>(INSERT_SQL, [
     inputs.map((d) => d.tenantId),
     inputs.map((d) => d.subscriptionId),
@@ -64,6 +73,7 @@ async function writeBatch(db: Queryable, inputs: DeliveryInput[]): Promise<(Stor
     inputs.map((d) => JSON.stringify(d.headers)),
     inputs.map((d) => JSON.stringify(d.query)),
     inputs.map((d) => d.rawBody.toString('hex')),
+    claimForMs ?? null,
   ]);
   const fresh = new Map(inserted.rows.map((r) => [pairKey(r.subscription_id, r.dedupe_key), r.id]));
   const missing = inputs.filter((d) => !fresh.has(pairKey(d.subscriptionId, d.dedupeKey)));
@@ -124,7 +134,7 @@ export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}
 
   async function run(batch: Pending[]): Promise<void> {
     try {
-      const results = await writeBatch(db, batch.map((p) => p.input));
+      const results = await writeBatch(db, batch.map((p) => p.input), options.claimForMs);
       settle(batch, results);
       announce(results);
     } catch (error) {
@@ -134,7 +144,7 @@ export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}
       }
       await Promise.all(
         batch.map((p) =>
-          writeBatch(db, [p.input]).then((r) => {
+          writeBatch(db, [p.input], options.claimForMs).then((r) => {
             settle([p], r);
             announce(r);
           }, p.reject),

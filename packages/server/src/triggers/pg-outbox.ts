@@ -146,11 +146,12 @@ export async function insertEvents(tx: Queryable, inputs: readonly EventRowInput
  * nothing on reads.
  *
  * This is also the function the polling side appends its items with (`appendEvents` without a `deliveryId`).
- * `announceDeliveries` (default true): NOTIFY other processes of stored deliveries (see createDeliveryWriter).
+ * `announceDeliveries` (default true): NOTIFY other processes of stored deliveries; `claimDeliveriesForMs`: store them
+ * claimed by this process's own delivery processor (see createDeliveryWriter's `claimForMs`).
  * @example const outbox = createPgOutbox(db); await outbox.appendEvents({ tenantId, subscriptionId }, [{ key: 'id:42', payload }]);
  */
-export function createPgOutbox(db: Db, options: { announceDeliveries?: boolean } = {}): EventOutbox {
-  const writer = createDeliveryWriter(db, { announce: options.announceDeliveries ?? true });
+export function createPgOutbox(db: Db, options: { announceDeliveries?: boolean; claimDeliveriesForMs?: number } = {}): EventOutbox {
+  const writer = createDeliveryWriter(db, { announce: options.announceDeliveries ?? true, ...(options.claimDeliveriesForMs === undefined ? {} : { claimForMs: options.claimDeliveriesForMs }) });
   return {
     async storeDelivery(input) {
       requireIds(input.tenantId, input.subscriptionId);

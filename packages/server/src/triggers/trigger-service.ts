@@ -21,7 +21,7 @@ import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import { ProblemError } from '../http/problem.ts';
 import { listenForDeliveries, type DeliveryListener } from './delivery-notifications.ts';
-import { createDeliveryProcessor, type DeliveryProcessor } from './delivery-processor.ts';
+import { createDeliveryProcessor, type DeliveryProcessor, type HandedDelivery } from './delivery-processor.ts';
 import { createPgOutbox } from './pg-outbox.ts';
 import { createSubscriptionSecrets, type SubscriptionSecrets } from './subscription-secrets.ts';
 import { loadConnectionTriggers, renewAtFor, SUBSCRIPTION_SELECT, subscriptionView, webhookUrlOf, type SubscriptionRow, type SubscriptionView } from './subscriptions.ts';
@@ -85,7 +85,7 @@ export interface DisableOutcome {
 
 /** Webhook and polling subscriptions of the service, their ingress and the events outbox. */
 export interface TriggerService {
-  /** The events outbox (PostgreSQL; also pushed to BullMQ with Redis). The polling side appends its items here. */
+  /** The events outbox (PostgreSQL; also pushed to BullMQ with Redis). Polls append through their own guarded path (appendPollEvents). */
   readonly outbox: EventOutbox;
   setPollingHooks(hooks: PollingHooks | undefined): void;
   /** Enables `trigger` on a connection of `tenantId`: webhook triggers subscribe at the provider, polling ones are scheduled. */
@@ -118,6 +118,8 @@ export interface TriggerService {
 }
 
 const SYSTEM = 'system';
+/** How long a delivery stays claimed by the process that stored it (see DeliveryProcessor.handOver). */
+const HAND_OVER_CLAIM_MS = 10_000;
 const errorText = (error: unknown) => toErrorData(error).message;
 
 /**
@@ -135,7 +137,10 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
   // Other processes need to hear of this one's deliveries only in a Redis deployment, where API processes may leave
   // them to workers (BOS_API_WORKER=0). Without Redis the service is one process, which hands its processor the ids
   // itself; anything left behind (a crash) is found by the processors' sweep.
-  const pgOutbox = createPgOutbox(db, { announceDeliveries: Boolean(options.redis) });
+  // Without Redis this process also turns its deliveries into events: ingress stores each one already claimed and
+  // hands it to the processor with its content, so no claim statement and no read back are needed.
+  const handOver = !options.redis && options.background !== false;
+  const pgOutbox = createPgOutbox(db, { announceDeliveries: Boolean(options.redis), ...(handOver ? { claimDeliveriesForMs: HAND_OVER_CLAIM_MS } : {}) });
   const outbox = publisher
     ? withPublisher(pgOutbox, publisher, { onPublishError: (error, events) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }) })
     : pgOutbox;
@@ -145,6 +150,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     db,
     transform: (delivery) => ingress.transform(delivery),
     transformMany: (deliveries) => ingress.transformMany(deliveries),
+    handOverClaimMs: HAND_OVER_CLAIM_MS,
     publish: publisher
       ? (events) => publisher.publish(events).catch((error: unknown) => log('warn', 'events stored but not pushed to BullMQ; they stay readable with GET /events', { error: errorText(error), events: events.length }))
       : undefined,
@@ -162,7 +168,9 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     rateLimiter: options.redis ? createRedisRateLimiter({ redis: options.redis, prefix: `${keyPrefix}:triggers:rate:`, ...rate }) : createMemoryRateLimiter(rate),
     limits: options.ingressLimits ?? {},
     ...(options.endpointCacheMs === undefined ? {} : { cacheTtlMs: options.endpointCacheMs }),
-    ...(options.background === false ? {} : { onStored: (delivery: { id: string }) => processor.wake([delivery.id]) }),
+    ...(options.background === false
+      ? {}
+      : { onStored: handOver ? (delivery: HandedDelivery) => void processor.handOver(delivery) : (delivery: HandedDelivery) => processor.wake([delivery.id]) }),
     onError: (stage, error, endpointId) => log(stage === 'rate-limit' || stage === 'dedupe' ? 'warn' : 'error', `webhook ${stage} failed`, { endpoint: endpointId.slice(0, 6), error: errorText(error) }),
   });
   let polling = options.polling;

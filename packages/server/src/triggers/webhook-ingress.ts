@@ -2,6 +2,7 @@ import type { Vault } from '@businessos/connector-runtime';
 import { ConnectorError, fromErrorData, type TriggerManifest, type WebhookDelivery } from '@businessos/connector-sdk';
 import {
   handleDelivery,
+  type DeliveryInput,
   parseWebhookBody,
   resolveSigningSecret,
   type EventOutbox,
@@ -39,8 +40,8 @@ export interface WebhookIngressDeps {
    */
   cacheTtlMs?: number;
   onError?: (stage: string, error: unknown, endpointId: string) => void;
-  /** Told after a new delivery was stored (wakes the delivery processor with its id). */
-  onStored?: (delivery: { id: string }) => void;
+  /** Told after a new delivery was stored, with what was stored (hands it to the delivery processor). */
+  onStored?: (delivery: DeliveryInput & { id: string }) => void;
 }
 
 /** The service's webhook ingress. */

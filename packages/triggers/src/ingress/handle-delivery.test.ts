@@ -60,7 +60,10 @@ describe('handleDelivery', () => {
     const [stored] = outbox.deliveries();
     expect(res).toMatchObject({ status: 200, body: { ok: true, duplicate: false, deliveryId: stored?.id } });
     expect(stored).toMatchObject({ processed: false, eventId: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043' });
-    expect(onStored).toHaveBeenCalledExactlyOnceWith({ id: stored?.id, tenantId: 't1', subscriptionId: 'sub1' });
+    // With everything that was stored, so a processor in the same process needs no read back.
+    const { processed: _processed, ...asStored } = stored!;
+    expect(onStored).toHaveBeenCalledExactlyOnceWith(asStored);
+    expect(onStored.mock.calls[0]![0].rawBody.toString()).toBe('{"id":7}');
     expect(await outbox.readAfter({ tenantId: 't1', limit: 10 })).toEqual([]);
     // The provider's retry: answered as a duplicate, nothing new stored, the processor not told again.
     expect(await handleDelivery(shopifyDelivery('{"id":7}'), asyncDeps)).toMatchObject({ status: 200, body: { ok: true, duplicate: true } });

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ConnectorError, toErrorData, type ErrorCode, type TriggerManifest, type WebhookDelivery } from '@businessos/connector-sdk';
-import type { EventOutbox } from '../outbox/types.ts';
+import type { DeliveryInput, EventOutbox } from '../outbox/types.ts';
 import type { RateLimiter } from '../ratelimit/token-bucket.ts';
 import { extractEventId } from '../replay/event-id.ts';
 import type { SeenEvents } from '../replay/seen-events.ts';
@@ -46,8 +46,11 @@ export interface IngressDeps {
    * turns stored deliveries into events later; `onStored` is told about each new one.
    */
   transform?: (request: TransformRequest) => Promise<unknown[]>;
-  /** Told after a new (not duplicate) delivery was stored, before the answer; must not throw. */
-  onStored?: (delivery: { id: string; tenantId: string; subscriptionId: string }) => void;
+  /**
+   * Told after a new (not duplicate) delivery was stored, before the answer, with what was stored (so a processor in
+   * the same process can work on it without reading it back); must not throw.
+   */
+  onStored?: (delivery: DeliveryInput & { id: string }) => void;
   /** Per-endpoint rate limit; none when absent. */
   rateLimiter?: RateLimiter;
   limits?: IngressLimits;
@@ -204,19 +207,20 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
   const dedupeKey = eventId !== undefined ? `id:${eventId}` : `body:${hashBody()}`;
   const query = flatQuery(request.query);
 
+  const input: DeliveryInput = {
+    tenantId: endpoint.tenantId,
+    subscriptionId: endpoint.subscriptionId,
+    endpointId: endpoint.id,
+    eventId,
+    dedupeKey,
+    receivedAt: request.now,
+    headers,
+    query,
+    rawBody: request.rawBody,
+  };
   let stored;
   try {
-    stored = await deps.outbox.storeDelivery({
-      tenantId: endpoint.tenantId,
-      subscriptionId: endpoint.subscriptionId,
-      endpointId: endpoint.id,
-      eventId,
-      dedupeKey,
-      receivedAt: request.now,
-      headers,
-      query,
-      rawBody: request.rawBody,
-    });
+    stored = await deps.outbox.storeDelivery(input);
   } catch (error) {
     await forget();
     deps.onError?.('store', error, endpoint);
@@ -229,7 +233,7 @@ export async function handleDelivery(request: IngressRequest, deps: IngressDeps)
   if (!deps.transform) {
     // Stored is enough: the delivery processor owns it from here, so a replay needs no more work from ingress.
     await markProcessed();
-    if (!stored.duplicate) deps.onStored?.({ id: stored.id, tenantId: endpoint.tenantId, subscriptionId: endpoint.subscriptionId });
+    if (!stored.duplicate) deps.onStored?.({ ...input, id: stored.id });
     return { status: 200, headers: { ...JSON_HEADERS }, body: { ok: true, duplicate: stored.duplicate, deliveryId: stored.id } };
   }
 
