@@ -86,11 +86,28 @@ export function apiMeta(id: string, meta: ExecutionMeta | undefined): ApiExecuti
   return { executionId: id, durationMs: meta?.durationMs ?? 0, attempts: meta?.attempts ?? 0, httpCalls: meta?.httpCalls ?? 0 };
 }
 
+/** Options of {@link runExecution}. */
+export interface RunExecutionOptions {
+  /**
+   * Told when this attempt's outcome was not recorded because the row had been settled meanwhile (see
+   * {@link settleExecution}); the worker logs it. The attempt still resolves or rejects with its own outcome.
+   */
+  onDiscarded?: (discarded: DiscardedOutcome) => void;
+}
+
+/** An outcome that a late attempt did not record, and the status the execution row already had. */
+export interface DiscardedOutcome {
+  executionId: string;
+  outcome: 'succeeded' | 'failed';
+  /** The row's status when the outcome arrived (undefined if the row is gone). */
+  recordedStatus: ExecutionView['status'] | undefined;
+}
+
 /**
  * Runs a prepared execution, recording `running` then `succeeded` (with the result) or `failed` (with the
  * catalogue error). Resolves with data and meta; rejects with {@link ExecutionFailed}.
  */
-export async function runExecution(db: Db, rt: ServiceRuntime, prepared: PreparedExecution): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
+export async function runExecution(db: Db, rt: ServiceRuntime, prepared: PreparedExecution, options: RunExecutionOptions = {}): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
   const { id, tenantId } = prepared;
   // Claimed once: a queued execution redelivered after its worker died (status already running) is not run twice,
   // since its action may have taken effect; it fails with a message saying so.
@@ -100,6 +117,11 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
     await failExecution(db, prepared, data, 'running');
     throw new ExecutionFailed(data, apiMeta(id, undefined));
   }
+  // From here on this attempt owns the row (only one attempt ever moves it out of queued), until someone settles it.
+  const settle = async (outcome: ExecutionOutcome): Promise<void> => {
+    const settled = await settleExecution(db, prepared, outcome);
+    if (!settled.recorded) options.onDiscarded?.({ executionId: id, outcome: outcome.status, recordedStatus: settled.status });
+  };
   try {
     const result = await rt.asTenant(tenantId, () =>
       rt.runtime.execute({
@@ -112,22 +134,45 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
       }),
     );
     const meta = apiMeta(id, result.meta);
-    await db.withTenant(tenantId, (tx) =>
-      tx.query(`UPDATE connectors.executions SET status = 'succeeded', result = $2, meta = $3, finished_at = now() WHERE id = $1`, [
-        id,
-        JSON.stringify(result.data ?? null),
-        JSON.stringify(meta),
-      ]),
-    );
+    await settle({ status: 'succeeded', result: result.data, meta });
     return { data: result.data, meta };
   } catch (error) {
     const data: ErrorData = isConnectorError(error) ? toErrorData(error) : { code: 'INTERNAL', message: `The execution failed unexpectedly: ${(error as Error).message}` };
     const meta = apiMeta(id, (error as { meta?: ExecutionMeta }).meta);
-    await db.withTenant(tenantId, (tx) =>
-      tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1`, [id, JSON.stringify(data), JSON.stringify(meta)]),
-    );
+    await settle({ status: 'failed', error: data, meta });
     throw new ExecutionFailed(data, meta);
   }
+}
+
+/** The outcome of one attempt at an execution, as {@link settleExecution} records it. */
+export type ExecutionOutcome = { status: 'succeeded'; result: unknown; meta: ApiExecutionMeta } | { status: 'failed'; error: ErrorData; meta: ApiExecutionMeta };
+
+/**
+ * Records the outcome of the attempt that claimed `prepared` (moved its row from queued to running). Only a row
+ * still `running` is written: the claim happens once per row and nothing moves a row back, so a running row belongs
+ * to that attempt, while a row already `succeeded` or `failed` was settled without it (e.g. the queue redelivered
+ * the job of a worker that lost its lock, and the redelivery recorded the execution as failed). Such a late
+ * outcome is discarded rather than overwriting what was recorded; the answer says so, with the row's status.
+ * @example const settled = await settleExecution(db, prepared, { status: 'succeeded', result: data, meta });
+ */
+export async function settleExecution(db: Db, prepared: PreparedExecution, outcome: ExecutionOutcome): Promise<{ recorded: true } | { recorded: false; status: ExecutionView['status'] | undefined }> {
+  return db.withTenant(prepared.tenantId, async (tx) => {
+    const written =
+      outcome.status === 'succeeded'
+        ? await tx.query(`UPDATE connectors.executions SET status = 'succeeded', result = $2, meta = $3, finished_at = now() WHERE id = $1 AND status = 'running' RETURNING id`, [
+            prepared.id,
+            JSON.stringify(outcome.result ?? null),
+            JSON.stringify(outcome.meta),
+          ])
+        : await tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1 AND status = 'running' RETURNING id`, [
+            prepared.id,
+            JSON.stringify(outcome.error),
+            JSON.stringify(outcome.meta),
+          ]);
+    if (written.rows.length > 0) return { recorded: true };
+    const { rows } = await tx.query<{ status: ExecutionView['status'] }>(`SELECT status FROM connectors.executions WHERE id = $1`, [prepared.id]);
+    return { recorded: false, status: rows[0]?.status };
+  });
 }
 
 /**

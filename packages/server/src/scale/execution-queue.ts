@@ -23,6 +23,7 @@ export interface ExecutionQueue {
   submit(prepared: PreparedExecution): Promise<void>;
   /** Runs a connection test on a worker and waits for it; rejects with {@link ExecutionFailed} when it fails. */
   testConnection(test: ConnectionTestJob): Promise<{ checked: boolean }>;
+  /** Closes the queue and its Redis connections, within `closeTimeoutMs` even while Redis is unreachable. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -41,6 +42,11 @@ export interface ExecutionQueueOptions {
   waitMs: number;
   /** The `retryAfter` (seconds) a QUEUE_FULL answer carries (default 1). */
   retryAfterSeconds?: number;
+  /**
+   * How long `close()` lets the queue's connections close cleanly (default 3000 ms) before it drops them: while Redis
+   * is unreachable they would wait for it forever, and a shutdown must not.
+   */
+  closeTimeoutMs?: number;
 }
 
 // Admission into the bounded waiting room: counts executions accepted and not yet finished, in total and for the
@@ -87,24 +93,59 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
   const maxTotal = options.total + (options.maxQueued ?? 200);
   const maxTenant = options.perTenant + (options.maxQueuedPerTenant ?? 50);
   const retryAfter = options.retryAfterSeconds ?? 1;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 3000;
   // Requests wait on this connection: while Redis is down they fail with a clear answer instead of hanging.
   const redis: Redis = createRedis(options.redisUrl, { failFast: true });
   const queue = new Queue<ExecutionJobData, ExecutionJobResult>(keys.queueName, { connection: redis, prefix: keys.queuePrefix });
   // Each concurrent add listens for the queue closing; as many run at once as the waiting room admits.
   queue.setMaxListeners(maxTotal + 10);
+  // As with createRedis: an outage surfaces on the commands that need Redis (as a 503), not as BullMQ error events,
+  // which would otherwise be printed once per reconnection attempt for as long as Redis is down.
+  queue.on('error', () => undefined);
   let eventsRedis: Redis | undefined;
+  // Kept from construction on (not only once ready) so that close() can drop it while it still waits for Redis.
+  let eventsCreated: QueueEvents | undefined;
   let events: Promise<QueueEvents> | undefined;
   let eventsReady: QueueEvents | undefined;
   const queueEvents = (): Promise<QueueEvents> => {
     events ??= (async () => {
       eventsRedis = createRedis(options.redisUrl);
       const created = new QueueEvents(keys.queueName, { connection: eventsRedis, prefix: keys.queuePrefix });
+      created.on('error', () => undefined);
+      eventsCreated = created;
       await created.waitUntilReady();
       eventsReady = created;
       return created;
     })();
     return events;
   };
+  let closing: Promise<void> | undefined;
+
+  /**
+   * Closes cleanly, or after {@link ExecutionQueueOptions.closeTimeoutMs} drops the connections. While Redis is
+   * unreachable a clean close never ends: BullMQ waits for its listener's connection to report it has ended, which a
+   * connection that is between reconnection attempts never does, and a quit queued behind pending commands waits for
+   * Redis. Dropping releases the sockets and reconnection timers; the clean attempts still pending are left to settle
+   * (or not) on their own, with their failures absorbed so none surfaces as an unhandled rejection.
+   */
+  async function closeQueue(): Promise<void> {
+    const clean = (async () => {
+      await Promise.allSettled([queue.close(), eventsCreated?.close()]);
+      await Promise.allSettled([redis.quit(), eventsRedis?.quit()]);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const closedCleanly = await Promise.race([
+      clean.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), closeTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (closedCleanly) return;
+    // The listener's own connection is a duplicate BullMQ made; closing its backend with `force` disconnects it
+    // even before it was ever ready. The queue itself runs on `redis`, disconnected here directly.
+    void eventsCreated?.getBackend().close(true).catch(() => undefined);
+    redis.disconnect();
+    eventsRedis?.disconnect();
+  }
 
   /** Records on the execution row why it never ran (queue full, no worker); connection tests have no row. */
   const recordRefusal = (job: ExecutionJobData, data: ErrorData): Promise<void> =>
@@ -188,10 +229,9 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
       const { data } = await enqueueAndWait({ kind: 'test-connection', test });
       return data as { checked: boolean };
     },
-    async close() {
-      await queue.close();
-      if (events) await (await events).close();
-      await Promise.all([redis.quit().catch(() => undefined), eventsRedis?.quit().catch(() => undefined)]);
+    close() {
+      closing ??= closeQueue();
+      return closing;
     },
   };
 }

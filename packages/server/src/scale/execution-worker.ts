@@ -57,7 +57,12 @@ export function startExecutionWorker(options: ExecutionWorkerOptions): Execution
   async function run(job: ExecutionJobData): Promise<ExecutionJobResult> {
     if (job.kind === 'execute') {
       try {
-        const { data, meta } = await runExecution(db, runtime, job.execution);
+        const { data, meta } = await runExecution(db, runtime, job.execution, {
+          // This attempt lost its job (its lock expired and the job was redelivered, retried or failed) and the row was
+          // settled without it; what it reports now is kept out of the record and only logged.
+          onDiscarded: (discarded) =>
+            log('execution result discarded: the execution was already recorded by the time this attempt finished', { ...discarded, worker: id }),
+        });
         return { ok: true, data, meta, worker: id };
       } catch (error) {
         if (error instanceof ExecutionFailed) return { ok: false, error: error.data, meta: error.meta, worker: id };
