@@ -425,9 +425,11 @@ async function main(): Promise<void> {
     const acked = new Set<string>();
     const routes: [string, string, Set<string> | undefined, ChildProcess, string][] = [
       ['bare Fastify route (raw body, no work), own process', bare.ready.address, undefined, bare.child, 'none'],
-      ['service `POST /webhooks/{endpointId}` (PostgreSQL; sandbox transform by the delivery processor in the same process)', service.ready.address, acked, service.child, 'bench-service'],
       ['diagnostic: handleDelivery + PostgreSQL delivery store only, no endpoint lookup, no transform', storeOnly.ready.address, undefined, storeOnly.child, 'bench-diagnostic'],
+      // Last in each round, so what is left to process after the last round is the service's own deliveries.
+      ['service `POST /webhooks/{endpointId}` (PostgreSQL; sandbox transform by the delivery processor in the same process)', service.ready.address, acked, service.child, 'bench-service'],
     ];
+    const SERVICE = routes.length - 1;
     const wrk = findWrk();
     const generators: Generator[] = wrk ? ['undici', 'wrk'] : ['undici'];
     // With wrk, which service deliveries got a 2xx is not known one by one: its rounds' deliveries are checked by
@@ -451,9 +453,10 @@ async function main(): Promise<void> {
       for (const [route, base, set] of routes) await send(generator, route, base, set, 2000);
       for (let round = 0; round < rounds; round += 1) {
         for (const [route, base, set, child, applicationName] of routes) {
-          // The service's delivery processor works off what earlier rounds stored: the bare route is measured once it
-          // is done, so the baseline does not share the cores with it.
-          if (base === bare.ready.address) await waitForBacklog(store.url!, 300_000);
+          // The service's delivery processor works off what earlier rounds stored (the diagnostic route's deliveries
+          // too): every round starts once it is done, so no route shares the cores with another route's leftovers. The
+          // service's own round still runs its processor on the deliveries that round stores.
+          await waitForBacklog(store.url!, 300_000);
           const key = keyOf(generator, route);
           const cpuBefore = await childCpu(child);
           const pgBefore = await postgresCpu(monitor, applicationName);
@@ -509,7 +512,7 @@ async function main(): Promise<void> {
     const failed = rows.filter((r) => r.failed).length;
     const notOne = rows.filter((r) => r.events !== 1).length;
 
-    console.log(`Signed Stripe \`payment_intent.succeeded\` deliveries (~330-byte JSON, \`Stripe-Signature\` HMAC-SHA256 with timestamp) to ${endpoints.length} endpoints (${TENANTS} tenants × ${CONNECTIONS_PER_TENANT} connections, enabled through the API against a loopback Stripe mock), ${seconds} s per route in ${rounds} alternating rounds (best round shown) after a 2 s warm-up, with each load generator in turn. Each server runs in its own child process; PostgreSQL on the same machine; each bare-route round starts once the service's delivery processor has worked off what earlier rounds stored. Load generators: **undici** in the main process, signing as it sends, ${CONCURRENCY} requests in flight over ${SOCKETS} keep-alive connections; ${wrk ? `**wrk** (C, one thread, ${SOCKETS} connections with one request in flight on each) replaying deliveries signed beforehand, each sent once: it leaves more of the 2 cores to the servers.` : 'wrk was not found (Debian package `wrk`) or `--undici` was given, so only undici.'}\n`);
+    console.log(`Signed Stripe \`payment_intent.succeeded\` deliveries (~330-byte JSON, \`Stripe-Signature\` HMAC-SHA256 with timestamp) to ${endpoints.length} endpoints (${TENANTS} tenants × ${CONNECTIONS_PER_TENANT} connections, enabled through the API against a loopback Stripe mock), ${seconds} s per route in ${rounds} alternating rounds (best round shown) after a 2 s warm-up, with each load generator in turn. Each server runs in its own child process; PostgreSQL on the same machine; each round starts once the service's delivery processor has worked off what earlier rounds stored. Load generators: **undici** in the main process, signing as it sends, ${CONCURRENCY} requests in flight over ${SOCKETS} keep-alive connections; ${wrk ? `**wrk** (C, one thread, ${SOCKETS} connections with one request in flight on each) replaying deliveries signed beforehand, each sent once: it leaves more of the 2 cores to the servers.` : 'wrk was not found (Debian package `wrk`) or `--undici` was given, so only undici.'}\n`);
     console.log('| load generator | route | deliveries/s | × bare | p50 ms | p99 ms | non-2xx | server process CPU µs/delivery | its PostgreSQL backends\' CPU µs/delivery |');
     console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
     const goals: string[] = [];
@@ -521,7 +524,7 @@ async function main(): Promise<void> {
         const perDelivery = (micros: number | undefined) => (micros === undefined ? 'n/a' : String(Math.round(micros / Math.max(c.ok, 1))));
         console.log(`| ${generator} | ${r.route} | ${Math.round(r.perSecond)} | ${(r.perSecond / bareRate).toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${perDelivery(c.micros)} | ${perDelivery(c.pgMicros)} |`);
       }
-      const service2xx = results[1]!.perSecond;
+      const service2xx = results[SERVICE]!.perSecond;
       goals.push(`with ${generator}: ≥ 5,000/s ${service2xx >= 5000 ? 'met' : 'NOT met'} (${Math.round(service2xx)}/s), ≥ 0.2× bare ${service2xx >= 0.2 * bareRate ? 'met' : 'NOT met'} (${(service2xx / bareRate).toFixed(2)}×)`);
     }
     console.log(`\nThis PostgreSQL commits ${Math.round(commitsPerSecond)} single-row transactions per second one after another (the WAL flush per commit); ingress commits each delivery once, many per commit (group commit).`);
