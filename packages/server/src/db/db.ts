@@ -35,8 +35,29 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
+const PREPARED = new Map<string, string>();
+
+/**
+ * Marks a hot parameterised statement to be prepared once per connection on PostgreSQL (a named statement: the
+ * server parses and plans it once instead of at every call; PGlite runs it as it is). Returns the text unchanged,
+ * to be passed to `query` as usual. Only for statements whose best plan does not depend on the parameters' values
+ * (inserts, lookups by key): after five runs PostgreSQL may switch a prepared statement to one generic plan.
+ * @example const FIND_SQL = preparedStatement('find-connection', 'SELECT * FROM connectors.connections WHERE id = $1');
+ */
+export function preparedStatement(name: string, text: string): string {
+  const known = PREPARED.get(text);
+  if (known !== undefined && known !== name) throw new Error(`The statement named ${name} is already prepared as ${known}`);
+  PREPARED.set(text, name);
+  return text;
+}
+
+/** The name a statement was prepared under with {@link preparedStatement}, if any. */
+export function preparedNameOf(text: string): string | undefined {
+  return PREPARED.get(text);
+}
+
 /** The role request transactions switch to; created by the first migration. */
 export const APP_ROLE = 'bos_app';
 
 /** Statement that switches a transaction to the app role and its tenant, in one round trip. */
-export const ENTER_TENANT_SQL = `SELECT set_config('role', '${APP_ROLE}', true), set_config('bos.tenant_id', $1, true)`;
+export const ENTER_TENANT_SQL = preparedStatement('enter-tenant', `SELECT set_config('role', '${APP_ROLE}', true), set_config('bos.tenant_id', $1, true)`);

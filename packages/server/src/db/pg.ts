@@ -1,11 +1,15 @@
 import pg from 'pg';
 import type { Db, Queryable, QueryResult } from './db.ts';
-import { ENTER_TENANT_SQL } from './db.ts';
+import { ENTER_TENANT_SQL, preparedNameOf } from './db.ts';
+
+const ENTER_TENANT_NAME = preparedNameOf(ENTER_TENANT_SQL);
 
 function wrap(client: pg.ClientBase | pg.Pool): Queryable {
   return {
     async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-      const result = await client.query(sql, params as unknown[]);
+      // A statement marked with preparedStatement goes as a named one: each connection prepares it once.
+      const name = preparedNameOf(sql);
+      const result = name === undefined ? await client.query(sql, params as unknown[]) : await client.query({ name, text: sql, values: params as unknown[] });
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async exec(sql: string): Promise<void> {
@@ -29,7 +33,7 @@ export function createPgDb(connectionString: string, options: { max?: number } =
     let broken = false;
     try {
       await client.query('BEGIN');
-      if (tenantId !== undefined) await client.query(ENTER_TENANT_SQL, [tenantId ?? '']);
+      if (tenantId !== undefined) await client.query({ name: ENTER_TENANT_NAME, text: ENTER_TENANT_SQL, values: [tenantId ?? ''] });
       const result = await fn(wrap(client));
       await client.query('COMMIT');
       return result;

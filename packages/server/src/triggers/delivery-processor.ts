@@ -1,7 +1,7 @@
 import { ConnectorError, toErrorData, type ErrorCode } from '@businessos/connector-sdk';
 import type { OutboxEvent } from '@businessos/connector-triggers';
-import type { Db } from '../db/db.ts';
-import { insertEvents, type EventRowInput } from './pg-outbox.ts';
+import { preparedStatement, type Db } from '../db/db.ts';
+import { insertEvents, insertEventsCounted, type EventRowInput } from './pg-outbox.ts';
 
 /** A delivery as it was stored (what ingress hands over, see {@link DeliveryProcessor.handOver}). */
 export interface HandedDelivery {
@@ -116,6 +116,20 @@ const MAX_HANDED_BYTES = 64 * 1024 * 1024;
 const HANDED_BATCH = 256;
 const HANDED_BATCH_BYTES = 8 * 1024 * 1024;
 
+// By id, the condition is spelled so the pending index cannot serve it: the planner then looks each id up by primary
+// key, instead of walking the pending index past the entries processed rows leave until vacuum.
+const claimSql = (pick: string) => `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+   UPDATE connectors.trigger_deliveries d
+   SET attempts = d.attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
+   FROM async
+   WHERE async.setting = 'off' AND d.id IN (${pick})
+   RETURNING d.id::text, d.tenant_id::text, d.subscription_id::text, d.endpoint_id, d.dedupe_key, d.headers, d.query, d.raw_body, d.attempts`;
+const CLAIM_BY_ID_SQL = preparedStatement('deliveries-claim-by-id', claimSql(`SELECT id FROM connectors.trigger_deliveries
+   WHERE id = ANY($3::uuid[]) AND coalesce(processed_at, failed_at) IS NULL AND next_attempt_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED`));
+const CLAIM_DUE_SQL = preparedStatement('deliveries-claim-due', claimSql(`SELECT id FROM connectors.trigger_deliveries
+   WHERE processed_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED`));
+const SETTLE_DONE_SQL = preparedStatement('deliveries-processed', 'UPDATE connectors.trigger_deliveries SET processed_at = now(), last_error = NULL WHERE id = ANY($1::uuid[]) AND processed_at IS NULL');
+
 const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attempt - 1));
 
 /**
@@ -185,22 +199,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
    * claim lost in a crash only lets the delivery be taken again at once, which the event keys make harmless.
    */
   async function claim(ids?: readonly string[]): Promise<ClaimedDelivery[]> {
-    // By id, the condition is spelled so the pending index cannot serve it: the planner then looks each id up by
-    // primary key, instead of walking the pending index past the entries processed rows leave until vacuum.
-    const pick = ids
-      ? `SELECT id FROM connectors.trigger_deliveries
-         WHERE id = ANY($3::uuid[]) AND coalesce(processed_at, failed_at) IS NULL AND next_attempt_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED`
-      : `SELECT id FROM connectors.trigger_deliveries
-         WHERE processed_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED`;
-    const { rows } = await db.query<ClaimRow>(
-      `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-       UPDATE connectors.trigger_deliveries d
-       SET attempts = d.attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
-       FROM async
-       WHERE async.setting = 'off' AND d.id IN (${pick})
-       RETURNING d.id::text, d.tenant_id::text, d.subscription_id::text, d.endpoint_id, d.dedupe_key, d.headers, d.query, d.raw_body, d.attempts`,
-      ids ? [batchSize, leaseMs, ids] : [batchSize, leaseMs],
-    );
+    const { rows } = await db.query<ClaimRow>(ids ? CLAIM_BY_ID_SQL : CLAIM_DUE_SQL, ids ? [batchSize, leaseMs, ids] : [batchSize, leaseMs]);
     return rows.map((r) => ({
       id: r.id,
       tenantId: r.tenant_id,
@@ -327,10 +326,12 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       const final = PERMANENT.has(data.code) || delivery.attempt >= maxAttempts;
       failures.push({ delivery, error: `${data.code}: ${data.message}`.slice(0, MAX_ERROR_TEXT), final });
     });
+    const { publish } = options;
     const inserted = await db.transaction(async (tx) => {
-      const out = await insertEvents(tx, events);
+      // The inserted events travel back only when they are to be published.
+      const out = publish ? await insertEvents(tx, events) : await insertEventsCounted(tx, events);
       if (done.length > 0) {
-        await tx.query('UPDATE connectors.trigger_deliveries SET processed_at = now(), last_error = NULL WHERE id = ANY($1::uuid[]) AND processed_at IS NULL', [done]);
+        await tx.query(SETTLE_DONE_SQL, [done]);
       }
       if (failures.length > 0) {
         await tx.query(
@@ -356,7 +357,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     for (const f of failures) {
       log(f.final ? 'error' : 'warn', f.final ? 'webhook delivery failed for good' : 'webhook delivery transform failed; retrying', { delivery: f.delivery.id, attempt: f.delivery.attempt, error: f.error });
     }
-    if (inserted.length > 0 && options.publish) await options.publish(inserted);
+    if (publish && Array.isArray(inserted) && inserted.length > 0) await publish(inserted);
     return { claimed: batch.length, settled: done.length + failures.filter((f) => f.final).length };
   }
 

@@ -1,6 +1,6 @@
 import { InvalidInputError } from '@businessos/connector-sdk';
 import type { DeliveryInput, StoredDeliveryRef } from '@businessos/connector-triggers';
-import type { Db, Queryable } from '../db/db.ts';
+import { preparedStatement, type Db, type Queryable } from '../db/db.ts';
 
 /** Options of {@link createDeliveryWriter}. */
 export interface DeliveryWriterOptions {
@@ -39,13 +39,13 @@ export const DELIVERIES_CHANNEL = 'bos_trigger_deliveries';
 const IDS_PER_NOTIFICATION = 200;
 
 // $10: the claim's length in ms (attempt 1 taken at once), or NULL to store the delivery unclaimed.
-const INSERT_SQL = `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body, attempts, next_attempt_at)
+const INSERT_SQL = preparedStatement('deliveries-insert', `INSERT INTO connectors.trigger_deliveries (tenant_id, subscription_id, endpoint_id, event_id, dedupe_key, received_at, headers, query, raw_body, attempts, next_attempt_at)
   SELECT u.t, u.s, u.e, u.i, u.k, to_timestamp(u.r / 1000), u.h::jsonb, u.q::jsonb, decode(u.b, 'hex'),
          CASE WHEN $10::float8 IS NULL THEN 0 ELSE 1 END, now() + coalesce($10::float8, 0) * interval '1 millisecond'
   FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS u(t, s, e, i, k, r, h, q, b, n)
   ORDER BY u.n
   ON CONFLICT (subscription_id, dedupe_key) DO NOTHING
-  RETURNING id::text, subscription_id::text, dedupe_key`;
+  RETURNING id::text, subscription_id::text, dedupe_key`);
 
 // Its own statement after the commit, not part of the INSERT: PostgreSQL serialises the commits of transactions
 // that NOTIFY (a database-wide lock held until the commit is flushed), which would make every delivery batch of

@@ -1,6 +1,6 @@
 import { checkReadAfterQuery, type EventOutbox, type OutboxEvent, type OutboxEventInput, type StoredDelivery } from '@businessos/connector-triggers';
 import { InvalidInputError } from '@businessos/connector-sdk';
-import type { Db, Queryable } from '../db/db.ts';
+import { preparedStatement, type Db, type Queryable } from '../db/db.ts';
 import { createDeliveryWriter } from './delivery-writer.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -107,6 +107,31 @@ export interface EventRowInput extends OutboxEventInput {
   deliveryId?: string | undefined;
 }
 
+/** The insert of {@link insertEvents}, returning `returning` of each inserted row. */
+const insertEventsSql = (returning: string) => `WITH base AS (
+     SELECT coalesce(max(position) + 1, ${XID} * ${POSITION_SHIFT}) AS p FROM connectors.trigger_events
+     WHERE position >= ${XID} * ${POSITION_SHIFT} AND position < (${XID} + 1) * ${POSITION_SHIFT}
+   )
+   INSERT INTO connectors.trigger_events (position, tenant_id, subscription_id, key, payload, occurred_at, delivery_id)
+   SELECT base.p + u.n - 1, u.t, u.s, u.k, u.j::jsonb, CASE WHEN u.o IS NULL THEN NULL ELSE to_timestamp(u.o / 1000) END, u.d
+   FROM base, unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::float8[], $6::uuid[]) WITH ORDINALITY AS u(t, s, k, j, o, d, n)
+   ORDER BY u.n
+   ON CONFLICT (subscription_id, key) DO NOTHING
+   RETURNING ${returning}`;
+const INSERT_EVENTS_SQL = preparedStatement('events-insert', insertEventsSql(EVENT_COLUMNS));
+const INSERT_EVENTS_COUNTED_SQL = preparedStatement('events-insert-counted', insertEventsSql('id'));
+
+function insertEventRows<R>(tx: Queryable, inputs: readonly EventRowInput[], sql: string) {
+  return tx.query<R>(sql, [
+    inputs.map((e) => e.tenantId),
+    inputs.map((e) => e.subscriptionId),
+    inputs.map((e) => e.key),
+    inputs.map((e) => JSON.stringify(e.payload ?? null)),
+    inputs.map((e) => e.occurredAt ?? null),
+    inputs.map((e) => e.deliveryId ?? null),
+  ]);
+}
+
 /**
  * Inserts events in one statement at the next positions of the current transaction (see {@link POSITION_SHIFT}),
  * skipping (subscription, key) pairs that exist; resolves to the inserted events in the order given. The transaction
@@ -114,27 +139,14 @@ export interface EventRowInput extends OutboxEventInput {
  */
 export async function insertEvents(tx: Queryable, inputs: readonly EventRowInput[]): Promise<OutboxEvent[]> {
   if (inputs.length === 0) return [];
-  const { rows } = await tx.query<EventRow>(
-    `WITH base AS (
-       SELECT coalesce(max(position) + 1, ${XID} * ${POSITION_SHIFT}) AS p FROM connectors.trigger_events
-       WHERE position >= ${XID} * ${POSITION_SHIFT} AND position < (${XID} + 1) * ${POSITION_SHIFT}
-     )
-     INSERT INTO connectors.trigger_events (position, tenant_id, subscription_id, key, payload, occurred_at, delivery_id)
-     SELECT base.p + u.n - 1, u.t, u.s, u.k, u.j::jsonb, CASE WHEN u.o IS NULL THEN NULL ELSE to_timestamp(u.o / 1000) END, u.d
-     FROM base, unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::float8[], $6::uuid[]) WITH ORDINALITY AS u(t, s, k, j, o, d, n)
-     ORDER BY u.n
-     ON CONFLICT (subscription_id, key) DO NOTHING
-     RETURNING ${EVENT_COLUMNS}`,
-    [
-      inputs.map((e) => e.tenantId),
-      inputs.map((e) => e.subscriptionId),
-      inputs.map((e) => e.key),
-      inputs.map((e) => JSON.stringify(e.payload ?? null)),
-      inputs.map((e) => e.occurredAt ?? null),
-      inputs.map((e) => e.deliveryId ?? null),
-    ],
-  );
+  const { rows } = await insertEventRows<EventRow>(tx, inputs, INSERT_EVENTS_SQL);
   return rows.map(toEvent).sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
+}
+
+/** {@link insertEvents} for a caller that needs only how many were inserted: no event travels back. */
+export async function insertEventsCounted(tx: Queryable, inputs: readonly EventRowInput[]): Promise<number> {
+  if (inputs.length === 0) return 0;
+  return (await insertEventRows<{ id: string }>(tx, inputs, INSERT_EVENTS_COUNTED_SQL)).rowCount;
 }
 
 /**

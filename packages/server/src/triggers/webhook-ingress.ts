@@ -14,7 +14,7 @@ import {
   type WebhookEndpoint,
 } from '@businessos/connector-triggers';
 import type { ServerConfig } from '../config.ts';
-import type { Db } from '../db/db.ts';
+import { preparedStatement, type Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import type { ClaimedDelivery } from './delivery-processor.ts';
 import type { SubscriptionSecrets } from './subscription-secrets.ts';
@@ -64,6 +64,7 @@ export interface WebhookIngress {
 }
 
 const MAX_CACHED_ENDPOINTS = 10_000;
+const RESOLVE_SQL = preparedStatement('resolve-webhook-endpoint', 'SELECT * FROM connectors.resolve_webhook_endpoint($1)');
 
 /** One delivery as the HTTP layer hands it over. */
 export interface WebhookRequest {
@@ -152,7 +153,7 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   /** The subscription behind an endpoint id, whatever its status; its signing secret only with `withSecret`. */
   async function resolve(endpointId: string, withSecret: boolean): Promise<ResolvedEndpoint | undefined> {
     if (!ENDPOINT_ID.test(endpointId)) return undefined;
-    const { rows } = await db.withTenant(null, (tx) => tx.query<EndpointRow>('SELECT * FROM connectors.resolve_webhook_endpoint($1)', [endpointId]));
+    const { rows } = await db.withTenant(null, (tx) => tx.query<EndpointRow>(RESOLVE_SQL, [endpointId]));
     const r = rows[0];
     if (!r || !r.trigger || (withSecret && r.status !== 'active')) return undefined;
     const fields = r.fields ?? {};
