@@ -42,7 +42,7 @@ export interface RuntimeConfig {
   egress?: Omit<EgressOptions, 'allowLoopback'>;
   /** Per-execution sandbox limits passed with every job. */
   sandboxLimits?: Partial<SandboxLimits>;
-  oauth?: { skewMs?: number; lockTtlMs?: number; lockWaitMs?: number };
+  oauth?: { skewMs?: number; lockTtlMs?: number; lockWaitMs?: number; storeAttempts?: number; storeRetryMs?: number; writeBackMs?: number; maxUnstored?: number };
   /** Usage batching (defaults: 100 records or 1 s). */
   usage?: { batchSize?: number; flushIntervalMs?: number };
   /** Development: replace a connector's baseUrl (`{ acme: 'http://127.0.0.1:4010' }`). */
@@ -664,6 +664,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         // Let running executions finish (they are bounded by their deadlines) before closing the agent.
         while (scheduler.stats().running > 0 || scheduler.stats().queued > 0) await clock.sleep(10);
         await meter.close();
+        // Refreshed OAuth tokens the vault refused earlier: one last try, and a clear log line for what is still lost.
+        const unstored = await refresher.flushUnstored().catch(() => undefined);
+        if (unstored !== 0) logger.error('refreshed OAuth tokens could not be stored before shutdown; those connections need re-authorisation if their provider rotates refresh tokens', { connections: unstored ?? 'unknown' });
         if (ownsEgress) await egress.close();
       })();
       return closing;
