@@ -26,7 +26,10 @@ export interface RunningServer {
   startup: Promise<void>;
   /** Polling triggers of this process (undefined without a master key, i.e. without a runtime). */
   polling: PollingService | undefined;
-  /** Stops accepting connections, lets in-flight requests finish (up to the grace period), closes the store. */
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to the grace period), drains the work in hand,
+   * closes the store. Ends during a Redis outage too: the Redis-backed parts give up on it after a few seconds.
+   */
   stop(): Promise<void>;
 }
 
@@ -56,7 +59,9 @@ export async function startServer(
   // With REDIS_URL: the response cache, the execution queue and (unless BOS_API_WORKER=0) a worker in this process.
   const scale: ScaleOut | undefined = config.redisUrl ? startScaleOut({ config, db, runtime, log }) : undefined;
   if (options.allowLoopbackEgress) log('BOS_EGRESS_ALLOW_LOOPBACK=1: connectors may call loopback addresses over http (test/development only).');
-  const startup = (async () => {
+  // The store's part of start-up. Stopping waits for it (its transactions finish before the store closes), but not for
+  // the steps after it that wait for Redis: during an outage they would never end.
+  const stored = (async () => {
     const store = await opening;
     await migrate(store);
     const boot = await bootstrapPlatform(store);
@@ -68,6 +73,9 @@ export async function startServer(
     for (const outcome of await seedBundledConnectors(store)) {
       if (outcome.status === 'failed') log(`Bundled connector ${outcome.packageName} was not added to the catalogue: ${outcome.error}`);
     }
+  })();
+  const startup = (async () => {
+    await stored;
     await triggerWork?.start();
     await scale?.cache.invalidate({ catalog: true });
     // The in-process worker is listed as live before the service reports ready.
@@ -82,7 +90,7 @@ export async function startServer(
     await registerWebApp(app, { required: false });
     address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
-    await startup.catch(() => {});
+    await stored.catch(() => {});
     await scale?.close();
     await triggerWork?.close();
     await runtime?.close();
@@ -101,14 +109,17 @@ export async function startServer(
       } finally {
         clearTimeout(grace);
         clearInterval(sweep);
-        // The in-process worker drains the jobs in hand (recording their outcome) before the runtime stops.
-        await scale?.close().catch((error: unknown) => log(`Closing the execution queue failed: ${(error as Error).message}`));
-        // Polls in progress finish before the runtime they run on stops; BullMQ schedules stay for the next start.
-        await triggerWork?.close();
+        // Before the runtime stops, the in-process worker drains the jobs in hand (recording their outcome) and polls in
+        // progress finish; BullMQ schedules stay for the next start. The two are independent, so they close side by
+        // side: while Redis is unreachable each gives up on it after a few seconds, and those waits do not add up.
+        await Promise.all([
+          scale?.close().catch((error: unknown) => log(`Closing the execution queue failed: ${(error as Error).message}`)),
+          triggerWork?.close(),
+        ]);
         // Flush buffered usage and stop the sandbox pool while the store is still open.
         await runtime?.close().catch((error: unknown) => log(`Closing the connector runtime failed: ${(error as Error).message}`));
         // Let start-up work finish its transaction before the store closes under it.
-        await startup.catch(() => {});
+        await stored.catch(() => {});
         await db.close();
       }
     })();

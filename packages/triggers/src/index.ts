@@ -1,8 +1,11 @@
 // Public surface of @businessos/connector-triggers: host-side webhook verification, replay protection, the
-// framework-free ingress handler, the events outbox contract, and the polling engine with its schedulers.
+// framework-free ingress handler, the events outbox contract, the polling engine with its schedulers, and the bounded
+// close of Redis-backed parts (also used by the server's).
 // Test helpers (the outbox conformance suite) are in `@businessos/connector-triggers/testing`.
 export { systemClock } from './clock.ts';
 export type { Clock } from './clock.ts';
+export { closeOrDrop, dropWorker, quitOrDrop } from './close-or-drop.ts';
+export type { CloseOrDropOptions } from './close-or-drop.ts';
 
 export { decodeSignature, digestEquals } from './verify/constant-time.ts';
 export { normalizeHeaders } from './verify/headers.ts';

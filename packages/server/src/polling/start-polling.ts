@@ -1,9 +1,9 @@
 import type { LogLevel } from '@businessos/connector-sdk';
-import type { PollOutcome, PollSubscription } from '@businessos/connector-triggers';
-import { Redis } from 'ioredis';
+import { quitOrDrop, type PollOutcome, type PollSubscription } from '@businessos/connector-triggers';
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { createRedis } from '../scale/redis.ts';
 import { createPollingService, POLL_QUEUE_NAME, type PollingService } from './polling-service.ts';
 
 /** The polling side of a service process, with the Redis connection it owns. */
@@ -36,7 +36,9 @@ const LEVELS: LogLevel[] = ['warn', 'error'];
  */
 export function createServicePolling(options: ServicePollingOptions): ServicePolling {
   const { config, log } = options;
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: null }) : undefined;
+  // BullMQ's worker needs `maxRetriesPerRequest: null`, which createRedis sets; it also keeps connection errors during
+  // an outage from being printed as unhandled, once per reconnection attempt.
+  const redis = config.redisUrl ? createRedis(config.redisUrl) : undefined;
   const service = createPollingService({
     db: options.db,
     runtime: options.runtime,
@@ -57,7 +59,7 @@ export function createServicePolling(options: ServicePollingOptions): ServicePol
         try {
           await service.close();
         } finally {
-          await redis?.quit().catch(() => undefined);
+          if (redis) await quitOrDrop(redis);
         }
       })();
       return closing;

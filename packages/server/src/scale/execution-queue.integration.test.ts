@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { servicesRequired } from '../db/test-db.ts';
 import type { PreparedExecution } from '../execution/executions.ts';
 import { createExecutionQueue } from './execution-queue.ts';
 import { keyspace } from './redis.ts';
+import { startRedisProxy } from './test-support.ts';
 
 const execution = { id: '00000000-0000-4000-8000-000000000001', tenantId: 't1', connector: 'c', action: 'a', params: {}, connectionId: 'x', version: '1.0.0', fields: {} } as PreparedExecution;
 
@@ -58,41 +59,6 @@ describe('execution queue while Redis is unreachable', () => {
     expect(attempts, 'connection attempts after close()').toBe(0);
   }, 20_000);
 });
-
-/**
- * A TCP proxy in front of the real Redis that the test can take away: `kill()` stops listening and cuts every open
- * connection, so for the clients behind it Redis is gone (connecting is refused) while the real Redis keeps running.
- */
-async function startRedisProxy(target: URL): Promise<{ url: string; open: () => number; kill: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  };
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 6379), target.hostname);
-    track(client);
-    track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as AddressInfo).port);
-  return {
-    url: url.toString(),
-    open: () => sockets.size,
-    kill: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
-  };
-}
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl && servicesRequired(process.env)) throw new Error('BOS_REQUIRE_SERVICES=1 but REDIS_URL is not set: the execution queue test needs Redis');

@@ -1,4 +1,5 @@
 import type { ErrorData } from '@businessos/connector-sdk';
+import { closeOrDrop } from '@businessos/connector-triggers';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/db.ts';
@@ -122,29 +123,24 @@ export function createExecutionQueue(options: ExecutionQueueOptions): ExecutionQ
   let closing: Promise<void> | undefined;
 
   /**
-   * Closes cleanly, or after {@link ExecutionQueueOptions.closeTimeoutMs} drops the connections. While Redis is
-   * unreachable a clean close never ends: BullMQ waits for its listener's connection to report it has ended, which a
-   * connection that is between reconnection attempts never does, and a quit queued behind pending commands waits for
-   * Redis. Dropping releases the sockets and reconnection timers; the clean attempts still pending are left to settle
-   * (or not) on their own, with their failures absorbed so none surfaces as an unhandled rejection.
+   * Closes cleanly, or after {@link ExecutionQueueOptions.closeTimeoutMs} drops the connections (see
+   * {@link closeOrDrop}: with Redis unreachable a clean close would never end).
    */
   async function closeQueue(): Promise<void> {
-    const clean = (async () => {
-      await Promise.allSettled([queue.close(), eventsCreated?.close()]);
-      await Promise.allSettled([redis.quit(), eventsRedis?.quit()]);
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const closedCleanly = await Promise.race([
-      clean.then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), closeTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (closedCleanly) return;
-    // The listener's own connection is a duplicate BullMQ made; closing its backend with `force` disconnects it
-    // even before it was ever ready. The queue itself runs on `redis`, disconnected here directly.
-    void eventsCreated?.getBackend().close(true).catch(() => undefined);
-    redis.disconnect();
-    eventsRedis?.disconnect();
+    await closeOrDrop(
+      async () => {
+        await Promise.allSettled([queue.close(), eventsCreated?.close()]);
+        await Promise.allSettled([redis.quit(), eventsRedis?.quit()]);
+      },
+      () => {
+        // The listener's own connection is a duplicate BullMQ made; closing its backend with `force` disconnects it
+        // even before it was ever ready. The queue itself runs on `redis`, disconnected here directly.
+        void eventsCreated?.getBackend().close(true).catch(() => undefined);
+        redis.disconnect();
+        eventsRedis?.disconnect();
+      },
+      { timeoutMs: closeTimeoutMs },
+    );
   }
 
   /** Records on the execution row why it never ran (queue full, no worker); connection tests have no row. */

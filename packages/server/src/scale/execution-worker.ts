@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isConnectorError, toErrorData } from '@businessos/connector-sdk';
+import { closeOrDrop, dropWorker } from '@businessos/connector-triggers';
 import type { Db } from '../db/db.ts';
 import { apiMeta, ExecutionFailed, runExecution } from '../execution/executions.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
@@ -18,7 +19,10 @@ export interface ExecutionWorker {
   id: string;
   /** Settles once the worker consumes the queue and is listed as live (so the API sends it work). */
   ready: Promise<void>;
-  /** Stops taking jobs, lets the ones in hand finish (recording their outcome), then disconnects. */
+  /**
+   * Stops taking jobs, lets the ones in hand finish (recording their outcome), then disconnects. Once Redis has been
+   * unreachable for `closeTimeoutMs` it stops waiting and drops the connections instead. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -38,6 +42,12 @@ export interface ExecutionWorkerOptions {
    */
   concurrency?: number;
   log?: (message: string, data?: Record<string, unknown>) => void;
+  /**
+   * How long `close()` waits for the jobs in hand while Redis is unreachable (default 3000 ms) before it drops the
+   * connections: those jobs can record neither their slot nor their result, and would hold the shutdown for as long
+   * as the outage lasts. Time with Redis up does not count, so a drain of long executions is never cut short.
+   */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -118,12 +128,25 @@ export function startExecutionWorker(options: ExecutionWorkerOptions): Execution
     ready,
     close() {
       closing ??= (async () => {
-        // Drain: BullMQ stops fetching and waits for every job in hand; waiting ones still get slots as others end.
-        await worker.close();
-        await ready.catch(() => undefined);
-        await heartbeat?.stop();
-        semaphore.close();
-        await redis.quit().catch(() => undefined);
+        const drained = await closeOrDrop(
+          async () => {
+            // Drain: BullMQ stops fetching and waits for every job in hand; waiting ones still get slots as others end.
+            await worker.close();
+            await ready.catch(() => undefined);
+            await heartbeat?.stop();
+            semaphore.close();
+            await redis.quit().catch(() => undefined);
+          },
+          () => {
+            semaphore.close();
+            // Stops the beat; the withdrawal it sends cannot reach Redis now, and the entry expires on its own.
+            void heartbeat?.stop();
+            dropWorker(worker);
+            redis.disconnect();
+          },
+          { timeoutMs: options.closeTimeoutMs, redis },
+        );
+        if (!drained) log('execution worker closed without draining: Redis stayed unreachable, so jobs in hand could not report back to the queue', { worker: id });
       })();
       return closing;
     },

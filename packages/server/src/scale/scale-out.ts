@@ -1,3 +1,4 @@
+import { quitOrDrop } from '@businessos/connector-triggers';
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
@@ -12,7 +13,10 @@ export interface ScaleOut {
   queue: ExecutionQueue;
   /** The worker in this process (`BOS_API_WORKER=1`, the default), if any. */
   worker: ExecutionWorker | undefined;
-  /** Drains the in-process worker, then closes the queue and the Redis connections. Idempotent. */
+  /**
+   * Drains the in-process worker, then closes the queue and the Redis connections; while Redis is unreachable each
+   * step gives up on it after a few seconds and drops its connections. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -54,7 +58,7 @@ export function startScaleOut(options: { config: ServerConfig; db: Db; runtime: 
         await worker?.close();
         await queue.close();
         await cache.close();
-        await redis.quit().catch(() => undefined);
+        await quitOrDrop(redis);
       })();
       return closing;
     },

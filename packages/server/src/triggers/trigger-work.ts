@@ -1,4 +1,5 @@
 import type { Vault } from '@businessos/connector-runtime';
+import { quitOrDrop } from '@businessos/connector-triggers';
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
@@ -66,7 +67,7 @@ export function createTriggerWork(options: TriggerWorkOptions): TriggerWork {
       closing ??= (async () => {
         await polling.close().catch((error: unknown) => log(`Stopping polling triggers failed: ${(error as Error).message}`));
         await triggers.close().catch((error: unknown) => log(`Stopping webhook triggers failed: ${(error as Error).message}`));
-        await redis?.quit().catch(() => undefined);
+        if (redis) await quitOrDrop(redis);
       })();
       return closing;
     },

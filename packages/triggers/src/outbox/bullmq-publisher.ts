@@ -33,6 +33,9 @@ export function eventJobId(event: Pick<OutboxEvent, 'subscriptionId' | 'key'>): 
  */
 export function createBullmqPublisher(options: BullmqPublisherOptions): EventPublisher {
   const queue = new Queue(options.queueName, { connection: options.connection, ...(options.prefix ? { prefix: options.prefix } : {}) });
+  // An outage surfaces as a failed publish(); without a listener BullMQ would also print the queue's connection
+  // errors, once per reconnection attempt.
+  queue.on('error', () => undefined);
   return {
     async publish(events) {
       if (events.length === 0) return;

@@ -2,6 +2,7 @@ import { toErrorData, type LogLevel } from '@businessos/connector-sdk';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Poller, PollOutcome, PollSubscription } from './poller.ts';
+import { closeOrDrop, dropWorker } from '../close-or-drop.ts';
 import { createRedisLock } from './redis-lock.ts';
 import type { PollScheduler } from './scheduler.ts';
 
@@ -24,6 +25,11 @@ export interface BullmqSchedulerOptions {
   concurrency?: number;
   /** Set false in processes that only schedule (the API) and leave polling to workers (default true). */
   runWorker?: boolean;
+  /**
+   * How long `close()` waits for polls in progress while Redis is unreachable (default 3000 ms) before it drops the
+   * worker's connections: they would otherwise wait for Redis for ever. Time with Redis up does not count.
+   */
+  closeTimeoutMs?: number;
   onPoll?: (subscription: PollSubscription, outcome: PollOutcome | 'locked') => void;
   log?: (level: LogLevel, message: string, data?: unknown) => void;
 }
@@ -50,6 +56,9 @@ export function createBullmqScheduler(options: BullmqSchedulerOptions): PollSche
   const log = options.log ?? (() => undefined);
   const lock = createRedisLock({ redis: connection, prefix: options.lockPrefix ?? 'bos:triggers:poll-lock:' });
   const queue = new Queue<PollJobData>(queueName, { connection, ...prefix });
+  // An outage surfaces on schedule()/unschedule() and in the worker's error events; without a listener BullMQ would
+  // also print the queue's connection errors, once per reconnection attempt.
+  queue.on('error', () => undefined);
 
   async function processJob(job: Job<PollJobData>): Promise<PollOutcome | { skipped: 'locked' }> {
     const sub = job.data.subscription;
@@ -86,8 +95,17 @@ export function createBullmqScheduler(options: BullmqSchedulerOptions): PollSche
       await queue.removeJobScheduler(pollSchedulerId(subscriptionId));
     },
     async close() {
-      await worker?.close();
-      await queue.close();
+      // The queue shares `connection`, which its owner drops; only the worker's own blocking connection is ours to drop.
+      await closeOrDrop(
+        async () => {
+          await worker?.close();
+          await queue.close();
+        },
+        () => {
+          if (worker) dropWorker(worker);
+        },
+        { timeoutMs: options.closeTimeoutMs, redis: connection },
+      );
     },
   };
 }
