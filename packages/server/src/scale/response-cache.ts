@@ -37,6 +37,10 @@ export interface RedisResponseCacheOptions {
   ttlSeconds?: number;
   /** Told when Redis fails (the request is still answered from the store). */
   onError?: (error: Error) => void;
+  /** Longest wait for Redis on a read or an invalidation, ms (default 250); past it the store answers. */
+  timeoutMs?: number;
+  /** How often an invalidation Redis could not take is tried again, ms (default 1000). */
+  retryMs?: number;
 }
 
 /**
@@ -44,39 +48,104 @@ export interface RedisResponseCacheOptions {
  * generation (`INCR` on change), so an invalidation is one atomic increment that every API process sees on its
  * next read: no stale answer after a publish, install or deprecation, and no key scanning. Keys embed the tenant,
  * so an answer that includes a tenant's private listings is only ever served to that tenant.
+ *
+ * Redis is never waited for: while the connection is not ready, or a command takes longer than `timeoutMs`, reads go
+ * to the store and writes are answered. An invalidation Redis did not take is kept and tried again (every
+ * `retryMs`, and before any cached read); until it is applied this process reads the store, so it never serves an
+ * answer the write made stale. (Another process that can still reach Redis while this one cannot would serve cached
+ * answers until then: a partition this cache does not cover.)
  * @example const cache = createRedisResponseCache({ redis, prefix: 'bos:cache:' }); await cache.wrap({ tenant, variant: url }, () => search());
  */
 export function createRedisResponseCache(options: RedisResponseCacheOptions): ResponseCache {
   const { redis, prefix } = options;
   const ttl = options.ttlSeconds ?? 300;
   const onError = options.onError ?? (() => undefined);
+  const timeoutMs = options.timeoutMs ?? 250;
+  const retryMs = options.retryMs ?? 1000;
   const catalogGen = `${prefix}gen:catalog`;
   const tenantGen = (tenant: string) => `${prefix}gen:tenant:${tenant}`;
+  // Invalidations Redis has not taken yet.
+  let pendingCatalog = false;
+  const pendingTenants = new Set<string>();
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  /** `work` unless Redis is not ready or takes longer than `timeoutMs`. */
+  function withRedis<T>(work: () => Promise<T>): Promise<T> {
+    if (redis.status !== 'ready') return Promise.reject(new Error(`Redis is ${redis.status}`));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([work(), late]).finally(() => clearTimeout(timer));
+  }
+
+  /** Applies the invalidations Redis has not taken; true when none is left. */
+  async function applyPending(): Promise<boolean> {
+    if (!pendingCatalog && pendingTenants.size === 0) return true;
+    const catalog = pendingCatalog;
+    const tenants = [...pendingTenants];
+    try {
+      await withRedis(async () => {
+        const pipeline = redis.multi();
+        if (catalog) pipeline.incr(catalogGen);
+        for (const tenant of tenants) pipeline.incr(tenantGen(tenant));
+        await pipeline.exec();
+      });
+    } catch {
+      return false;
+    }
+    if (catalog) pendingCatalog = false;
+    for (const tenant of tenants) pendingTenants.delete(tenant);
+    return !pendingCatalog && pendingTenants.size === 0;
+  }
+
+  function retryLater(): void {
+    if (retry || closed) return;
+    retry = setInterval(() => {
+      void applyPending().then((done) => {
+        if (done && retry) {
+          clearInterval(retry);
+          retry = undefined;
+        }
+      });
+    }, retryMs);
+    retry.unref();
+  }
 
   return {
     async wrap(entry, compute, keep = () => true) {
       let key: string;
       let cached: string | null;
       try {
-        const [catalog, tenant] = await redis.mget(catalogGen, entry.tenant ? tenantGen(entry.tenant) : catalogGen);
-        const digest = createHash('sha256').update(entry.variant).digest('base64url');
-        key = `${prefix}v:${catalog ?? 0}:${entry.tenant ?? '-'}:${entry.tenant ? (tenant ?? 0) : '-'}:${digest}`;
-        cached = await redis.get(key);
+        if (!(await applyPending())) return await compute();
+        [key, cached] = await withRedis(async () => {
+          const [catalog, tenant] = await redis.mget(catalogGen, entry.tenant ? tenantGen(entry.tenant) : catalogGen);
+          const digest = createHash('sha256').update(entry.variant).digest('base64url');
+          const k = `${prefix}v:${catalog ?? 0}:${entry.tenant ?? '-'}:${entry.tenant ? (tenant ?? 0) : '-'}:${digest}`;
+          return [k, await redis.get(k)] as const;
+        });
       } catch (error) {
         onError(error as Error);
         return compute();
       }
       if (cached !== null) return JSON.parse(cached) as Awaited<ReturnType<typeof compute>>;
       const value = await compute();
-      if (value !== undefined && keep(value)) await redis.set(key, JSON.stringify(value), 'EX', ttl).catch((error: unknown) => onError(error as Error));
+      if (value !== undefined && keep(value)) await withRedis(() => redis.set(key, JSON.stringify(value), 'EX', ttl)).catch((error: unknown) => onError(error as Error));
       return value;
     },
     async invalidate(change) {
-      const pipeline = redis.multi();
-      if (change.catalog) pipeline.incr(catalogGen);
-      if (change.tenant) pipeline.incr(tenantGen(change.tenant));
-      await pipeline.exec();
+      if (change.catalog) pendingCatalog = true;
+      if (change.tenant) pendingTenants.add(change.tenant);
+      if (!(await applyPending())) {
+        onError(new Error('Redis did not take a cache invalidation; this process reads the store until it does'));
+        retryLater();
+      }
     },
-    close: async () => undefined,
+    close: async () => {
+      closed = true;
+      if (retry) clearInterval(retry);
+      retry = undefined;
+    },
   };
 }
