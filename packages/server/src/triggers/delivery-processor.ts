@@ -128,6 +128,12 @@ const CLAIM_BY_ID_SQL = preparedStatement('deliveries-claim-by-id', claimSql(`SE
    WHERE id = ANY($3::uuid[]) AND coalesce(processed_at, failed_at) IS NULL AND next_attempt_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED`));
 const CLAIM_DUE_SQL = preparedStatement('deliveries-claim-due', claimSql(`SELECT id FROM connectors.trigger_deliveries
    WHERE processed_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED`));
+// A handed-over delivery's claim, renewed only while it is still the claim it was stored with (attempt 1).
+const RENEW_HANDED_SQL = preparedStatement('deliveries-renew-handed', `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+   UPDATE connectors.trigger_deliveries d SET next_attempt_at = now() + $2 * interval '1 millisecond'
+   FROM async
+   WHERE async.setting = 'off' AND d.id = ANY($1::uuid[]) AND d.attempts = 1 AND d.processed_at IS NULL AND d.failed_at IS NULL
+   RETURNING d.id::text`);
 const SETTLE_DONE_SQL = preparedStatement('deliveries-processed', 'UPDATE connectors.trigger_deliveries SET processed_at = now(), last_error = NULL WHERE id = ANY($1::uuid[]) AND processed_at IS NULL');
 
 const defaultBackoff = (attempt: number) => Math.min(600_000, 2000 * 4 ** (attempt - 1));
@@ -233,14 +239,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     handed.splice(0, taken);
     handedBytes -= bytes;
     if (stale.length === 0) return current;
-    const { rows } = await db.query<{ id: string }>(
-      `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
-       UPDATE connectors.trigger_deliveries d SET next_attempt_at = now() + $2 * interval '1 millisecond'
-       FROM async
-       WHERE async.setting = 'off' AND d.id = ANY($1::uuid[]) AND d.attempts = 1 AND d.processed_at IS NULL AND d.failed_at IS NULL
-       RETURNING d.id::text`,
-      [stale.map((d) => d.id), leaseMs],
-    );
+    const { rows } = await db.query<{ id: string }>(RENEW_HANDED_SQL, [stale.map((d) => d.id), leaseMs]);
     const renewed = new Set(rows.map((r) => r.id));
     return [...current, ...stale.filter((d) => renewed.has(d.id))];
   }
