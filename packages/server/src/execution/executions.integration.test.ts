@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPostgres, servicesRequired, type TestDb } from '../db/test-db.ts';
-import { failExecution, findExecution, runExecution, settleExecution, type DiscardedOutcome, type PreparedExecution } from './executions.ts';
+import { failExecution, findExecution, interruptedError, runExecution, settleExecution, type DiscardedOutcome, type PreparedExecution } from './executions.ts';
 import type { ServiceRuntime } from './service-runtime.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -31,12 +31,12 @@ function heldRuntime() {
   return { service, running, finish };
 }
 
-// Execution rows on real PostgreSQL: an attempt that finishes after its row was settled without it (its worker lost
-// the job, and the redelivery recorded the execution as failed) must not rewrite what was recorded.
+// Execution rows on real PostgreSQL: an attempt that finishes after a redelivery marked its row interrupted (its worker
+// lost the job's lock but went on) records its real outcome; a row settled any other way is never rewritten.
 suite(`execution rows${databaseUrl ? '' : ': skipped, DATABASE_URL is not set'}`, () => {
   let store: TestDb;
   let tenantId = '';
-  const redelivered = { code: 'INTERNAL' as const, message: 'The worker running this execution stopped before it finished; it may have partly run' };
+  const redelivered = interruptedError();
 
   beforeAll(async () => {
     store = await createTestPostgres(databaseUrl!);
@@ -66,34 +66,46 @@ suite(`execution rows${databaseUrl ? '' : ': skipped, DATABASE_URL is not set'}`
     expect(discarded).toEqual([]);
   });
 
-  it('keeps a row recorded as failed when the attempt that lost it finishes late with a success', async () => {
+  it('records the late success of the attempt that lost its job over the redelivery\'s "may have partly run"', async () => {
     const prepared = await queued();
     const { service, running, finish } = heldRuntime();
     const discarded: DiscardedOutcome[] = [];
     const late = runExecution(store.db, service, prepared, { onDiscarded: (d) => discarded.push(d) });
     await running;
-    // Meanwhile the job was redelivered; the redelivery found the row running and recorded it as failed.
+    // Meanwhile the job was redelivered; the redelivery found the row running and recorded it as interrupted.
     await failExecution(store.db, prepared, redelivered, 'running');
-    const before = await row(prepared.id);
+    expect(await row(prepared.id)).toMatchObject({ status: 'failed', error: { code: 'INTERNAL', details: { interrupted: true } } });
     finish({ data: { id: 'i_late' } });
     await late;
-    expect(await row(prepared.id)).toEqual(before);
-    expect(before).toMatchObject({ status: 'failed', result: null, error: redelivered });
-    expect(discarded).toEqual([{ executionId: prepared.id, outcome: 'succeeded', recordedStatus: 'failed' }]);
+    // The action did take effect: the row says so, instead of telling the caller to repeat it.
+    expect(await row(prepared.id)).toMatchObject({ status: 'succeeded', result: { id: 'i_late' }, error: null });
+    expect(discarded).toEqual([]);
   });
 
-  it('keeps a row recorded as failed when the late attempt fails too, with its own error', async () => {
+  it('records the late failure of that attempt with its own error, and keeps a row failed for another reason', async () => {
     const prepared = await queued();
     const { service, running, finish } = heldRuntime();
     const discarded: DiscardedOutcome[] = [];
     const late = runExecution(store.db, service, prepared, { onDiscarded: (d) => discarded.push(d) });
     await running;
     await failExecution(store.db, prepared, redelivered, 'running');
-    const before = await row(prepared.id);
     finish({ error: new Error('socket hang up') });
     await expect(late).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/socket hang up/) });
-    expect(await row(prepared.id)).toEqual(before);
-    expect(discarded).toEqual([{ executionId: prepared.id, outcome: 'failed', recordedStatus: 'failed' }]);
+    expect(await row(prepared.id)).toMatchObject({ status: 'failed', error: { code: 'INTERNAL', message: expect.stringMatching(/socket hang up/) } });
+    expect(discarded).toEqual([]);
+
+    // Failed for another reason (not marked interrupted): a late outcome is discarded and the row stays as it was.
+    const other = await queued();
+    const held = heldRuntime();
+    const otherDiscarded: DiscardedOutcome[] = [];
+    const lateOther = runExecution(store.db, held.service, other, { onDiscarded: (d) => otherDiscarded.push(d) });
+    await held.running;
+    await failExecution(store.db, other, { code: 'TIMEOUT', message: 'gave up waiting' }, 'running');
+    const before = await row(other.id);
+    held.finish({ data: { id: 'i_other' } });
+    await lateOther;
+    expect(await row(other.id)).toEqual(before);
+    expect(otherDiscarded).toEqual([{ executionId: other.id, outcome: 'succeeded', recordedStatus: 'failed' }]);
   });
 
   it('never changes a row that is already final, whichever outcome arrives', async () => {

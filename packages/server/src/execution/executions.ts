@@ -113,7 +113,7 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
   // since its action may have taken effect; it fails with a message saying so.
   const claimed = await db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.executions SET status = 'running' WHERE id = $1 AND status = 'queued' RETURNING id`, [id]));
   if (claimed.rows.length === 0) {
-    const data: ErrorData = { code: 'INTERNAL', message: 'The worker running this execution stopped before it finished; it may have partly run, so it was not started again. Check the provider, then execute again if the action is safe to repeat.' };
+    const data = interruptedError();
     await failExecution(db, prepared, data, 'running');
     throw new ExecutionFailed(data, apiMeta(id, undefined));
   }
@@ -144,27 +144,43 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
   }
 }
 
+/**
+ * What a redelivered execution is recorded with when its first attempt still holds the row: that attempt may have
+ * stopped, or may only have lost its job's lock and still be running. `details.interrupted` marks it, so the first
+ * attempt's own outcome replaces it if that attempt does finish (see {@link settleExecution}).
+ */
+export function interruptedError(): ErrorData {
+  return {
+    code: 'INTERNAL',
+    message: 'The worker running this execution stopped before it finished; it may have partly run, so it was not started again. Check the provider, then execute again if the action is safe to repeat.',
+    details: { interrupted: true },
+  };
+}
+
 /** The outcome of one attempt at an execution, as {@link settleExecution} records it. */
 export type ExecutionOutcome = { status: 'succeeded'; result: unknown; meta: ApiExecutionMeta } | { status: 'failed'; error: ErrorData; meta: ApiExecutionMeta };
 
 /**
- * Records the outcome of the attempt that claimed `prepared` (moved its row from queued to running). Only a row
- * still `running` is written: the claim happens once per row and nothing moves a row back, so a running row belongs
- * to that attempt, while a row already `succeeded` or `failed` was settled without it (e.g. the queue redelivered
- * the job of a worker that lost its lock, and the redelivery recorded the execution as failed). Such a late
- * outcome is discarded rather than overwriting what was recorded; the answer says so, with the row's status.
+ * Records the outcome of the attempt that claimed `prepared` (moved its row from queued to running). The claim happens
+ * once per row, so only that attempt ever runs the action. It writes a row still `running`, or one a redelivery marked
+ * as interrupted meanwhile ({@link interruptedError}: its worker lost the job's lock but went on): its real outcome is
+ * better than "may have partly run". Any other final row is left as it is and the late outcome is discarded; the
+ * answer says so, with the row's status.
  * @example const settled = await settleExecution(db, prepared, { status: 'succeeded', result: data, meta });
  */
+// A row the claiming attempt may still settle: running, or marked interrupted by a redelivery.
+const SETTLEABLE = `(status = 'running' OR (status = 'failed' AND error->'details'->>'interrupted' = 'true'))`;
+
 export async function settleExecution(db: Db, prepared: PreparedExecution, outcome: ExecutionOutcome): Promise<{ recorded: true } | { recorded: false; status: ExecutionView['status'] | undefined }> {
   return db.withTenant(prepared.tenantId, async (tx) => {
     const written =
       outcome.status === 'succeeded'
-        ? await tx.query(`UPDATE connectors.executions SET status = 'succeeded', result = $2, meta = $3, finished_at = now() WHERE id = $1 AND status = 'running' RETURNING id`, [
+        ? await tx.query(`UPDATE connectors.executions SET status = 'succeeded', result = $2, error = NULL, meta = $3, finished_at = now() WHERE id = $1 AND ${SETTLEABLE} RETURNING id`, [
             prepared.id,
             JSON.stringify(outcome.result ?? null),
             JSON.stringify(outcome.meta),
           ])
-        : await tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1 AND status = 'running' RETURNING id`, [
+        : await tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1 AND ${SETTLEABLE} RETURNING id`, [
             prepared.id,
             JSON.stringify(outcome.error),
             JSON.stringify(outcome.meta),
