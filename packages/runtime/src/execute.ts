@@ -665,7 +665,14 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
         while (scheduler.stats().running > 0 || scheduler.stats().queued > 0) await clock.sleep(10);
         await meter.close();
         // Refreshed OAuth tokens the vault refused earlier: one last try, and a clear log line for what is still lost.
-        const unstored = await refresher.flushUnstored().catch(() => undefined);
+        // Bounded: with Redis (its lock) or the vault unreachable, a shutdown must still end.
+        let flushTimer: ReturnType<typeof setTimeout> | undefined;
+        const unstored = await Promise.race([
+          refresher.flushUnstored(),
+          new Promise<undefined>((resolve) => (flushTimer = setTimeout(() => resolve(undefined), 5_000))),
+        ])
+          .catch(() => undefined)
+          .finally(() => clearTimeout(flushTimer));
         if (unstored !== 0) logger.error('refreshed OAuth tokens could not be stored before shutdown; those connections need re-authorisation if their provider rotates refresh tokens', { connections: unstored ?? 'unknown' });
         if (ownsEgress) await egress.close();
       })();

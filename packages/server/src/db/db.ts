@@ -36,6 +36,7 @@ export interface Db extends Queryable {
 }
 
 const PREPARED = new Map<string, string>();
+const PREPARED_TEXTS = new Map<string, string>();
 
 /**
  * Marks a hot parameterised statement to be prepared once per connection on PostgreSQL (a named statement: the
@@ -47,7 +48,10 @@ const PREPARED = new Map<string, string>();
 export function preparedStatement(name: string, text: string): string {
   const known = PREPARED.get(text);
   if (known !== undefined && known !== name) throw new Error(`The statement named ${name} is already prepared as ${known}`);
+  const other = PREPARED_TEXTS.get(name);
+  if (other !== undefined && other !== text) throw new Error(`The name ${name} is already taken by another prepared statement; give each statement its own name`);
   PREPARED.set(text, name);
+  PREPARED_TEXTS.set(name, text);
   return text;
 }
 

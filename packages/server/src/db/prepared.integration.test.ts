@@ -38,9 +38,11 @@ for (const engine of testEngines(process.env)) {
       });
     }
 
-    it('refuses one text under two names', () => {
+    it('refuses one text under two names, and one name for two texts', () => {
       expect(() => preparedStatement('another-name', 'SELECT count(*)::int AS n FROM connectors.tenants WHERE name = $1')).toThrow(/already prepared as test-count-tenants-by-name/);
       expect(preparedStatement('test-count-tenants-by-name', 'SELECT count(*)::int AS n FROM connectors.tenants WHERE name = $1')).toBe(COUNT_TENANTS_SQL);
+      // Nor one name for two texts: node-postgres would refuse the second on any connection that prepared the first.
+      expect(() => preparedStatement('test-count-tenants-by-name', 'SELECT 1 WHERE $1::text IS NOT NULL')).toThrow(/already taken by another prepared statement/);
     });
   });
 }

@@ -19,6 +19,7 @@ import { ENTER_TENANT_SQL, type Db } from '../db/db.ts';
 import { markNeedsReauth } from '../installations/connection-status.ts';
 import { createDbArtifactStore } from '../publishing/artifact-store.ts';
 import { createDbImageStore } from './sandbox-images.ts';
+import { quitOrDrop } from '@businessos/connector-triggers';
 import { createRedis } from '../scale/redis.ts';
 
 /** The connector runtime of the service process, with what it was built from. */
@@ -169,7 +170,8 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
           await runtime.close();
         } finally {
           if (ownsSandbox) await sandbox.close();
-          await lockRedis?.quit().catch(() => undefined);
+          // A lock command queued while Redis is away would hold a plain quit() for the whole outage.
+          if (lockRedis) await quitOrDrop(lockRedis).catch(() => undefined);
         }
       })();
       return closing;

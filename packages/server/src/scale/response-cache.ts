@@ -41,6 +41,8 @@ export interface RedisResponseCacheOptions {
   timeoutMs?: number;
   /** How often an invalidation Redis could not take is tried again, ms (default 1000). */
   retryMs?: number;
+  /** How long Redis is left alone after it failed or was slow, ms (default 1000): requests do not each wait for it. */
+  backoffMs?: number;
 }
 
 /**
@@ -64,40 +66,51 @@ export function createRedisResponseCache(options: RedisResponseCacheOptions): Re
   const retryMs = options.retryMs ?? 1000;
   const catalogGen = `${prefix}gen:catalog`;
   const tenantGen = (tenant: string) => `${prefix}gen:tenant:${tenant}`;
-  // Invalidations Redis has not taken yet.
-  let pendingCatalog = false;
-  const pendingTenants = new Set<string>();
+  // Invalidations Redis has not taken yet, each with a count that moves on every new one: an increment that was sent
+  // before a newer invalidation of the same key must not clear it.
+  let pendingCatalog = 0;
+  const pendingTenants = new Map<string, number>();
+  let changes = 0;
+  // After Redis failed or was slow, it is left alone for a moment: requests do not each wait `timeoutMs` for it.
+  const backoffMs = options.backoffMs ?? 1000;
+  let skipUntil = 0;
   let retry: NodeJS.Timeout | undefined;
   let closed = false;
 
   /** `work` unless Redis is not ready or takes longer than `timeoutMs`. */
   function withRedis<T>(work: () => Promise<T>): Promise<T> {
     if (redis.status !== 'ready') return Promise.reject(new Error(`Redis is ${redis.status}`));
+    if (performance.now() < skipUntil) return Promise.reject(new Error('Redis failed or was slow a moment ago'));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
     });
-    return Promise.race([work(), late]).finally(() => clearTimeout(timer));
+    return Promise.race([work(), late])
+      .catch((error: unknown) => {
+        skipUntil = performance.now() + backoffMs;
+        throw error;
+      })
+      .finally(() => clearTimeout(timer));
   }
 
   /** Applies the invalidations Redis has not taken; true when none is left. */
   async function applyPending(): Promise<boolean> {
-    if (!pendingCatalog && pendingTenants.size === 0) return true;
+    if (pendingCatalog === 0 && pendingTenants.size === 0) return true;
     const catalog = pendingCatalog;
     const tenants = [...pendingTenants];
     try {
       await withRedis(async () => {
         const pipeline = redis.multi();
         if (catalog) pipeline.incr(catalogGen);
-        for (const tenant of tenants) pipeline.incr(tenantGen(tenant));
+        for (const [tenant] of tenants) pipeline.incr(tenantGen(tenant));
         await pipeline.exec();
       });
     } catch {
       return false;
     }
-    if (catalog) pendingCatalog = false;
-    for (const tenant of tenants) pendingTenants.delete(tenant);
-    return !pendingCatalog && pendingTenants.size === 0;
+    if (pendingCatalog === catalog) pendingCatalog = 0;
+    for (const [tenant, count] of tenants) if (pendingTenants.get(tenant) === count) pendingTenants.delete(tenant);
+    return pendingCatalog === 0 && pendingTenants.size === 0;
   }
 
   function retryLater(): void {
@@ -135,8 +148,9 @@ export function createRedisResponseCache(options: RedisResponseCacheOptions): Re
       return value;
     },
     async invalidate(change) {
-      if (change.catalog) pendingCatalog = true;
-      if (change.tenant) pendingTenants.add(change.tenant);
+      changes += 1;
+      if (change.catalog) pendingCatalog = changes;
+      if (change.tenant) pendingTenants.set(change.tenant, changes);
       if (!(await applyPending())) {
         onError(new Error('Redis did not take a cache invalidation; this process reads the store until it does'));
         retryLater();

@@ -103,12 +103,16 @@ for (const engine of testEngines(process.env)) {
         seen.length = 0;
         const gates = new Map<string, Promise<void>>();
         const opened = new Map<string, () => void>();
+        // Told when a gated delivery's transform has begun: its batch is taken, so what is handed over next waits.
+        const begun = new Map<string, () => void>();
+        const begins = (id: string) => new Promise<void>((resolve) => begun.set(id, resolve));
         refs.push(...(await Promise.all([2, 3].map((i) => outbox.storeDelivery(inputs[i]!)))));
         gates.set(refs[3]!.id, new Promise<void>((resolve) => opened.set(refs[3]!.id, resolve)));
         const late = createDeliveryProcessor({
           db: store.db,
           handOverClaimMs: claimMs,
           transform: async (d) => {
+            begun.get(d.id)?.();
             await gates.get(d.id);
             seen.push({ id: d.id, attempt: d.attempt, body: '' });
             return [{ late: true }];
@@ -116,8 +120,9 @@ for (const engine of testEngines(process.env)) {
         });
         const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
         try {
+          const third = begins(refs[3]!.id);
           late.handOver({ ...inputs[3]!, id: refs[3]!.id });
-          await pause(50);
+          await third;
           late.handOver({ ...inputs[2]!, id: refs[2]!.id });
           await pause(claimMs / 2 + 100);
           opened.get(refs[3]!.id)!();
@@ -130,8 +135,9 @@ for (const engine of testEngines(process.env)) {
           seen.length = 0;
           refs.push(...(await Promise.all([4, 5].map((i) => outbox.storeDelivery(inputs[i]!)))));
           gates.set(refs[4]!.id, new Promise<void>((resolve) => opened.set(refs[4]!.id, resolve)));
+          const fourth = begins(refs[4]!.id);
           late.handOver({ ...inputs[4]!, id: refs[4]!.id });
-          await pause(50);
+          await fourth;
           late.handOver({ ...inputs[5]!, id: refs[5]!.id });
           await pause(claimMs);
           await sweeper.drain();

@@ -104,12 +104,14 @@ describe('createPoller: timestamp dedupe', () => {
 
 describe('createPoller: timestamps in the future', () => {
   const YEAR_MS = 365 * 86_400_000;
-  // The same scenario with the three kinds of timestamps a provider sends: ISO dates, epoch ms, Unix seconds.
+  // The same scenario with the kinds of timestamps a provider sends: ISO dates, epoch ms, Unix seconds, µs and ns.
   const units = [
     // `at`: how the item carries a time; `mark`: the number the engine reads from it.
     { unit: 'ISO dates', at: (ms: number): unknown => new Date(ms).toISOString(), mark: (ms: number) => ms },
     { unit: 'epoch ms', at: (ms: number): unknown => ms, mark: (ms: number) => ms },
     { unit: 'Unix seconds', at: (ms: number): unknown => Math.floor(ms / 1000), mark: (ms: number) => Math.floor(ms / 1000) },
+    { unit: 'microseconds', at: (ms: number): unknown => ms * 1000, mark: (ms: number) => ms * 1000 },
+    { unit: 'nanoseconds', at: (ms: number): unknown => ms * 1_000_000, mark: (ms: number) => ms * 1_000_000 },
   ];
 
   it.each(units)('emits an item dated years ahead once and keeps emitting the real items after it ($unit)', async ({ at, mark }) => {

@@ -53,8 +53,9 @@ export interface PollerOptions {
    * high-water mark (default 5 min: provider clocks that run a little ahead). An item dated further ahead (a
    * scheduled item, a wrong clock, a year-2099 typo) is still emitted once, but the mark stays at most this far
    * ahead of the clock, so the real items dated before it keep coming; its key is remembered (`keysAhead`) until
-   * the mark passes its timestamp. To compare with the clock, a timestamp below 1e11 counts as Unix seconds and
-   * any other as epoch ms (ISO dates are read as ms): 1e11 seconds is the year 5138, 1e11 ms is March 1973.
+   * the mark passes its timestamp. To compare with the clock, a timestamp below 1e11 counts as Unix seconds, below
+   * 1e14 as epoch ms, below 1e17 as microseconds and any larger as nanoseconds (ISO dates are read as ms): 1e11
+   * seconds is the year 5138, 1e11 ms is March 1973.
    */
   futureAllowanceMs?: number;
   log?: (level: LogLevel, message: string, data?: unknown) => void;
@@ -89,9 +90,19 @@ function emptyState(): PollState {
  * 1973, so neither unit's plausible dates fall on the wrong side).
  */
 const SECONDS_BELOW = 1e11;
-const toEpochMs = (timestamp: number): number => (Math.abs(timestamp) < SECONDS_BELOW ? timestamp * 1000 : timestamp);
+// Above these, a number is microseconds, then nanoseconds (1e14 ms is the year 5138; 1e17 µs the same).
+const MICROS_FROM = 1e14;
+const NANOS_FROM = 1e17;
+/** How many of the timestamp's units make one epoch ms (seconds: 1/1000). */
+const unitsPerMs = (timestamp: number): number => {
+  const size = Math.abs(timestamp);
+  if (size < SECONDS_BELOW) return 0.001;
+  if (size < MICROS_FROM) return 1;
+  return size < NANOS_FROM ? 1000 : 1_000_000;
+};
+const toEpochMs = (timestamp: number): number => timestamp / unitsPerMs(timestamp);
 /** Epoch ms `ms` in the unit of `like` (see {@link SECONDS_BELOW}). */
-const inUnitOf = (ms: number, like: number): number => (Math.abs(like) < SECONDS_BELOW ? Math.floor(ms / 1000) : ms);
+const inUnitOf = (ms: number, like: number): number => Math.floor(ms * unitsPerMs(like));
 /** The timestamp inside a `ts:<timestamp>:<hash>` key, as `candidates` makes them (NaN for any other key). */
 const keyTimestamp = (key: string): number => (key.startsWith('ts:') ? Number(key.slice(3, key.lastIndexOf(':'))) : Number.NaN);
 
