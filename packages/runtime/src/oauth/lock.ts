@@ -5,6 +5,11 @@ import { systemClock, type Clock } from '../clock.ts';
 /** A held lock; `release` answers false when the lock had already expired and passed to someone else. */
 export interface LockLease {
   release(): Promise<boolean>;
+  /**
+   * Makes the lease last `ttlMs` from now, atomically, while it is still ours: false when it had expired and passed
+   * to someone else (or expired and nobody took it: then it is not taken back either). Optional for other backends.
+   */
+  extend?(ttlMs: number): Promise<boolean>;
 }
 
 /** A mutual-exclusion lock with expiry, shared by every process that uses the same backend. */
@@ -28,6 +33,13 @@ export function createMemoryLock(clock: Clock = systemClock): Lock {
           const mine = held.get(key);
           if (mine?.token !== token) return false;
           held.delete(key);
+          return true;
+        },
+        async extend(ms) {
+          const mine = held.get(key);
+          const at = clock.now();
+          if (mine?.token !== token || mine.until <= at) return false;
+          mine.until = at + ms;
           return true;
         },
       };

@@ -37,6 +37,23 @@ describe.skipIf(!url)('redis lock (real Redis; skipped without REDIS_URL)', () =
     b.disconnect();
   });
 
+  it('extends a lease only while it is still its holder\'s, never over a new holder', async () => {
+    const lockA = createRedisLock({ redis: a, prefix });
+    const lockB = createRedisLock({ redis: b, prefix });
+    const lease = (await lockA.tryAcquire('extend', 300))!;
+    expect(await lease.extend!(60_000)).toBe(true);
+    expect(await a.pttl(`${prefix}extend`)).toBeGreaterThan(30_000);
+    expect(await lockB.tryAcquire('extend', 1000)).toBeUndefined();
+    // Once it has expired and another client holds the key, the old lease can neither extend nor release it.
+    await a.pexpire(`${prefix}extend`, 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const other = (await lockB.tryAcquire('extend', 60_000))!;
+    expect(other).toBeDefined();
+    expect(await lease.extend!(60_000)).toBe(false);
+    expect(await lease.release()).toBe(false);
+    expect(await other.release()).toBe(true);
+  });
+
   it('lets one holder in across clients and releases only with its own token', async () => {
     const lockA = createRedisLock({ redis: a, prefix });
     const lockB = createRedisLock({ redis: b, prefix });

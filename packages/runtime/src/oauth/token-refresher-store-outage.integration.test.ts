@@ -237,6 +237,44 @@ describe('OAuth2 refresh when the vault store refuses the new tokens', () => {
     expect(tokenRequests()).toHaveLength(1);
   });
 
+  it('keeps holding the lock by extending its lease while the store refuses the tokens, never letting it go in between', async () => {
+    const calls: string[] = [];
+    const clock = createFakeClock();
+    const inner = createMemoryLock(clock);
+    const lock: Lock = {
+      async tryAcquire(key, ttlMs) {
+        const lease = await inner.tryAcquire(key, ttlMs);
+        if (!lease) return undefined;
+        calls.push('acquire');
+        return {
+          release: () => (calls.push('release'), lease.release()),
+          extend: (ms: number) => (calls.push('extend'), lease.extend!(ms)),
+        };
+      },
+    };
+    const s = setup({ lock });
+    // The refresher runs on the setup's own fake clock; the lock's clock moves with it.
+    const advance = (ms: number) => {
+      s.clock!.advance(ms);
+      clock.advance(ms);
+    };
+    await s.connect();
+    s.state.down = true;
+    const w1 = s.make();
+    expect(await s.execute(w1)).toEqual({ status: 200, token: accessToken(1) });
+    for (let round = 0; round < 3; round += 1) {
+      advance(20_000);
+      expect(await w1.flushUnstored()).toBe(1);
+      // Nobody else can take it at any point: it was never released, only extended.
+      expect(await inner.tryAcquire('oauth-refresh:t1:c1', 1_000)).toBeUndefined();
+    }
+    expect(calls.filter((c) => c === 'release')).toEqual([]);
+    expect(calls.filter((c) => c === 'extend').length).toBeGreaterThanOrEqual(3);
+    expect(calls.filter((c) => c === 'acquire')).toHaveLength(1);
+    s.state.down = false;
+    expect(await w1.flushUnstored()).toBe(0);
+  });
+
   it('gives up on a write that never answers before the lock would expire, and the execution still succeeds', { timeout: 10_000 }, async () => {
     const s = setup({ realClock: true, lockTtlMs: 1_000 });
     await s.connect();

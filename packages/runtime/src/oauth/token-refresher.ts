@@ -359,8 +359,17 @@ export function createTokenRefresher(options: TokenRefresherOptions): TokenRefre
     entry.lease = undefined;
     try {
       if (options.lock && !(held && clock.now() < held.until - lockTtlMs / 2)) {
-        // The lock cannot extend a lease: let ours go and take it again at once. Another process can slip in only
-        // during that one round trip. Without a lease of ours, the lock keeps a write-back from racing a refresh elsewhere.
+        // Our lease is extended in place while it is still ours, so no other process can take the lock in between
+        // and spend the rotated-out refresh token. A lock without extend: let ours go and take it again at once
+        // (another process can slip in only during that one round trip). Without a lease of ours, the lock keeps a
+        // write-back from racing a refresh elsewhere.
+        if (held?.lease.extend) {
+          const extended = await within(held.lease.extend(lockTtlMs), clock.now() + lockTtlMs / 2, 'extend the refresh lock').catch(() => false);
+          if (extended) held.until = clock.now() + lockTtlMs;
+          else held = undefined;
+        }
+      }
+      if (options.lock && !(held && clock.now() < held.until - lockTtlMs / 2)) {
         await releaseQuietly(held);
         held = undefined;
         const lease = await options.lock.tryAcquire(lockKeyOf(entry.tenant, entry.connectionId), lockTtlMs);
