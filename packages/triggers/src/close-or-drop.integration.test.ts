@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeOrDrop, quitOrDrop } from './close-or-drop.ts';
@@ -66,6 +66,36 @@ describe.skipIf(!url)('closeOrDrop while Redis is up (real Redis; skipped withou
     const closed = await closeOrDrop(() => sleep(500), () => (dropped = true), { timeoutMs: 50, redis });
     expect(closed).toBe(true);
     expect(dropped).toBe(false);
+  });
+
+  it('drops a connection that still looks open but whose Redis stopped answering (a host gone without a reset)', { timeout: 15_000 }, async () => {
+    // A proxy in front of the real Redis that, once frozen, swallows everything and keeps every socket open.
+    const target = new URL(url!);
+    const sockets: Socket[] = [];
+    let frozen = false;
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname);
+      sockets.push(client, upstream);
+      client.on('data', (chunk: Buffer) => void (frozen || upstream.write(chunk)));
+      upstream.on('data', (chunk: Buffer) => void (frozen || client.write(chunk)));
+      for (const socket of [client, upstream]) socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const silent = new Redis((proxy.address() as AddressInfo).port, '127.0.0.1', { maxRetriesPerRequest: null });
+    silent.on('error', () => undefined);
+    try {
+      await silent.ping();
+      frozen = true;
+      silent.get('never-answered').catch(() => undefined);
+      // The quit waits behind the unanswered command on a socket that never closes; the PING probe notices.
+      await quitOrDrop(silent, 300);
+      // Dropped: the client ends (it is not waiting on Redis any more, and does not reconnect).
+      await new Promise<void>((resolve) => (silent.status === 'end' ? resolve() : silent.once('end', () => resolve())));
+      expect(silent.status).toBe('end');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it('passes on the failure of a clean close that ended in time', async () => {

@@ -6,10 +6,13 @@ export interface CloseOrDropOptions {
   /** How long the clean close may take before `drop` runs (default 3000 ms). */
   timeoutMs?: number;
   /**
-   * With a connection: only the time during which it is not connected counts against `timeoutMs`, so a clean close
-   * that drains long work while Redis is up is never cut short; only an outage (now or during the drain) ends it.
+   * With a connection: only the time during which it is not connected, or does not answer, counts against
+   * `timeoutMs`, so a clean close that drains long work while Redis is up is never cut short; only an outage (now or
+   * during the drain) ends it. A connection that still looks open is asked a PING every `probeMs` (default 1000):
+   * a Redis host that vanished without resetting the socket (packets dropped) leaves it open for many minutes.
    */
   redis?: Redis;
+  probeMs?: number;
 }
 
 /**
@@ -38,9 +41,27 @@ export async function closeOrDrop(clean: () => Promise<unknown>, drop: () => voi
   };
   if (!redis || redis.status !== 'ready') arm();
   redis?.on('close', arm).on('ready', disarm);
+  // An open connection that does not answer a PING within probeMs counts as down until one is answered.
+  const probeMs = options.probeMs ?? 1000;
+  let probing = false;
+  const probe = redis
+    ? setInterval(() => {
+        if (probing || redis.status !== 'ready') return;
+        probing = true;
+        const silent = setTimeout(arm, probeMs);
+        redis.ping().then(
+          () => {
+            clearTimeout(silent);
+            if (redis.status === 'ready') disarm();
+          },
+          () => clearTimeout(silent),
+        ).finally(() => (probing = false));
+      }, probeMs)
+    : undefined;
   try {
     if (await Promise.race([attempt, expired])) return true;
   } finally {
+    clearInterval(probe);
     disarm();
     redis?.off('close', arm).off('ready', disarm);
   }
