@@ -62,11 +62,11 @@ for (const engine of testEngines(process.env)) {
       }
     });
 
-    it('takes deliveries handed over by the process that stored them claimed: no sweep touches them, they become events without a claim statement; one waiting past half its claim is renewed first, unless another process took it', async () => {
+    it('takes deliveries handed over by the process that stored them claimed: no sweep touches them, they become events without a claim statement; one waiting past half its claim is renewed first, unless another process took it', { timeout: 60_000 }, async () => {
       const tenantId = randomUUID();
       const subscriptionId = randomUUID();
       await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'hand-over')", [tenantId]);
-      const claimMs = 3000;
+      const claimMs = 6000;
       const outbox = createPgOutbox(store.db, { claimDeliveriesForMs: claimMs });
       const input = (i: number) => ({ tenantId, subscriptionId, endpointId: `endpoint-${subscriptionId}`, eventId: `evt_${i}`, dedupeKey: `id:evt_${i}`, receivedAt: Date.now(), headers: { 'content-type': 'application/json' }, query: {}, rawBody: Buffer.from(JSON.stringify({ id: `evt_${i}`, n: i })) });
       const inputs = [0, 1, 2, 3, 4, 5].map(input);
