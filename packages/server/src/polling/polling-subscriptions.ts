@@ -2,7 +2,7 @@ import { ConnectorError } from '@businessos/connector-sdk';
 import type { AppendTarget, OutboxEvent, OutboxEventInput } from '@businessos/connector-triggers';
 import type { Db } from '../db/db.ts';
 import { markNeedsReauth } from '../installations/connection-status.ts';
-import { insertEvents } from '../triggers/pg-outbox.ts';
+import { eventRowsOf, insertEvents } from '../triggers/pg-outbox.ts';
 
 /** A polling subscription as the service runs it: the row plus the connection and pinned version it polls with. */
 export interface PollingTarget {
@@ -101,8 +101,7 @@ export async function markPollingAuthFailure(db: Db, target: { tenantId: string;
  * CONFLICT (disabled, failed) and stores nothing. Resolves to the inserted events (keys already stored are skipped).
  */
 export async function appendPollEvents(db: Db, target: Pick<AppendTarget, 'tenantId' | 'subscriptionId'>, events: readonly OutboxEventInput[]): Promise<OutboxEvent[]> {
-  const seen = new Set<string>();
-  const rows = events.filter((e) => !seen.has(e.key) && seen.add(e.key)).map((e) => ({ ...e, tenantId: target.tenantId, subscriptionId: target.subscriptionId }));
+  const rows = eventRowsOf({ tenantId: target.tenantId, subscriptionId: target.subscriptionId }, events);
   return db.withTenant(target.tenantId, async (tx) => {
     const { rows: found } = await tx.query<{ status: string; kind: string }>(
       'SELECT status, kind FROM connectors.trigger_subscriptions WHERE id = $1 FOR SHARE',

@@ -107,6 +107,12 @@ export interface EventRowInput extends OutboxEventInput {
   deliveryId?: string | undefined;
 }
 
+/** The rows for one target's events, the first of each key only (a key repeated in one append is one event). */
+export function eventRowsOf(target: Omit<EventRowInput, keyof OutboxEventInput>, inputs: readonly OutboxEventInput[]): EventRowInput[] {
+  const seen = new Set<string>();
+  return inputs.filter((input) => !seen.has(input.key) && seen.add(input.key)).map((input) => ({ ...input, ...target }));
+}
+
 /** The insert of {@link insertEvents}, returning `returning` of each inserted row. */
 const insertEventsSql = (returning: string) => `WITH base AS (
      SELECT coalesce(max(position) + 1, ${XID} * ${POSITION_SHIFT}) AS p FROM connectors.trigger_events
@@ -173,8 +179,7 @@ export function createPgOutbox(db: Db, options: { announceDeliveries?: boolean; 
     async appendEvents(target, inputs) {
       requireIds(target.tenantId, target.subscriptionId);
       if (target.deliveryId !== undefined && !isUuid(target.deliveryId)) throw new InvalidInputError(`deliveryId must be a uuid (got "${target.deliveryId}")`, '/deliveryId');
-      const seen = new Set<string>();
-      const rows = inputs.filter((input) => !seen.has(input.key) && seen.add(input.key)).map((input) => ({ ...input, ...target }));
+      const rows = eventRowsOf(target, inputs);
       return db.withTenant(target.tenantId, async (tx) => {
         const out = await insertEvents(tx, rows);
         if (target.deliveryId !== undefined) {
