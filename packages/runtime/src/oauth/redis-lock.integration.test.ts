@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { createEgressClient } from '../egress/egress-client.ts';
 import { sendJson, startMockServer } from '../testing/mock-server.ts';
 import { generateMasterKey } from '../vault/master-key.ts';
 import { createMemoryVaultStore } from '../vault/memory-store.ts';
 import { createVault } from '../vault/vault.ts';
 import { acquireLock } from './lock.ts';
+import { useRedisPair } from '../testing/redis-pair.ts';
 import { createRedisLock } from './redis-lock.ts';
 import { createTokenRefresher } from './token-refresher.ts';
 
@@ -22,30 +22,18 @@ if (!url && required) {
 }
 
 describe.skipIf(!url)('redis lock (real Redis; skipped without REDIS_URL)', () => {
-  let a: Redis;
-  let b: Redis;
-  const prefix = `bos-test:${randomUUID()}:`;
-
-  beforeAll(() => {
-    a = new Redis(url!, { lazyConnect: false, maxRetriesPerRequest: 1 });
-    b = new Redis(url!, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  });
-  afterAll(async () => {
-    const keys = await a.keys(`${prefix}*`);
-    if (keys.length) await a.del(...keys);
-    a.disconnect();
-    b.disconnect();
-  });
+  const pair = useRedisPair(url!);
+  const { prefix } = pair;
 
   it('extends a lease only while it is still its holder\'s, never over a new holder', async () => {
-    const lockA = createRedisLock({ redis: a, prefix });
-    const lockB = createRedisLock({ redis: b, prefix });
+    const lockA = createRedisLock({ redis: pair.a, prefix });
+    const lockB = createRedisLock({ redis: pair.b, prefix });
     const lease = (await lockA.tryAcquire('extend', 300))!;
     expect(await lease.extend!(60_000)).toBe(true);
-    expect(await a.pttl(`${prefix}extend`)).toBeGreaterThan(30_000);
+    expect(await pair.a.pttl(`${prefix}extend`)).toBeGreaterThan(30_000);
     expect(await lockB.tryAcquire('extend', 1000)).toBeUndefined();
     // Once it has expired and another client holds the key, the old lease can neither extend nor release it.
-    await a.pexpire(`${prefix}extend`, 1);
+    await pair.a.pexpire(`${prefix}extend`, 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const other = (await lockB.tryAcquire('extend', 60_000))!;
     expect(other).toBeDefined();
@@ -55,23 +43,23 @@ describe.skipIf(!url)('redis lock (real Redis; skipped without REDIS_URL)', () =
   });
 
   it('lets one holder in across clients and releases only with its own token', async () => {
-    const lockA = createRedisLock({ redis: a, prefix });
-    const lockB = createRedisLock({ redis: b, prefix });
+    const lockA = createRedisLock({ redis: pair.a, prefix });
+    const lockB = createRedisLock({ redis: pair.b, prefix });
     const lease = await lockA.tryAcquire('conn-1', 10_000);
     expect(lease).toBeDefined();
     expect(await lockB.tryAcquire('conn-1', 10_000)).toBeUndefined();
-    expect(await a.pttl(`${prefix}conn-1`)).toBeGreaterThan(0);
+    expect(await pair.a.pttl(`${prefix}conn-1`)).toBeGreaterThan(0);
     expect(await lease!.release()).toBe(true);
     const second = await lockB.tryAcquire('conn-1', 10_000);
     expect(second).toBeDefined();
     // A released lease cannot release someone else's lock.
     expect(await lease!.release()).toBe(false);
-    expect(await a.exists(`${prefix}conn-1`)).toBe(1);
+    expect(await pair.a.exists(`${prefix}conn-1`)).toBe(1);
     expect(await second!.release()).toBe(true);
   });
 
   it('expires a lease whose holder died, and the old holder cannot release the new one', async () => {
-    const lock = createRedisLock({ redis: a, prefix });
+    const lock = createRedisLock({ redis: pair.a, prefix });
     const stale = await lock.tryAcquire('conn-2', 50);
     expect(stale).toBeDefined();
     let fresh;
@@ -85,7 +73,7 @@ describe.skipIf(!url)('redis lock (real Redis; skipped without REDIS_URL)', () =
   });
 
   it('acquireLock waits for the holder and hands over', async () => {
-    const lock = createRedisLock({ redis: a, prefix });
+    const lock = createRedisLock({ redis: pair.a, prefix });
     const first = await lock.tryAcquire('conn-3', 10_000);
     const waiting = acquireLock(lock, 'conn-3', { ttlMs: 10_000, waitMs: 5_000, pollMs: 10 });
     setTimeout(() => void first!.release(), 50);
@@ -113,7 +101,7 @@ describe.skipIf(!url)('redis lock (real Redis; skipped without REDIS_URL)', () =
         tenant: 't1', connectionId: 'c1', fields: {},
         manifest: { name: 'acme', hosts: ['127.0.0.1'], auth: { type: 'oauth2' as const, grant: 'authorization_code' as const, tokenUrl: `${server.origin}/token`, clientId: 'id', scopes: [], scopeSeparator: ' ', pkce: true } },
       };
-      const [w1, w2] = [worker(a), worker(b)];
+      const [w1, w2] = [worker(pair.a), worker(pair.b)];
       const results = await Promise.all([...Array.from({ length: 4 }, () => w1.ensureFresh(target, stale)), ...Array.from({ length: 4 }, () => w2.ensureFresh(target, stale))]);
       expect(issued).toBe(1);
       expect(new Set(results.map((r) => r.accessToken))).toEqual(new Set(['at-1']));

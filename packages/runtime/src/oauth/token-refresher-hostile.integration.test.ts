@@ -1,7 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { Credentials, OAuth2AuthSpec } from '@businessos/connector-sdk';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RuntimeLogger } from '../clock.ts';
 import { createEgressClient } from '../egress/egress-client.ts';
@@ -11,6 +9,7 @@ import { generateMasterKey } from '../vault/master-key.ts';
 import { createMemoryVaultStore } from '../vault/memory-store.ts';
 import { createVault } from '../vault/vault.ts';
 import { createMemoryLock, type Lock } from './lock.ts';
+import { useRedisPair } from '../testing/redis-pair.ts';
 import { createRedisLock } from './redis-lock.ts';
 import { createTokenRefresher, type RefreshTarget } from './token-refresher.ts';
 
@@ -211,27 +210,16 @@ describe('OAuth2 refresh against a hostile or broken token endpoint', () => {
 
 const redisUrl = process.env.REDIS_URL;
 describe.skipIf(!redisUrl)('OAuth2 refresh across two runtimes on the Redis lock (real Redis)', () => {
-  const prefix = `bos-test:${randomUUID()}:`;
-  let a: Redis;
-  let b: Redis;
-  beforeAll(() => {
-    a = new Redis(redisUrl!, { maxRetriesPerRequest: 1 });
-    b = new Redis(redisUrl!, { maxRetriesPerRequest: 1 });
-  });
-  afterAll(async () => {
-    const keys = await a.keys(`${prefix}*`);
-    if (keys.length) await a.del(...keys);
-    a.disconnect();
-    b.disconnect();
-  });
+  const pair = useRedisPair(redisUrl!);
+  const { prefix } = pair;
 
   it('sends exactly one refresh for 50 concurrent executions split over two runtimes', async () => {
-    const one = setup({ lock: createRedisLock({ redis: a, prefix }), realClock: true, lockWaitMs: 10_000 });
+    const one = setup({ lock: createRedisLock({ redis: pair.a, prefix }), realClock: true, lockWaitMs: 10_000 });
     await one.vault.putCredentials('t1', 'c1', one.stale);
     const w1 = one.make();
     // The second runtime: its own refresher, vault instance and Redis client over the same store.
     const w2 = createTokenRefresher({
-      vault: one.vault, egress: one.egress, connections: { markNeedsReauth: async () => undefined }, lock: createRedisLock({ redis: b, prefix }),
+      vault: one.vault, egress: one.egress, connections: { markNeedsReauth: async () => undefined }, lock: createRedisLock({ redis: pair.b, prefix }),
       platformConfig: () => CLIENT_SECRET, lockWaitMs: 10_000,
     });
     answer = async (_req, res, n) => {

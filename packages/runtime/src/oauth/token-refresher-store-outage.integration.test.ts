@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import type { Credentials, OAuth2AuthSpec } from '@businessos/connector-sdk';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RuntimeLogger } from '../clock.ts';
 import { createEgressClient } from '../egress/egress-client.ts';
@@ -11,6 +9,7 @@ import { createMemoryVaultStore } from '../vault/memory-store.ts';
 import type { VaultStore } from '../vault/types.ts';
 import { createVault, type Vault } from '../vault/vault.ts';
 import { createMemoryLock, type Lock } from './lock.ts';
+import { useRedisPair } from '../testing/redis-pair.ts';
 import { createRedisLock } from './redis-lock.ts';
 import { createTokenRefresher, type RefreshTarget, type TokenRefresher, type TokenRefresherOptions } from './token-refresher.ts';
 
@@ -350,26 +349,15 @@ describe('OAuth2 refresh when the vault store refuses the new tokens', () => {
 
 const redisUrl = process.env.REDIS_URL;
 describe.skipIf(!redisUrl)('OAuth2 refresh with a failing vault store across two runtimes on the Redis lock (real Redis)', () => {
-  const prefix = `bos-test:${randomUUID()}:`;
-  let a: Redis;
-  let b: Redis;
-  beforeAll(() => {
-    a = new Redis(redisUrl!, { maxRetriesPerRequest: 1 });
-    b = new Redis(redisUrl!, { maxRetriesPerRequest: 1 });
-  });
-  afterAll(async () => {
-    const keys = await a.keys(`${prefix}*`);
-    if (keys.length) await a.del(...keys);
-    a.disconnect();
-    b.disconnect();
-  });
+  const pair = useRedisPair(redisUrl!);
+  const { prefix } = pair;
 
   it('the other runtime waits for the holder to store the rotated tokens instead of spending the dead refresh token', { timeout: 20_000 }, async () => {
     const s = setup({ realClock: true, lockTtlMs: 10_000, lockWaitMs: 8_000 });
     await s.connect();
     s.state.down = true;
-    const w1 = s.make({ lock: createRedisLock({ redis: a, prefix }) });
-    const w2 = s.make({ lock: createRedisLock({ redis: b, prefix }) });
+    const w1 = s.make({ lock: createRedisLock({ redis: pair.a, prefix }) });
+    const w2 = s.make({ lock: createRedisLock({ redis: pair.b, prefix }) });
     expect(await s.execute(w1)).toEqual({ status: 200, token: accessToken(1) });
 
     const reads = s.state.reads;
