@@ -102,7 +102,9 @@ async function writeBatch(db: Queryable, inputs: DeliveryInput[], claimForMs: nu
  * Group commit for raw webhook deliveries. Deliveries that arrive while earlier ones are being committed wait and go
  * together in the next transaction: one multi-row `INSERT ... ON CONFLICT (subscription_id, dedupe_key) DO NOTHING`
  * committed as one transaction (one WAL flush) for all of them, so throughput grows with concurrency instead of being bound by
- * the disk's flushes per second. Nothing waits for a timer: a lone delivery is written at once.
+ * the disk's flushes per second. Nothing waits for a timer: a new batch starts in the same turn of the event loop, once
+ * the requests that arrived together have all been read (setImmediate), so a lone delivery is written at once and a
+ * burst goes as one batch rather than its first delivery alone.
  *
  * Batches mix tenants, so they run on the owner connection; every row's tenant comes from the endpoint ingress
  * resolved, and a duplicate is only reported to the tenant that stored it. If a batch fails (say, a tenant deleted
@@ -114,6 +116,7 @@ export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}
   const maxBatch = options.maxBatch ?? 256;
   const queue: Pending[] = [];
   let inFlight = 0;
+  let pumpScheduled = false;
 
   const settle = (batch: Pending[], results: (StoredDeliveryRef | Error)[]) => {
     batch.forEach((p, i) => {
@@ -168,7 +171,16 @@ export function createDeliveryWriter(db: Db, options: DeliveryWriterOptions = {}
     store(input) {
       return new Promise<StoredDeliveryRef>((resolve, reject) => {
         queue.push({ input, resolve, reject });
-        pump();
+        // Not pump() at once: the first delivery of a burst would take a free slot alone (measured: batches of ~7
+        // instead of ~16 with 16 senders, and 40 % more database CPU per delivery). The check phase runs right after
+        // the poll phase in which the burst's requests were read.
+        if (!pumpScheduled) {
+          pumpScheduled = true;
+          setImmediate(() => {
+            pumpScheduled = false;
+            pump();
+          });
+        }
       });
     },
   };
