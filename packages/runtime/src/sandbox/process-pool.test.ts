@@ -1,6 +1,6 @@
-// Process tier: real forked Node children with the permission model, a heap cap, no network namespace
-// access and a SIGKILL watchdog. Skipped where `unshare -n` is not permitted (the pool then refuses jobs,
-// which is tested too).
+// Process tier: real Node children with the permission model, a heap cap, the jail (network, mount and PID
+// namespaces, a root of system libraries, user nobody) and a SIGKILL watchdog. The jailed suite is skipped where
+// the jail cannot be built (the pool then refuses jobs unless the operator opts in; both paths are tested).
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canIsolateNetwork, createProcessPool } from './process-pool.ts';
@@ -152,5 +152,27 @@ describe('process tier without network isolation', () => {
     const r = await pool.run(actionJob('t', evil, 'getGlobal'), recordingHost());
     expect(r).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     await pool.close();
+  });
+
+  it('refuses jobs without the jail unless the operator opts in, on any machine', async () => {
+    const pool = createProcessPool({ jail: false });
+    const r = await pool.run(actionJob('t', evil, 'getGlobal'), recordingHost());
+    expect(r).toMatchObject({ ok: false, error: { code: 'FORBIDDEN', message: expect.stringContaining('allowWithoutNetworkIsolation') } });
+    await pool.close();
+  });
+
+  it('runs connectors over the same channel when the operator opts in, and replaces a child that crashes', async () => {
+    const pool = createProcessPool({ jail: false, allowWithoutNetworkIsolation: true, limits: { deadlineMs: 10_000 }, quarantine: { enabled: false } });
+    try {
+      const sample = await buildSdkBundle(SAMPLE_CONNECTOR, 'sample-open@1.0.0');
+      const host = recordingHost(async (req) => ({ status: 200, headers: {}, data: { got: req.url } }));
+      expect(await pool.run(actionJob('o1', sample, 'getThing', { id: '9' }), host)).toMatchObject({ ok: true, value: { status: 200, data: { got: '/things/9' } } });
+      expect(host.logs).toEqual([{ level: 'info', message: 'fetched', data: { id: '9' } }]);
+      expect(await pool.run(actionJob('o1', sample, 'echo', { text: 'y' }), host)).toMatchObject({ ok: true, value: { upper: 'Y' }, stats: { warm: true } });
+      expect(await pool.run(actionJob('o2', evil, 'exit'), recordingHost())).toMatchObject({ ok: false, error: { code: 'SANDBOX_CRASH' } });
+      expect(await pool.run(actionJob('o2', evil, 'setGlobal', { v: 1 }), recordingHost())).toMatchObject({ ok: true, value: { set: 1 } });
+    } finally {
+      await pool.close();
+    }
   });
 });

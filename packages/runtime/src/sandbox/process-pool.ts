@@ -1,13 +1,16 @@
 // Process tier, for connectors whose manifest says `runtime: "process"` (they need Node APIs). Each
-// (tenant, bundle) gets its own forked Node child: empty environment, Node's permission model (read only its
-// own temp folder, write only a scratch folder inside it; no child processes, workers, addons, WASI or
-// inspector), a V8 heap cap, no network at all (its own network namespace via `unshare -n`), and a SIGKILL
-// watchdog. All HTTP goes over IPC to the same SandboxHost as the QuickJS tier.
+// (tenant, bundle) gets its own Node child: empty environment, Node's permission model (read only its own
+// temp folder, write only a scratch folder inside it; no child processes, workers, addons, WASI or
+// inspector), a V8 heap cap, and a SIGKILL watchdog, inside a jail (see JAIL_SCRIPT): its own network, mount
+// and PID namespaces, a root holding only system libraries, node and its folder, and an unprivileged user.
+// All HTTP goes as newline-delimited JSON over a pipe (fd 3) to the same SandboxHost as the QuickJS tier.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { toErrorData, type ErrorData, type HttpRequest, type LogLevel } from '@businessos/connector-sdk';
 import { checkJob, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
 import { PROCESS_RUNNER_SOURCE } from './process-runner.ts';
@@ -25,10 +28,17 @@ export interface ProcessPoolOptions {
   /** How long an idle child is kept for its tenant and bundle (default 5 minutes). */
   idleMs?: number;
   /**
-   * Operator opt-in to run children WITHOUT a private network namespace when `unshare -n` is unavailable.
-   * Without it such a pool refuses every job: Node's permission model does not block the network.
+   * Operator opt-in to run children WITHOUT the jail (network, mount and PID namespaces, unprivileged user) when
+   * this machine cannot build it. Without it such a pool refuses every job: Node's permission model blocks
+   * neither the network, nor Unix sockets on the filesystem, nor signals to the host.
    */
   allowWithoutNetworkIsolation?: boolean;
+  /**
+   * `false`: do not build the jail even where this machine could, as on one that cannot (jobs are then refused
+   * unless `allowWithoutNetworkIsolation`). For tests of that path, and for operators who isolate the whole runtime
+   * by other means. Default: the jail wherever it can be built.
+   */
+  jail?: false;
   /** Node binary for children (default: the current one). */
   nodePath?: string;
   /** Parent folder of the children's private temp folders (default: the OS temp folder). */
@@ -46,10 +56,14 @@ interface Job {
   started: number;
   stats: SandboxStats;
   timer?: ReturnType<typeof setTimeout>;
+  /** Execution id sent to the child; messages carrying another one belong to an earlier execution. */
+  id: number;
 }
 
 interface Child {
   proc: ChildProcess;
+  /** Newline-delimited JSON both ways (the child's fd 3). */
+  channel: Readable & Writable;
   dir: string;
   warmKey: string;
   bundleKey: string;
@@ -57,24 +71,96 @@ interface Child {
   current: Job | undefined;
   lastUsed: number;
   dead: boolean;
+  /** Set once we killed it: what it still sends is ignored. */
+  stopping: boolean;
+  /** It said `ready`; a second `ready` or `load-error` is noise. */
+  loaded: boolean;
   /** Why we killed it, when we did. */
   killedFor: ErrorData | undefined;
   stderr: string;
   runs: number;
+  /** Messages for no execution or a finished one; a few are late work of a sloppy connector, many are a flood. */
+  stale: number;
 }
 
 const VIOLATIONS: ReadonlySet<string> = new Set(['SANDBOX_DEADLINE', 'SANDBOX_MEMORY', 'SANDBOX_CRASH', 'SANDBOX_QUOTA']);
 const STDERR_KEEP = 8192;
+/** Largest message from a child: a result up to limits.maxResultBytes, or a host call whose request body goes up to this. */
+const MIN_FRAME_BYTES = 16 * 1024 * 1024;
+const FRAME_SLACK_BYTES = 64 * 1024;
+const MAX_STALE_MESSAGES = 100;
+/** Replies the child has not read yet (it can stop reading while its host calls go on: a busy loop is enough). */
+const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
+const NOBODY = '65534';
 
-let namespaceProbe: boolean | undefined;
+/**
+ * Builds the child's jail; /bin/sh runs it as root inside fresh network, mount (private) and PID namespaces, with
+ * `$1` the jail's mount point, `$2` the child's folder (holding `scratch`), `$3` the node binary, then node's
+ * arguments. A network namespace alone leaves every Unix socket on the filesystem reachable (PostgreSQL's,
+ * Docker's) and lets a same-user child signal the host, so: the root is a tmpfs with read-only binds of the system
+ * libraries and node's folder, a /proc of the new PID namespace (which holds the child alone) and the child's
+ * folder; node runs as nobody with no capabilities and no new privileges, and dies with the process above it.
+ */
+const JAIL_SCRIPT = String.raw`set -eu
+# sh exports PWD; node's environment stays empty.
+unset PWD OLDPWD
+jail=$1; box=$2; node=$3; shift 3
+bindro() { mkdir -p "$jail$1"; mount --bind -o ro,nosuid,nodev "$1" "$jail$1"; }
+mount -t tmpfs -o mode=0755,size=1m,nosuid,nodev bos-jail "$jail"
+for p in /usr /lib /lib32 /lib64 /libx32; do
+  if [ -L "$p" ]; then ln -s "$(readlink "$p")" "$jail$p"; elif [ -d "$p" ]; then bindro "$p"; fi
+done
+bindro "$(dirname "$node")"
+mkdir -p "$jail/etc" "$jail/proc" "$jail$box"
+for f in /etc/ld.so.cache /etc/localtime; do
+  if [ -f "$f" ]; then touch "$jail$f"; mount --bind -o ro "$f" "$jail$f"; fi
+done
+mount -t proc -o nosuid,nodev,noexec proc "$jail/proc"
+mount --bind "$box" "$jail$box"
+chown ${NOBODY}:${NOBODY} "$box/scratch"
+exec unshare --root="$jail" --wd="$box/scratch" -- setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs --pdeathsig=KILL -- "$node" "$@"
+`;
 
-/** True when this machine can start a process in its own network namespace (`unshare -n`). */
-export function canIsolateNetwork(): boolean {
-  if (namespaceProbe === undefined) {
-    const probe = spawnSync('unshare', ['-n', '--', 'true'], { stdio: 'ignore', timeout: 5000 });
-    namespaceProbe = probe.status === 0;
+/** Command and arguments that run `node` with `nodeArgs` in the jail; `dir` holds `root` (empty) and `box/scratch`. */
+function jailCommand(dir: string, node: string, nodeArgs: string[]): [string, string[]] {
+  // setpriv first: the jail dies with the process that started it, whatever the child does.
+  const unshare = ['unshare', '--net', '--mount', '--propagation=private', '--pid', '--fork', '--kill-child', '--'];
+  return ['setpriv', ['--pdeathsig=KILL', '--', ...unshare, '/bin/sh', '-c', JAIL_SCRIPT, 'bos-jail', join(dir, 'root'), join(dir, 'box'), node, ...nodeArgs]];
+}
+
+function realNode(nodePath: string): string {
+  try {
+    return realpathSync(nodePath);
+  } catch {
+    return nodePath;
   }
-  return namespaceProbe;
+}
+
+const jailProbes = new Map<string, boolean>();
+
+/**
+ * True when this machine can run `nodePath` in the jail: its own network, mount and PID namespaces, a root of
+ * system libraries only, as nobody (needs root, util-linux `unshare` and `setpriv`, and mounts allowed).
+ */
+export function canIsolateNetwork(nodePath: string = process.execPath): boolean {
+  const node = realNode(nodePath);
+  let ok = jailProbes.get(node);
+  if (ok === undefined) {
+    let dir: string | undefined;
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'bos-proc-probe-'));
+      mkdirSync(join(dir, 'root'));
+      mkdirSync(join(dir, 'box', 'scratch'), { recursive: true });
+      const [command, args] = jailCommand(dir, node, ['-e', '0']);
+      ok = spawnSync(command, args, { stdio: 'ignore', env: {}, timeout: 10_000 }).status === 0;
+    } catch {
+      ok = false;
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+    jailProbes.set(node, ok);
+  }
+  return ok;
 }
 
 function emptyStats(): SandboxStats {
@@ -92,13 +178,14 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
   const defaults = resolveLimits({ ...DEFAULT_SANDBOX_LIMITS }, options.limits);
   const idleMs = options.idleMs ?? 300_000;
   const now = options.now ?? Date.now;
-  const nodePath = options.nodePath ?? process.execPath;
+  const nodePath = realNode(options.nodePath ?? process.execPath);
   const tmpRoot = options.tmpRoot ?? tmpdir();
   const quarantine = createQuarantine(options.quarantine, now);
-  const isolated = canIsolateNetwork();
+  const isolated = options.jail === false ? false : canIsolateNetwork(nodePath);
   const children = new Set<Child>();
   const queue: Job[] = [];
   const counters = { executions: 0, violations: 0, workerRestarts: 0 };
+  let nextJobId = 1;
   let closed = false;
   let starting = 0;
 
@@ -111,7 +198,68 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
   function kill(child: Child, reason: ErrorData | undefined): void {
     if (child.dead) return;
     child.killedFor ??= reason;
-    child.proc.kill('SIGKILL');
+    child.stopping = true;
+    // The whole process group (its own, see start): the jail's wrapper and node inside it.
+    try {
+      if (child.proc.pid === undefined) throw new Error('not started');
+      process.kill(-child.proc.pid, 'SIGKILL');
+    } catch {
+      child.proc.kill('SIGKILL');
+    }
+  }
+
+  function send(child: Child, message: unknown): void {
+    if (child.dead || child.stopping || !child.channel.writable) return;
+    const line = `${JSON.stringify(message)}\n`;
+    if (child.channel.writableLength + line.length > MAX_UNREAD_BYTES) {
+      return kill(child, { code: 'SANDBOX_QUOTA', message: `The connector process left more than ${MAX_UNREAD_BYTES} bytes of host replies unread and was stopped; do not block the event loop while requests are in flight` });
+    }
+    child.channel.write(line);
+  }
+
+  function frameLimit(child: Child): number {
+    // Between executions nothing large is expected (late work is dropped anyway).
+    if (!child.current) return FRAME_SLACK_BYTES;
+    return Math.max(MIN_FRAME_BYTES, child.current.limits.maxResultBytes) + FRAME_SLACK_BYTES;
+  }
+
+  /**
+   * Splits the child's bytes into lines, never holding more than one message's limit: the child can write anything
+   * on its fd 3 (Node's own IPC would buffer an endless line and throw on a malformed one in the host's event loop).
+   */
+  function readChannel(child: Child, settleReady: (error: ErrorData | undefined) => void): void {
+    let parts: Buffer[] = [];
+    let size = 0;
+    const tooBig = () => {
+      parts = [];
+      size = 0;
+      kill(child, { code: 'SANDBOX_QUOTA', message: `The connector process sent a message of more than ${frameLimit(child)} bytes and was stopped; return less data or send smaller request bodies` });
+    };
+    child.channel.on('data', (chunk: Buffer) => {
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+        if (child.stopping) return;
+        const piece = chunk.subarray(start, nl);
+        start = nl + 1;
+        const line = size === 0 ? piece : Buffer.concat([...parts, piece]);
+        parts = [];
+        size = 0;
+        if (line.length > frameLimit(child)) return tooBig();
+        let msg: unknown;
+        try {
+          msg = JSON.parse(line.toString('utf8'));
+        } catch {
+          return kill(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent a malformed message and was stopped' });
+        }
+        onMessage(child, msg, settleReady);
+      }
+      if (child.stopping || start === chunk.length) return;
+      parts.push(chunk.subarray(start));
+      size += chunk.length - start;
+      if (size > frameLimit(child)) tooBig();
+    });
+    // A write to a child that just died fails; its exit settles the job.
+    child.channel.on('error', () => kill(child, undefined));
   }
 
   function finish(job: Job, result: SandboxResult): void {
@@ -135,25 +283,32 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
   }
 
   async function start(job: Job): Promise<Child> {
+    // dir (private to the host) holds the jail's mount point and box, the only folder the child sees. The box and
+    // its files stay root's and read-only to the child; the jail hands scratch to the child's user.
     const dir = await mkdtemp(join(tmpRoot, 'bos-proc-'));
-    await mkdir(join(dir, 'scratch'));
-    await writeFile(join(dir, 'bundle.mjs'), job.job.bundle.code, { mode: 0o600 });
-    await writeFile(join(dir, 'runner.mjs'), PROCESS_RUNNER_SOURCE, { mode: 0o600 });
+    const box = join(dir, 'box');
+    await mkdir(join(dir, 'root'));
+    await mkdir(join(box, 'scratch'), { recursive: true, mode: 0o755 });
+    await writeFile(join(box, 'bundle.mjs'), job.job.bundle.code, { mode: 0o644 });
+    await writeFile(join(box, 'runner.mjs'), PROCESS_RUNNER_SOURCE, { mode: 0o644 });
     const heapMb = Math.max(16, Math.floor(job.limits.memoryBytes / (1024 * 1024)));
     const nodeArgs = [
       '--permission',
-      `--allow-fs-read=${dir}`,
-      `--allow-fs-write=${join(dir, 'scratch')}`,
+      `--allow-fs-read=${box}`,
+      `--allow-fs-write=${join(box, 'scratch')}`,
       `--max-old-space-size=${heapMb}`,
       `--stack-size=${Math.max(256, Math.floor(job.limits.maxStackBytes / 1024))}`,
       '--disable-proto=delete',
-      join(dir, 'runner.mjs'),
+      join(box, 'runner.mjs'),
     ];
-    const [command, args] = isolated ? ['unshare', ['-n', '--', nodePath, ...nodeArgs]] : [nodePath, nodeArgs];
-    const proc = spawn(command, args, { env: {}, cwd: join(dir, 'scratch'), stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+    const [command, args] = isolated ? jailCommand(dir, nodePath, nodeArgs) : [nodePath, nodeArgs];
+    // Its own process group: the watchdog kills the group, and a kill(0) from inside never reaches the host.
+    const proc = spawn(command, args, { env: {}, cwd: join(box, 'scratch'), stdio: ['ignore', 'ignore', 'pipe', 'pipe'], detached: true });
     let settleReady: (error: ErrorData | undefined) => void = () => undefined;
+    const channel = proc.stdio[3] as Readable & Writable;
     const child: Child = {
       proc,
+      channel,
       dir,
       warmKey: job.warmKey,
       bundleKey: job.job.bundle.key,
@@ -163,16 +318,19 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       current: undefined,
       lastUsed: now(),
       dead: false,
+      stopping: false,
+      loaded: false,
       killedFor: undefined,
       stderr: '',
       runs: 0,
+      stale: 0,
     };
     children.add(child);
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (chunk: string) => {
       child.stderr = (child.stderr + chunk).slice(-STDERR_KEEP);
     });
-    proc.on('message', (msg: unknown) => onMessage(child, msg, settleReady));
+    readChannel(child, settleReady);
     proc.on('error', () => kill(child, { code: 'SANDBOX_CRASH', message: 'The connector process could not be started; check the runtime installation' }));
     proc.on('exit', (code, signal) => {
       child.dead = true;
@@ -193,13 +351,23 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
     // The child is untrusted: check every message's shape before acting on it.
     if (typeof raw !== 'object' || raw === null) return kill(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent a malformed message and was stopped' });
     const msg = raw as Record<string, unknown>;
-    if (msg.t === 'ready') return settleReady(undefined);
-    if (msg.t === 'load-error') {
+    if (!child.loaded && msg.t === 'ready') {
+      child.loaded = true;
+      return settleReady(undefined);
+    }
+    if (!child.loaded && msg.t === 'load-error') {
       settleReady({ code: 'INVALID_OUTPUT', message: `The bundle failed to load: ${String(msg.message).slice(0, 500)}` });
       return kill(child, undefined);
     }
     const job = child.current;
-    if (!job) return undefined;
+    if (!job || msg.id !== job.id || msg.t === 'ready' || msg.t === 'load-error') {
+      // Late work of an execution that already finished must not act for (or bill, or log to) the next one.
+      child.stale += 1;
+      if (child.stale > MAX_STALE_MESSAGES) {
+        kill(child, { code: 'SANDBOX_CRASH', message: `The connector process sent more than ${MAX_STALE_MESSAGES} messages for executions that had already finished and was stopped` });
+      }
+      return undefined;
+    }
     const { limits, stats, host } = job;
     switch (msg.t) {
       case 'log': {
@@ -230,7 +398,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
         }
         const callId = msg.callId;
         const reply = (ok: boolean, json: string) => {
-          if (!child.dead && child.current === job && child.proc.connected) child.proc.send({ t: 'host-result', callId, ok, json });
+          if (child.current === job) send(child, { t: 'host-result', callId, ok, json });
         };
         hostCall(host, msg.op, msg.args).then(
           (json) => reply(true, json),
@@ -314,6 +482,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
   async function execute(job: Job, child: Child): Promise<void> {
     child.current = job;
     child.lastUsed = now();
+    child.stale = 0;
     job.stats.warm = child.runs > 0;
     job.timer = setTimeout(() => {
       kill(child, { code: 'SANDBOX_DEADLINE', message: 'The connector process ran past its deadline and was killed; look for endless loops or slow upstream calls, or raise limits.deadlineMs' });
@@ -327,7 +496,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       return;
     }
     child.runs += 1;
-    child.proc.send({ t: 'run', id: 1, call: job.job.call, connection: job.job.connection ?? {} });
+    send(child, { t: 'run', id: job.id, call: job.job.call, connection: job.job.connection ?? {} });
   }
 
   function dispatch(): void {
@@ -369,7 +538,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       if (!isolated && !options.allowWithoutNetworkIsolation) {
         return Promise.resolve({
           ok: false,
-          error: { code: 'FORBIDDEN', message: 'Process-tier connectors are refused: this machine cannot give the child its own network namespace (unshare -n failed). Run the runtime where unshare is permitted, or pass allowWithoutNetworkIsolation for trusted connectors only' },
+          error: { code: 'FORBIDDEN', message: 'Process-tier connectors are refused: this machine cannot jail the child (own network, mount and PID namespaces as nobody; needs root, util-linux unshare and setpriv, and mounts). Run the runtime where that is permitted, or pass allowWithoutNetworkIsolation for trusted connectors only' },
           stats: emptyStats(),
         });
       }
@@ -385,7 +554,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       const blocked = quarantine.check(job.bundle.key);
       if (blocked) return Promise.resolve({ ok: false, error: blocked, stats: emptyStats() });
       return new Promise<SandboxResult>((resolve) => {
-        queue.push({ job, host, limits, warmKey: warmKeyOf(job.tenant, job.bundle.key, job.bundle.sha256, limits), resolve, started: now(), stats: emptyStats() });
+        queue.push({ job, host, limits, warmKey: warmKeyOf(job.tenant, job.bundle.key, job.bundle.sha256, limits), resolve, started: now(), stats: emptyStats(), id: nextJobId++ });
         dispatch();
       });
     },

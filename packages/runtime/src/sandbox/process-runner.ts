@@ -1,17 +1,26 @@
 // Source of the runner that starts inside a process-tier child (written next to the bundle in the child's
 // private temp folder, so the child needs read access to nothing else). It loads the bundle and answers
-// run requests over the IPC channel; HTTP, logs and the store go back to the host as JSON.
+// run requests over fd 3, a pipe carrying one JSON message per line each way (not Node's IPC channel, which
+// the host cannot bound); HTTP, logs and the store go back to the host as JSON.
 // Everything in the child, including this runner, is untrusted from the host's point of view.
 
 /** The runner module's source (plain JavaScript, Node built-ins only). */
 export const PROCESS_RUNNER_SOURCE = String.raw`
+import { Socket } from 'node:net';
 const bundleUrl = new URL('./bundle.mjs', import.meta.url).href;
 const pending = new Map();
 let nextCallId = 1;
 let connector;
 
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+let open = true;
+// The host is gone (or closed the pipe): nothing left to do.
+const quit = () => { open = false; process.exit(0); };
+channel.on('end', quit);
+channel.on('error', quit);
+
 function send(message) {
-  if (process.connected) process.send(message);
+  if (open) channel.write(JSON.stringify(message) + '\n');
 }
 
 function toError(data) {
@@ -77,7 +86,20 @@ async function run(msg) {
   }
 }
 
-process.on('message', (msg) => {
+let inbox = '';
+channel.setEncoding('utf8');
+channel.on('data', (chunk) => {
+  inbox += chunk;
+  for (let nl = inbox.indexOf('\n'); nl !== -1; nl = inbox.indexOf('\n')) {
+    const line = inbox.slice(0, nl);
+    inbox = inbox.slice(nl + 1);
+    let msg;
+    try { msg = JSON.parse(line); } catch { continue; }
+    receive(msg);
+  }
+});
+
+function receive(msg) {
   if (!msg || typeof msg !== 'object') return;
   if (msg.t === 'run') void run(msg);
   else if (msg.t === 'host-result') {
@@ -87,7 +109,7 @@ process.on('message', (msg) => {
     if (msg.ok) p.resolve(msg.json === '' ? undefined : JSON.parse(msg.json));
     else p.reject(toError(JSON.parse(msg.json)));
   }
-});
+}
 
 try {
   const mod = await import(bundleUrl);
