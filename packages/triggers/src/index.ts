@@ -40,6 +40,8 @@ export type {
   StoredDeliveryRef,
 } from './outbox/types.ts';
 export { checkReadAfterQuery } from './outbox/validate-query.ts';
+export { storableJson } from './outbox/storable-json.ts';
+export type { StorableJson } from './outbox/storable-json.ts';
 export { createMemoryOutbox } from './outbox/memory-outbox.ts';
 export type { MemoryOutbox } from './outbox/memory-outbox.ts';
 export { createBullmqPublisher, eventJobId, withPublisher } from './outbox/bullmq-publisher.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
 import { listenForDeliveries } from './delivery-notifications.ts';
-import { createDeliveryProcessor, type ClaimedDelivery } from './delivery-processor.ts';
+import { createDeliveryProcessor, MAX_EVENT_BYTES, MAX_EVENTS_PER_DELIVERY, type ClaimedDelivery } from './delivery-processor.ts';
 import { createPgOutbox } from './pg-outbox.ts';
 
 interface DeliveryState {
@@ -302,6 +302,71 @@ for (const engine of testEngines(process.env)) {
         expect(seen.filter((id) => t.ids.includes(id)).sort()).toEqual([...t.ids].sort());
       } finally {
         await listener.close();
+        await processor.close();
+      }
+    });
+
+    it('fails alone, at once and with INVALID_OUTPUT, a delivery whose events the store cannot keep (NUL, lone surrogate, too many, too large, not JSON): the rest of its batch is processed', async () => {
+      const t = await stored(8);
+      const poison: Record<number, () => unknown[]> = {
+        // A provider string with a NUL passed through as is (JSON allows it, jsonb does not), in a value or a key.
+        1: () => [{ name: 'Robert\u0000; DROP' }],
+        2: () => [{ ['k\u0000']: 1 }],
+        3: () => [{ half: '\ud83d' }],
+        // More events than a delivery may make, and one event larger than the limit.
+        4: () => Array.from({ length: MAX_EVENTS_PER_DELIVERY + 1 }, (_, k) => k),
+        5: () => [{ blob: 'x'.repeat(MAX_EVENT_BYTES) }],
+        6: () => [{ n: 1n }],
+        // An error whose message quotes a NUL is recorded all the same.
+        7: () => {
+          throw new NonRetryableError('unreadable field "a\u0000b"');
+        },
+      };
+      let calls = 0;
+      const processor = createDeliveryProcessor({
+        db: store.db,
+        backoffMs: () => 0,
+        async transform(d) {
+          calls += 1;
+          const n = payloadOf(d).n;
+          return poison[n]?.() ?? [{ id: payloadOf(d).id, text: 'a backslash then u0000: \\u0000 is fine' }];
+        },
+      });
+      try {
+        await processor.drain();
+        expect(await state(t.ids[0]!)).toMatchObject({ processed: true, failed: false, attempts: 1 });
+        expect((await eventsOf(t.tenantId)).map((e) => e.payload)).toEqual([{ id: 'evt_0', text: 'a backslash then u0000: \\u0000 is fine' }]);
+        const reasons = { 1: /NUL/, 2: /NUL/, 3: /surrogate/, 4: new RegExp(`${MAX_EVENTS_PER_DELIVERY + 1} events`), 5: /bytes/, 6: /not JSON/ };
+        for (const [n, reason] of Object.entries(reasons)) {
+          const s = await state(t.ids[Number(n)]!);
+          expect(s, `delivery ${n}`).toMatchObject({ processed: false, failed: true, attempts: 1, last_error: expect.stringMatching(/^INVALID_OUTPUT: /) });
+          expect(s.last_error, `delivery ${n}`).toMatch(reason);
+        }
+        expect(await state(t.ids[7]!)).toMatchObject({ failed: true, attempts: 1, last_error: 'NON_RETRYABLE: unreadable field "a\\u0000b"' });
+        // Failed for good: no sweep takes them again.
+        expect(await processor.drain()).toBe(0);
+        expect(calls).toBe(8);
+      } finally {
+        await processor.close();
+      }
+    });
+
+    it('settles a batch one delivery at a time when storing it fails as a whole, so one delivery the store refuses cannot hold the others back', async () => {
+      const t = await stored(3);
+      // A refusal no check foresees: a trigger on the events table that rejects one payload.
+      const fn = `connectors.refuse_${t.tenantId.replaceAll('-', '')}`;
+      await store.db.query(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.payload ? 'refuse' THEN RAISE EXCEPTION 'refused by the store'; END IF; RETURN NEW; END $$`);
+      await store.db.query(`CREATE TRIGGER refuse_${t.tenantId.replaceAll('-', '')} BEFORE INSERT ON connectors.trigger_events FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
+      const processor = createDeliveryProcessor({ db: store.db, maxAttempts: 2, backoffMs: () => 0, transform: async (d) => [payloadOf(d).n === 1 ? { refuse: true } : { id: payloadOf(d).id }] });
+      try {
+        await processor.drain();
+        expect(await state(t.ids[0]!)).toMatchObject({ processed: true, failed: false });
+        expect(await state(t.ids[2]!)).toMatchObject({ processed: true, failed: false });
+        expect(await state(t.ids[1]!)).toMatchObject({ processed: false, failed: true, attempts: 2, last_error: expect.stringContaining('refused by the store') });
+        expect((await eventsOf(t.tenantId)).map((e) => e.key).sort()).toEqual(['id:evt_0#0', 'id:evt_2#0']);
+      } finally {
+        await store.db.query(`DROP TRIGGER refuse_${t.tenantId.replaceAll('-', '')} ON connectors.trigger_events`);
+        await store.db.query(`DROP FUNCTION ${fn}()`);
         await processor.close();
       }
     });

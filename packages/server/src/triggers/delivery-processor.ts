@@ -1,5 +1,5 @@
 import { ConnectorError, toErrorData, type ErrorCode } from '@businessos/connector-sdk';
-import type { OutboxEvent } from '@businessos/connector-triggers';
+import { storableJson, type OutboxEvent } from '@businessos/connector-triggers';
 import { preparedStatement, type Db } from '../db/db.ts';
 import { insertEvents, insertEventsCounted, type EventRowInput } from './pg-outbox.ts';
 
@@ -105,6 +105,22 @@ const MAX_ERROR_TEXT = 1000;
 // Ingress counts as busy while deliveries arrived within this long; a rest lasts at most MAX_REST_MS.
 const INGRESS_QUIET_MS = 100;
 const MAX_REST_MS = 1000;
+
+/**
+ * Most events one delivery may be turned into (more fails it with INVALID_OUTPUT). With HANDED_BATCH deliveries a
+ * batch stays within what one transaction may insert (MAX_EVENTS_PER_INSERT).
+ */
+export const MAX_EVENTS_PER_DELIVERY = 1000;
+/** Largest event payload, as JSON bytes (a 1 MiB body passed through, with room to spare); larger is INVALID_OUTPUT. */
+export const MAX_EVENT_BYTES = 2 * 1024 * 1024;
+
+/** Events of at most this many bytes (as JSON) are stored in one transaction; a batch with more takes several. */
+const SETTLE_BYTES = 16 * 1024 * 1024;
+
+/** What became of one delivery of a batch: its events, checked to be storable, or its error. */
+type Settlement =
+  | { delivery: ClaimedDelivery; rows: EventRowInput[]; bytes: number }
+  | { delivery: ClaimedDelivery; error: string; final: boolean };
 
 /** Deliveries of one endpoint transformed in one sandbox execution at most. */
 const MAX_GROUP = 16;
@@ -306,25 +322,44 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     return results;
   }
 
-  /** Claims, transforms and settles one batch: how many were claimed (0: nothing was due) and settled. */
-  async function runBatch(): Promise<{ claimed: number; settled: number }> {
-    const batch = await claimNext();
-    if (batch.length === 0) return { claimed: 0, settled: 0 };
-    const results = await transformAll(batch);
+  /**
+   * The rows of a delivery's events, each checked to be storable (so a payload the store would refuse fails its own
+   * delivery, not the transaction of the whole batch), or INVALID_OUTPUT saying what is wrong.
+   */
+  function checkedEvents(delivery: ClaimedDelivery, payloads: unknown[]): { rows: EventRowInput[]; bytes: number } | ConnectorError {
+    if (payloads.length > MAX_EVENTS_PER_DELIVERY) {
+      return new ConnectorError('INVALID_OUTPUT', `the transform turned one delivery into ${payloads.length} events, more than the ${MAX_EVENTS_PER_DELIVERY} allowed; return fewer, larger events`);
+    }
+    const rows: EventRowInput[] = [];
+    let bytes = 0;
+    for (const [n, payload] of payloads.entries()) {
+      const stored = storableJson(payload, MAX_EVENT_BYTES);
+      if (!stored.ok) return new ConnectorError('INVALID_OUTPUT', `event ${n} of the transform (at /${n}${stored.path}) cannot be stored: ${stored.problem}`, { path: `/${n}${stored.path}` });
+      bytes += stored.bytes;
+      rows.push({ tenantId: delivery.tenantId, subscriptionId: delivery.subscriptionId, deliveryId: delivery.id, key: `${delivery.dedupeKey}#${n}`, payload, payloadJson: stored.json });
+    }
+    return { rows, bytes };
+  }
+
+  /** A failed attempt at a delivery: final when the error says retrying cannot help, or attempts ran out. */
+  function failure(delivery: ClaimedDelivery, error: unknown): Settlement {
+    const data = toErrorData(error);
+    const final = PERMANENT.has(data.code) || delivery.attempt >= maxAttempts;
+    // A text column cannot hold NUL either, and the message may quote what the connector or provider sent.
+    return { delivery, error: `${data.code}: ${data.message}`.replaceAll('\u0000', '\\u0000').slice(0, MAX_ERROR_TEXT), final };
+  }
+
+  /** Stores settlements in one transaction: their events appended, their deliveries marked processed or failed. */
+  async function settle(settlements: Settlement[]): Promise<number> {
     const events: EventRowInput[] = [];
     const done: string[] = [];
-    const failures: { delivery: ClaimedDelivery; error: string; final: boolean }[] = [];
-    batch.forEach((delivery, i) => {
-      const result = results[i]!;
-      if (Array.isArray(result)) {
-        done.push(delivery.id);
-        result.forEach((payload, n) => events.push({ tenantId: delivery.tenantId, subscriptionId: delivery.subscriptionId, deliveryId: delivery.id, key: `${delivery.dedupeKey}#${n}`, payload }));
-        return;
-      }
-      const data = toErrorData(result);
-      const final = PERMANENT.has(data.code) || delivery.attempt >= maxAttempts;
-      failures.push({ delivery, error: `${data.code}: ${data.message}`.slice(0, MAX_ERROR_TEXT), final });
-    });
+    const failures: Extract<Settlement, { error: string }>[] = [];
+    for (const s of settlements) {
+      if ('rows' in s) {
+        done.push(s.delivery.id);
+        events.push(...s.rows);
+      } else failures.push(s);
+    }
     const { publish } = options;
     const inserted = await db.transaction(async (tx) => {
       // The inserted events travel back only when they are to be published.
@@ -356,8 +391,58 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     for (const f of failures) {
       log(f.final ? 'error' : 'warn', f.final ? 'webhook delivery failed for good' : 'webhook delivery transform failed; retrying', { delivery: f.delivery.id, attempt: f.delivery.attempt, error: f.error });
     }
-    if (publish && Array.isArray(inserted) && inserted.length > 0) await publish(inserted);
-    return { claimed: batch.length, settled: done.length + failures.filter((f) => f.final).length };
+    // Committed: a failing push must not make the caller store these deliveries again (they stay readable anyway).
+    if (publish && Array.isArray(inserted) && inserted.length > 0) {
+      await publish(inserted).catch((error: unknown) => log('warn', 'events stored but not published', { events: inserted.length, error: toErrorData(error).message }));
+    }
+    return done.length + failures.filter((f) => f.final).length;
+  }
+
+  /**
+   * {@link settle}, and when that transaction fails as a whole (the store refused something no check foresaw), the
+   * same one delivery at a time: a delivery whose events still cannot be stored then counts as a failed attempt with
+   * the store's error, so it can neither hold the others back nor be claimed again forever. Rejects only when even
+   * that cannot be recorded (the store is down): the claims then run out and the deliveries are taken again.
+   */
+  async function settleApart(settlements: Settlement[]): Promise<number> {
+    try {
+      return await settle(settlements);
+    } catch (error) {
+      const only = settlements[0];
+      if (settlements.length > 1) {
+        log('warn', 'storing a batch of webhook deliveries failed; storing them one by one', { deliveries: settlements.length, error: toErrorData(error).message });
+        let settled = 0;
+        for (const s of settlements) settled += await settleApart([s]);
+        return settled;
+      }
+      if (!only || !('rows' in only)) throw error;
+      return settle([failure(only.delivery, error)]);
+    }
+  }
+
+  /** Claims, transforms and settles one batch: how many were claimed (0: nothing was due) and settled. */
+  async function runBatch(): Promise<{ claimed: number; settled: number }> {
+    const batch = await claimNext();
+    if (batch.length === 0) return { claimed: 0, settled: 0 };
+    const results = await transformAll(batch);
+    // Settled in transactions of at most SETTLE_BYTES of events, so a batch of large events is not one huge statement.
+    const parts: Settlement[][] = [[]];
+    let bytes = 0;
+    batch.forEach((delivery, i) => {
+      const result = results[i]!;
+      const rows = Array.isArray(result) ? checkedEvents(delivery, result) : result;
+      const settlement: Settlement = rows instanceof Error ? failure(delivery, rows) : { delivery, ...rows };
+      const size = 'bytes' in settlement ? settlement.bytes : 0;
+      if (bytes > 0 && bytes + size > SETTLE_BYTES) {
+        parts.push([]);
+        bytes = 0;
+      }
+      parts.at(-1)!.push(settlement);
+      bytes += size;
+    });
+    let settled = 0;
+    for (const part of parts) settled += await settleApart(part);
+    return { claimed: batch.length, settled };
   }
 
   function runLoop(): Promise<number> {

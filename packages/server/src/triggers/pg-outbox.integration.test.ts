@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/db.ts';
 import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
-import { createPgOutbox, insertEvents } from './pg-outbox.ts';
+import { createPgOutbox, insertEvents, MAX_EVENTS_PER_INSERT, POSITION_SHIFT } from './pg-outbox.ts';
 
 /**
  * The conformance suite names tenants `t-<uuid>` and subscriptions `s-<uuid>`; the service's ids are the uuids, and
@@ -70,6 +70,24 @@ for (const engine of testEngines(process.env)) {
       expect(leaked.rows).toEqual([]);
       await expect(outbox.appendEvents({ tenantId: 'not-a-uuid', subscriptionId: sub }, [])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
       expect(await outbox.readAfter({ tenantId: 'not-a-uuid', limit: 10 })).toEqual([]);
+    });
+
+    it('refuses, saying which event and where, payloads jsonb cannot hold and more events than one transaction\'s positions, storing none of them', async () => {
+      const outbox = createPgOutbox(store.db);
+      const tenantId = randomUUID();
+      const sub = randomUUID();
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'unstorable')", [tenantId]);
+      const append = (events: { key: string; payload: unknown }[]) => outbox.appendEvents({ tenantId, subscriptionId: sub }, events);
+      await expect(append([{ key: 'ok', payload: 1 }, { key: 'nul', payload: { customer: { name: 'Bob\u0000' } } }])).rejects.toMatchObject({ code: 'INVALID_INPUT', path: '/events/1/payload/customer/name', message: expect.stringContaining('NUL') });
+      await expect(append([{ key: 'half', payload: ['😀'.slice(0, 1)] }])).rejects.toMatchObject({ code: 'INVALID_INPUT', path: '/events/0/payload/0', message: expect.stringContaining('surrogate') });
+      await expect(append([{ key: 'big', payload: 1n }])).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('not JSON') });
+      // Positions above a transaction's 2^20 would collide with the next transaction's events.
+      const many = Array.from({ length: MAX_EVENTS_PER_INSERT + 1 }, (_, i) => ({ key: `k${i}`, payload: i }));
+      await expect(append(many)).rejects.toMatchObject({ code: 'INVALID_INPUT', path: '/events' });
+      expect(MAX_EVENTS_PER_INSERT * 4).toBeLessThanOrEqual(POSITION_SHIFT);
+      expect(await outbox.readAfter({ tenantId, limit: 10 })).toEqual([]);
+      // What a backslash and "u0000" spell is an ordinary string.
+      expect(await append([{ key: 'text', payload: { s: '\\u0000' } }])).toMatchObject([{ payload: { s: '\\u0000' } }]);
     });
 
     // Positions come from transaction ids and no lock orders the appenders, so these need transactions that really

@@ -1,4 +1,4 @@
-import { checkReadAfterQuery, type EventOutbox, type OutboxEvent, type OutboxEventInput, type StoredDelivery } from '@businessos/connector-triggers';
+import { checkReadAfterQuery, storableJson, type EventOutbox, type OutboxEvent, type OutboxEventInput, type StoredDelivery } from '@businessos/connector-triggers';
 import { InvalidInputError } from '@businessos/connector-sdk';
 import { preparedStatement, type Db, type Queryable } from '../db/db.ts';
 import { createDeliveryWriter } from './delivery-writer.ts';
@@ -105,6 +105,8 @@ export interface EventRowInput extends OutboxEventInput {
   tenantId: string;
   subscriptionId: string;
   deliveryId?: string | undefined;
+  /** The payload as JSON, already checked with `storableJson` by the caller: not serialised again. */
+  payloadJson?: string | undefined;
 }
 
 /** The rows for one target's events, the first of each key only (a key repeated in one append is one event). */
@@ -127,12 +129,29 @@ const insertEventsSql = (returning: string) => `WITH base AS (
 const INSERT_EVENTS_SQL = preparedStatement('events-insert', insertEventsSql(EVENT_COLUMNS));
 const INSERT_EVENTS_COUNTED_SQL = preparedStatement('events-insert-counted', insertEventsSql('id'));
 
+/**
+ * One statement inserts at most this many events. A transaction's positions must stay below the next transaction's
+ * (see {@link POSITION_SHIFT}), whose events they would otherwise collide with; a quarter of the room leaves some
+ * for the transaction's other statements.
+ */
+export const MAX_EVENTS_PER_INSERT = POSITION_SHIFT / 4;
+
 function insertEventRows<R>(tx: Queryable, inputs: readonly EventRowInput[], sql: string) {
+  if (inputs.length > MAX_EVENTS_PER_INSERT) {
+    throw new InvalidInputError(`${inputs.length} events cannot be stored at once (at most ${MAX_EVENTS_PER_INSERT}); append them in smaller parts`, '/events');
+  }
+  // Checked here, before the statement: a payload jsonb refuses would fail the statement without saying which one.
+  const payloads = inputs.map((e, i) => {
+    if (e.payloadJson !== undefined) return e.payloadJson;
+    const stored = storableJson(e.payload ?? null);
+    if (!stored.ok) throw new InvalidInputError(`event ${i} (key ${e.key}) cannot be stored: ${stored.problem}`, `/events/${i}/payload${stored.path}`);
+    return stored.json;
+  });
   return tx.query<R>(sql, [
     inputs.map((e) => e.tenantId),
     inputs.map((e) => e.subscriptionId),
     inputs.map((e) => e.key),
-    inputs.map((e) => JSON.stringify(e.payload ?? null)),
+    payloads,
     inputs.map((e) => e.occurredAt ?? null),
     inputs.map((e) => e.deliveryId ?? null),
   ]);

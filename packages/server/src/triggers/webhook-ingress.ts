@@ -39,6 +39,13 @@ export interface WebhookIngressDeps {
    * Changes made through this process invalidate it at once; another process's disable takes effect here within it.
    */
   cacheTtlMs?: number;
+  /**
+   * Most deliveries, and bytes of their bodies, waiting on the store (and Redis) at once (default 10 000 and
+   * 256 MiB). Past either, a delivery is answered 503 with Retry-After at once: while the store stalls (a failover, a
+   * lost network) requests would otherwise pile up in memory with their bodies until the process runs out of it.
+   */
+  maxPending?: { deliveries?: number; bytes?: number };
+  /** Told about failures the sender sees only as a 5xx (`resolve`: the endpoint could not be looked up). */
   onError?: (stage: string, error: unknown, endpointId: string) => void;
   /** Told after a new delivery was stored, with what was stored (hands it to the delivery processor). */
   onStored?: (delivery: DeliveryInput & { id: string }) => void;
@@ -64,6 +71,11 @@ export interface WebhookIngress {
 }
 
 const MAX_CACHED_ENDPOINTS = 10_000;
+const MAX_PENDING_DELIVERIES = 10_000;
+const MAX_PENDING_BYTES = 256 * 1024 * 1024;
+/** Seconds a provider is asked to wait when deliveries are shed. */
+const SHED_RETRY_AFTER_S = 5;
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 const RESOLVE_SQL = preparedStatement('resolve-webhook-endpoint', 'SELECT * FROM connectors.resolve_webhook_endpoint($1)');
 
 /** One delivery as the HTTP layer hands it over. */
@@ -119,6 +131,10 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   // lookup settled, so enabling takes effect at once. `targets` is what transforms need (any status, no secret).
   const cache = new Map<string, CacheEntry>();
   const targets = new Map<string, CacheEntry>();
+  // Deliveries in `receive` (waiting on the store or Redis) and the bytes of their bodies; see `maxPending`.
+  const pending = { deliveries: 0, bytes: 0 };
+  const maxPendingDeliveries = deps.maxPending?.deliveries ?? MAX_PENDING_DELIVERIES;
+  const maxPendingBytes = deps.maxPending?.bytes ?? MAX_PENDING_BYTES;
 
   function cached(map: Map<string, CacheEntry>, endpointId: string, withSecret: boolean): Promise<ResolvedEndpoint | undefined> {
     const now = Date.now();
@@ -229,18 +245,40 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
       }
     },
     async receive(request) {
-      const resolved = await cachedResolve(request.endpointId);
-      return handleDelivery(
-        { endpointId: request.endpointId, endpoint: resolved?.endpoint, rawBody: request.rawBody, headers: request.headers, query: request.query, now: Date.now() },
-        {
-          seen: deps.seen,
-          outbox: deps.outbox,
-          ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
-          ...(deps.limits ? { limits: deps.limits } : {}),
-          onError: (stage, error) => deps.onError?.(stage, error, request.endpointId),
-          ...(deps.onStored ? { onStored: deps.onStored } : {}),
-        },
-      );
+      const bytes = request.rawBody.byteLength;
+      // Before anything else, the same for every endpoint id: it says nothing about which ones exist.
+      if (pending.deliveries >= maxPendingDeliveries || (pending.deliveries > 0 && pending.bytes + bytes > maxPendingBytes)) {
+        return {
+          status: 503,
+          headers: { ...JSON_HEADERS, 'retry-after': String(SHED_RETRY_AFTER_S) },
+          body: { error: { code: 'QUEUE_FULL', message: `Too many deliveries are waiting to be stored; retry in ${SHED_RETRY_AFTER_S} s` } },
+        };
+      }
+      pending.deliveries += 1;
+      pending.bytes += bytes;
+      try {
+        let resolved: ResolvedEndpoint | undefined;
+        try {
+          resolved = await cachedResolve(request.endpointId);
+        } catch (error) {
+          deps.onError?.('resolve', error, request.endpointId);
+          return { status: 500, headers: { ...JSON_HEADERS }, body: { error: { code: 'INTERNAL', message: 'The webhook endpoint could not be looked up right now; retry later' } } };
+        }
+        return await handleDelivery(
+          { endpointId: request.endpointId, endpoint: resolved?.endpoint, rawBody: request.rawBody, headers: request.headers, query: request.query, now: Date.now() },
+          {
+            seen: deps.seen,
+            outbox: deps.outbox,
+            ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
+            ...(deps.limits ? { limits: deps.limits } : {}),
+            onError: (stage, error) => deps.onError?.(stage, error, request.endpointId),
+            ...(deps.onStored ? { onStored: deps.onStored } : {}),
+          },
+        );
+      } finally {
+        pending.deliveries -= 1;
+        pending.bytes -= bytes;
+      }
     },
   };
 }

@@ -24,6 +24,22 @@ function jsonStore(): PollStateStore {
   };
 }
 
+/** {@link jsonStore} refusing what PostgreSQL's jsonb refuses: a NUL character or a lone surrogate, in a key or a string. */
+function jsonbStore(): PollStateStore {
+  const store = jsonStore();
+  const unstorable = (text: unknown) => typeof text === 'string' && (text.includes('\u0000') || /\p{Surrogate}/u.test(text));
+  return {
+    ...store,
+    async save(id, state) {
+      JSON.stringify(state, (key, value: unknown) => {
+        if (unstorable(key) || unstorable(value)) throw new Error('unsupported Unicode escape sequence');
+        return value;
+      });
+      await store.save(id, state);
+    },
+  };
+}
+
 function setup(runPoll: RunPoll, extra: Partial<PollerOptions> = {}) {
   let now = 1_700_000_000_000;
   const clock = { now: () => now };
@@ -145,6 +161,42 @@ describe('createPoller against hostile APIs', () => {
     items = [{ id: 4 }, { id: 5 }, { id: 3 }];
     expect(await poller.pollOnce(byId)).toMatchObject({ emitted: 0 });
     expect((await events()).map((e) => e.key)).toEqual(['id:5', 'id:4']);
+  });
+
+  it('skips, with a warning, items no store can keep (a NUL, a lone surrogate) instead of failing every poll on them', async () => {
+    const warnings: string[] = [];
+    let items: unknown[] = [{ id: 'a' }];
+    const { poller, events, stateStore } = setup(async () => ({ items, state: null }), { stateStore: jsonbStore(), log: (level, message) => void (level === 'warn' && warnings.push(message)) });
+    await poller.pollOnce(byId);
+    items = [{ id: 'a' }, { id: 'b\u0000' }, { id: 'c', name: 'Bob\u0000' }, { id: 'd', bio: '😀'.slice(0, 1) }, { id: 'e' }];
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'polled', emitted: 1 });
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'polled', emitted: 0 });
+    expect((await events()).map((e) => e.key)).toEqual(['id:e']);
+    expect(warnings.filter((w) => w.includes('cannot be stored'))).toHaveLength(6);
+    expect(warnings.some((w) => w.includes('/name') && w.includes('NUL'))).toBe(true);
+    expect(await stateStore.load('sub1')).toMatchObject({ failures: 0, seenIds: ['id:a', 'id:e'] });
+  });
+
+  it('refuses a state no store can keep (a NUL) as INVALID_OUTPUT before emitting, and records errors that quote one', async () => {
+    const { poller, stateStore } = setup(async () => ({ items: [], state: { cursor: 'x\u0000' } }), { stateStore: jsonbStore() });
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_OUTPUT', message: expect.stringContaining('NUL') } });
+    const { poller: p2, stateStore: s2 } = setup(async () => { throw new ConnectorError('UPSTREAM_ERROR', 'bad row "a\u0000"'); }, { stateStore: jsonbStore() });
+    expect(await p2.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_ERROR' } });
+    expect(await s2.load('sub1')).toMatchObject({ failures: 1, lastError: { message: 'bad row "a\\u0000"' } });
+    expect(await stateStore.load('sub1')).toMatchObject({ failures: 1, baselined: false });
+  });
+
+  it('appends a page of very many new items in parts, so no append exceeds what one transaction may store', async () => {
+    let items: unknown[] = [];
+    const sizes: number[] = [];
+    const memory = createMemoryOutbox();
+    const outbox: PollerOptions['outbox'] = { appendEvents: async (target, batch) => (sizes.push(batch.length), memory.appendEvents(target, batch)) };
+    const { poller } = setup(async () => ({ items, state: null }), { outbox });
+    await poller.pollOnce(byId);
+    items = Array.from({ length: 25_001 }, (_, i) => ({ id: i }));
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'polled', emitted: 25_001 });
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(10_000);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(25_001);
   });
 
   it('does not fail the subscription when only the onAuthFailure hook misbehaves', async () => {

@@ -1,6 +1,7 @@
 import { ConnectorError, toErrorData, type ErrorData, type LogLevel, type TriggerManifest } from '@businessos/connector-sdk';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
+import { storableJson } from '../outbox/storable-json.ts';
 import type { EventOutbox, OutboxEventInput } from '../outbox/types.ts';
 import { itemHash, itemId, itemTimestamp } from './item-keys.ts';
 import type { PollState, PollStateStore } from './state-store.ts';
@@ -114,23 +115,23 @@ interface Candidate {
 
 /**
  * The connector's state as the stores keep it (JSON), so every store hands the same cursor back. Refused before
- * anything is emitted when it is not JSON or too large: saving it would fail after the events were stored, and the
- * subscription would never get past its baseline.
+ * anything is emitted when it is not JSON, too large, or holds what a store cannot keep (a NUL character): saving it
+ * would fail after the events were stored, and the subscription would never get past its baseline.
  */
 function jsonCursor(sub: PollSubscription, state: unknown, maxBytes: number): unknown {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(state);
-  } catch (error) {
-    throw new ConnectorError('INVALID_OUTPUT', `poll of trigger ${sub.trigger.name} returned a state that is not JSON (${toErrorData(error).message}); return plain objects, strings and numbers`, { path: '/state' });
+  if (state === undefined) return undefined;
+  const stored = storableJson(state, maxBytes);
+  if (!stored.ok) {
+    throw new ConnectorError('INVALID_OUTPUT', `poll of trigger ${sub.trigger.name} returned a state that cannot be kept (at /state${stored.path}): ${stored.problem}; keep only a cursor in it, not the items`, { path: `/state${stored.path}` });
   }
-  if (text === undefined) return undefined;
-  const bytes = Buffer.byteLength(text);
-  if (bytes > maxBytes) {
-    throw new ConnectorError('INVALID_OUTPUT', `poll of trigger ${sub.trigger.name} returned a state of ${bytes} bytes, more than the ${maxBytes} allowed; keep only a cursor in it, not the items`, { path: '/state' });
-  }
-  return JSON.parse(text) as unknown;
+  return JSON.parse(stored.json) as unknown;
 }
+
+/** New items are appended this many at a time at most: one append is one transaction, whose size the store bounds. */
+const APPEND_PART = 10_000;
+
+/** Text any store keeps: NUL characters escaped, lone surrogates replaced (error messages may quote provider data). */
+const keepable = (text: string): string => text.replaceAll('\u0000', '\\u0000').replace(/\p{Surrogate}/gu, '\ufffd');
 
 /** The poll's result, or TIMEOUT after `ms`: a poll that hangs must not hold its subscription (and lock) forever. */
 async function withDeadline<T>(work: Promise<T>, ms: number, sub: PollSubscription): Promise<T> {
@@ -173,7 +174,13 @@ export function createPoller(options: PollerOptions): Poller {
     const dedupe = sub.trigger.polling?.dedupe ?? { by: 'id' as const, path: '/id' };
     const out: Candidate[] = [];
     const inBatch = new Set<string>();
-    for (const item of items) {
+    for (const [index, item] of items.entries()) {
+      const stored = storableJson(item);
+      if (!stored.ok) {
+        // Failing the poll instead would fail every later poll too, as long as the API returns this item.
+        log('warn', `poll of ${sub.trigger.name}: item ${index} cannot be stored (at ${stored.path || '/'}: ${keepable(stored.problem)}); it is skipped`, { subscription: sub.id });
+        continue;
+      }
       let c: Candidate;
       if (dedupe.by === 'timestamp') {
         const ts = itemTimestamp(item, dedupe.path);
@@ -252,7 +259,9 @@ export function createPoller(options: PollerOptions): Poller {
   }
 
   async function fail(sub: PollSubscription, state: PollState, error: unknown, now: number, interval: number): Promise<PollOutcome> {
-    const data = toErrorData(error);
+    const raw = toErrorData(error);
+    // Saved with the state: it must be storable, or the failure itself could not be recorded.
+    const data: ErrorData = storableJson(raw).ok ? raw : { code: raw.code, message: keepable(raw.message) };
     const isAuth = data.code === 'AUTH_FAILED' || data.code === 'AUTH_EXPIRED';
     const failures = state.failures + 1;
     const authFailures = isAuth ? state.authFailures + 1 : 0;
@@ -298,7 +307,10 @@ export function createPoller(options: PollerOptions): Poller {
     if (fresh.length > 0) {
       const events: OutboxEventInput[] = fresh.map((c) => (c.timestamp === undefined ? { key: c.key, payload: c.item } : { key: c.key, payload: c.item, occurredAt: c.timestamp }));
       try {
-        emitted = (await options.outbox.appendEvents({ tenantId: sub.tenantId, subscriptionId: sub.id }, events)).length;
+        // Parts committed before a failing one are stored again, once, by the next poll (their keys are stable).
+        for (let at = 0; at < events.length; at += APPEND_PART) {
+          emitted += (await options.outbox.appendEvents({ tenantId: sub.tenantId, subscriptionId: sub.id }, events.slice(at, at + APPEND_PART))).length;
+        }
       } catch (error) {
         return fail(sub, state, error, now, interval);
       }

@@ -35,6 +35,10 @@ describe('extractEventId', () => {
     expect(extractEventId('/id', {}, { id: 'x'.repeat(257) })).toBeUndefined();
     expect(extractEventId('header:X-Id', {}, {})).toBeUndefined();
   });
+  it('gives undefined for ids with control characters (a NUL no store keeps), so the body hash dedupes instead', () => {
+    for (const id of ['evt_\u0000', '\u0000', 'a\u0001b', 'a\nb', 'a\u007fb']) expect(extractEventId('/id', {}, { id }), JSON.stringify(id)).toBeUndefined();
+    expect(extractEventId('/id', {}, { id: 'évt ✓ 1' })).toBe('évt ✓ 1');
+  });
 });
 
 describe('memory SeenEvents', () => {

@@ -19,9 +19,12 @@ export default defineRoute<{ Params: { endpointId: string }; Body: Buffer | unde
   schema: {
     summary: 'Receive a webhook delivery',
     description:
-      'Public: the unguessable endpoint id is the address. Errors (problem+json): 401 signature missing, wrong or outside the timestamp window; 404 unknown or disabled endpoint; 413 body over 1 MiB; 429 per-endpoint rate limit (Retry-After); 5xx the delivery could not be stored (the provider retries). A 200 means the delivery is stored: its events appear in GET /events shortly after, once the connector\'s transform has run (a delivery whose transform keeps failing is marked failed, shown on its subscription). A replayed event id answers 200 with `duplicate: true` and stores nothing new. Slack\'s url_verification answers `{ challenge }`.',
+      'Public: the unguessable endpoint id is the address. Errors (problem+json): 401 signature missing, wrong or outside the timestamp window; 404 unknown or disabled endpoint; 413 body over 1 MiB; 429 per-endpoint rate limit (Retry-After); 400 a NUL character in the query; 503 too many deliveries waiting to be stored (Retry-After); 5xx the delivery could not be stored (the provider retries). A 200 means the delivery is stored: its events appear in GET /events shortly after, once the connector\'s transform has run (a delivery whose transform keeps failing is marked failed, shown on its subscription). A replayed event id answers 200 with `duplicate: true` and stores nothing new. Slack\'s url_verification answers `{ challenge }`.',
     tags: ['triggers'],
     params: { type: 'object', required: ['endpointId'], additionalProperties: false, properties: { endpointId: { type: 'string', minLength: 1, maxLength: 200 } } },
+    // Any parameters (the transform sees them), but validated like every other query: a NUL, which the store cannot
+    // keep with the delivery, is refused with 400 here instead of failing the store as a 500 the provider retries.
+    querystring: { type: 'object' },
     response: {
       200: {
         type: 'object',

@@ -164,6 +164,21 @@ describe('webhook transport', () => {
     expect(outbox.deliveries().filter((d) => d.rawBody.toString() === order)).toHaveLength(1);
   });
 
+  it('refuses a NUL in the query (which no store keeps) with 400 problem+json, known endpoint or not, storing nothing', async () => {
+    const order = '{"id":7}';
+    const signed = { 'x-shopify-hmac-sha256': sign(order), 'x-shopify-webhook-id': 'nul-query' };
+    for (const [id, query] of [[ACTIVE, 'ref=%00'], [ACTIVE, 'a%00=1'], [ACTIVE, 'ref=ok&ref=a%00'], [randomBytes(32).toString('base64url'), 'ref=%00']] as const) {
+      const res = await fetch(`${base}/webhooks/${id}?${query}`, { method: 'POST', body: order, headers: { 'content-type': 'application/json', ...signed } });
+      expect(res.status, query).toBe(400);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(await res.json()).toMatchObject({ code: 'INVALID_INPUT', detail: expect.stringContaining('NUL') });
+    }
+    expect(outbox.deliveries().some((d) => d.eventId === 'nul-query')).toBe(false);
+    const fine = await fetch(`${base}/webhooks/${ACTIVE}?ref=%E2%9C%93&x=%ED%A0%80`, { method: 'POST', body: order, headers: { 'content-type': 'application/json', ...signed } });
+    expect(fine.status, await fine.clone().text()).toBe(200);
+    expect(outbox.deliveries().find((d) => d.eventId === 'nul-query')?.query).toEqual({ ref: '✓', x: '%ED%A0%80' });
+  });
+
   it('verifies an empty body (no Content-Type, or a JSON one) instead of failing to parse it', async () => {
     const unsigned = await fetch(`${base}/webhooks/${ACTIVE}`, { method: 'POST' });
     expect(unsigned.status).toBe(401);
