@@ -54,6 +54,12 @@ beforeAll(async () => {
       return;
     }
     if (p === '/close') return sendJson(res, 200, { ok: true }, { connection: 'close' });
+    if (p === '/redirect-with-body') {
+      // A redirect with a body of `size` bytes, sent chunked (no length): the client reads it before the next hop.
+      res.writeHead(302, { location: '/landing', 'content-type': 'text/html' });
+      res.end(Buffer.alloc(Number(req.url.searchParams.get('size')), 120));
+      return;
+    }
     sendJson(res, 200, { method: req.method, path: p, query: Object.fromEntries(req.url.searchParams), headers: req.headers, body: req.body });
   });
   // A server that lies: the path chooses the lie.
@@ -250,6 +256,27 @@ describe('egress attacks: redirects', () => {
     await client.close();
   });
 
+  it('adds no credentials when a redirect chain comes back to the first host from another one', async () => {
+    // The other host chose where the last hop goes (path, query, a 307 keeps method and body): it must not get to
+    // send a request with the connection's credentials, nor have a query API key appended to a URL of its choosing.
+    const client = createEgressClient({ allowLoopback: true, resolver });
+    const back = redirect(`http://other.test:API${redirect('http://api.test:API/landing', 307)}`, 307);
+    const queryKey = (t: Parameters<typeof applyAuth>[0]) => applyAuth(t, { type: 'api_key', in: 'query', name: 'api_key' }, { apiKey: 'query-secret' });
+    const bearer = (t: Parameters<typeof applyAuth>[0]) => applyAuth(t, { type: 'bearer' }, { token: 'bearer-secret' });
+    const stats: EgressStats = { httpCalls: 0, bytesIn: 0, bytesOut: 0 };
+    for (const authorize of [queryKey, bearer]) {
+      const res = await client.send({ manifest: m(), fields: {}, request: { method: 'POST', url: back, body: { a: 1 }, headers: { Cookie: 'sid=connector' } }, authorize, stats });
+      const data = res.data as { path: string; query: Record<string, string>; headers: Record<string, string> };
+      expect(data.path).toBe('/landing');
+      expect(data.headers.host).toBe(`api.test:${api.port}`);
+      expect(data.query).toEqual({});
+      expect(data.headers.authorization).toBeUndefined();
+      expect(data.headers.cookie).toBeUndefined();
+    }
+    expect(stats.httpCalls).toBe(6);
+    await client.close();
+  });
+
   it('stops a redirect loop with a clear error', async () => {
     const client = createEgressClient({ allowLoopback: true, resolver, maxRedirects: 3 });
     const stats: EgressStats = { httpCalls: 0, bytesIn: 0, bytesOut: 0 };
@@ -343,6 +370,22 @@ describe('egress attacks: sizes, time and malformed requests', () => {
     await client.close();
   });
 
+  it('caps the request head too: a URL, query or headers cannot carry what the body cap refuses', async () => {
+    const client = createEgressClient({ allowLoopback: true, maxRequestBytes: 100 });
+    const before = api.requests.length;
+    const big = 'x'.repeat(70 * 1024);
+    for (const request of [get('/x', { headers: { 'X-Data': big } }), get('/x', { query: { q: big } }), get(`/x?q=${big}`), get('/x', { headers: Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`X-D${i}`, 'y'.repeat(200)])) })]) {
+      await expect(client.send({ manifest: loop(), fields: {}, request })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('65536-byte limit') });
+    }
+    expect(api.requests.length).toBe(before);
+    // A head under the limit still goes out, and the limit can be set.
+    expect((await client.send({ manifest: loop(), fields: {}, request: get('/x', { headers: { 'X-Data': 'x'.repeat(8000) } }) })).status).toBe(200);
+    const strict = createEgressClient({ allowLoopback: true, maxRequestHeadBytes: 1024 });
+    await expect(strict.send({ manifest: loop(), fields: {}, request: get('/x', { query: { q: 'x'.repeat(2000) } }) })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await strict.close();
+    await client.close();
+  });
+
   it('refuses string and form bodies over the request cap before sending', async () => {
     const client = createEgressClient({ allowLoopback: true, maxRequestBytes: 100 });
     const before = api.requests.length;
@@ -370,6 +413,151 @@ describe('egress attacks: sizes, time and malformed requests', () => {
   ])('refuses the unsendable headers %j as invalid input, not as a network failure', async (headers, reason) => {
     const client = createEgressClient({ allowLoopback: true });
     await expect(client.send({ manifest: loop(), fields: {}, request: get('/x', { headers }) })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(reason) });
+    await client.close();
+  });
+});
+
+describe('egress attacks: which hosts get credentials', () => {
+  // Every name here reaches a loopback server; only the manifest decides which of them may see credentials.
+  const names = ['api.test', 'other.test', 'evil.cdn.test', 'files.cdn.test', 'acme.shop.test'];
+  const loopback = async (hostname: string) => {
+    if (!names.includes(hostname.replace(/\.$/, ''))) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    return [{ address: '127.0.0.1', family: 4 }];
+  };
+  const m = () => manifest(`http://api.test:${api.port}/v2`, ['api.test', 'other.test', '*.cdn.test', 'files.cdn.test', '{shop}.shop.test']);
+  const bearer = (t: Parameters<typeof applyAuth>[0]) => applyAuth(t, { type: 'bearer' }, { token: 'bearer-secret' });
+  const queryKey = (t: Parameters<typeof applyAuth>[0]) => applyAuth(t, { type: 'api_key', in: 'query', name: 'api_key' }, { apiKey: 'query-secret' });
+
+  it.each(['evil.cdn.test', 'EVIL.cdn.test.'])('sends a request to %s, a host matched only by the *.cdn.test wildcard, without credentials', async (host) => {
+    const client = createEgressClient({ allowLoopback: true, resolver: loopback });
+    for (const authorize of [bearer, queryKey]) {
+      const res = await client.send({ manifest: m(), fields: { shop: 'acme' }, request: get(`http://${host}:${other.port}/asset?x=1`), authorize });
+      const data = res.data as { host: string; query: Record<string, string>; headers: Record<string, string> };
+      expect(data.host).toBe('other');
+      expect(data.query).toEqual({ x: '1' });
+      expect(data.headers.authorization).toBeUndefined();
+    }
+    await client.close();
+  });
+
+  it.each([
+    ['the baseUrl host (relative path)', '/x', 'api'],
+    ['an exactly declared host', 'http://other.test:OTHER/x', 'other'],
+    ['a host declared exactly besides a wildcard that also matches it', 'http://files.cdn.test:OTHER/x', 'other'],
+    ['a templated host filled from the connection fields', 'http://acme.shop.test:OTHER/x', 'other'],
+  ])('adds credentials for %s', async (_what, url, server) => {
+    const client = createEgressClient({ allowLoopback: true, resolver: loopback });
+    const res = await client.send({ manifest: m(), fields: { shop: 'acme' }, request: get(url.replace('OTHER', String(other.port))), authorize: bearer });
+    const data = res.data as { host?: string; headers: Record<string, string> };
+    expect(data.host ?? 'api').toBe(server);
+    expect(data.headers.authorization).toBe('Bearer bearer-secret');
+    const keyed = await client.send({ manifest: m(), fields: { shop: 'acme' }, request: get(url.replace('OTHER', String(other.port))), authorize: queryKey });
+    expect((keyed.data as { query: Record<string, string> }).query).toEqual({ api_key: 'query-secret' });
+    await client.close();
+  });
+});
+
+describe('egress attacks: relative paths leaving the baseUrl path', () => {
+  const m = (base = `http://api.test:${api.port}/v2`) => manifest(base, ['api.test']);
+  const bearer = (t: Parameters<typeof applyAuth>[0]) => applyAuth(t, { type: 'bearer' }, { token: 'bearer-secret' });
+
+  it.each(['../admin', '/../admin', '/items/../../admin', '%2e%2e/admin', '/items/%2E%2E/%2e%2E/admin', '..\\admin', '..', '..?x=1', '/../v2x/orders'])(
+    'refuses the relative URL %j, whose dot-segments leave /v2, without sending it',
+    async (url) => {
+      const client = createEgressClient({ allowLoopback: true, resolver });
+      const before = api.requests.length;
+      await expect(client.send({ manifest: m(), fields: {}, request: get(url), authorize: bearer })).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        path: '/url',
+        message: expect.stringContaining('outside the base URL path /v2'),
+      });
+      expect(api.requests.length).toBe(before);
+      await client.close();
+    },
+  );
+
+  it.each([
+    ['/items/../orders', '/v2/orders'],
+    ['./orders', '/v2/orders'],
+    ['/orders.json', '/v2/orders.json'],
+    ['/v2/..', '/v2/'],
+    ['.../x', '/v2/.../x'],
+  ])('sends the relative URL %j, which stays under /v2, to %s', async (url, path) => {
+    const client = createEgressClient({ allowLoopback: true, resolver });
+    const res = await client.send({ manifest: m(), fields: {}, request: get(url), authorize: bearer });
+    expect(res.data).toMatchObject({ path, headers: { authorization: 'Bearer bearer-secret' } });
+    await client.close();
+  });
+
+  it('keeps absolute URLs on a declared host working, and dot-segments under a baseUrl without a path', async () => {
+    const client = createEgressClient({ allowLoopback: true, resolver });
+    const absolute = await client.send({ manifest: m(), fields: {}, request: get(`http://api.test:${api.port}/admin`) });
+    expect(absolute.data).toMatchObject({ path: '/admin' });
+    const bare = await client.send({ manifest: m(`http://api.test:${api.port}`), fields: {}, request: get('/a/../../b') });
+    expect(bare.data).toMatchObject({ path: '/b' });
+    await client.close();
+  });
+});
+
+describe('egress attacks: request options from the guest', () => {
+  const loop = () => manifest(api.origin, ['127.0.0.1']);
+
+  it.each([[{}], ['100'], ['soon'], [Number.NaN], [Number.POSITIVE_INFINITY], [-1], [0], [[5]], [true]])('refuses timeoutMs %j with INVALID_INPUT naming the field and the range', async (timeoutMs) => {
+    const client = createEgressClient({ allowLoopback: true });
+    const before = api.requests.length;
+    await expect(client.send({ manifest: loop(), fields: {}, request: get('/x', { timeoutMs }) })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      path: '/timeoutMs',
+      message: expect.stringMatching(/timeoutMs must be a number of milliseconds above 0.*60000/),
+    });
+    expect(api.requests.length).toBe(before);
+    await client.close();
+  });
+
+  it('accepts a timeoutMs above the cap (it is capped) and a null one (the default)', async () => {
+    const client = createEgressClient({ allowLoopback: true });
+    for (const timeoutMs of [120_000, null, 2.5e3]) {
+      expect((await client.send({ manifest: loop(), fields: {}, request: get('/x', { timeoutMs }) })).status).toBe(200);
+    }
+    await client.close();
+  });
+
+  it.each([
+    ['headers', 'X-A: 1', '/headers'],
+    ['headers', ['X-A', '1'], '/headers'],
+    ['query', 'a=1', '/query'],
+    ['query', { a: { b: 1 } }, '/query/a'],
+    ['query', { a: [1, { b: 1 }] }, '/query/a'],
+    ['bodyType', 'xml', '/bodyType'],
+  ])('refuses %s %j with INVALID_INPUT instead of sending a mangled request', async (field, value, path) => {
+    const client = createEgressClient({ allowLoopback: true });
+    const before = api.requests.length;
+    await expect(client.send({ manifest: loop(), fields: {}, request: { method: 'POST', url: '/x', body: { a: 1 }, [field]: value } })).rejects.toMatchObject({ code: 'INVALID_INPUT', path });
+    expect(api.requests.length).toBe(before);
+    await client.close();
+  });
+});
+
+describe('egress attacks: metering of redirect bodies', () => {
+  const loop = () => manifest(api.origin, ['127.0.0.1']);
+
+  it('counts the body of each redirect hop in bytesIn', async () => {
+    const client = createEgressClient({ allowLoopback: true });
+    const stats: EgressStats = { httpCalls: 0, bytesIn: 0, bytesOut: 0 };
+    const res = await client.send({ manifest: loop(), fields: {}, request: get('/redirect-with-body?size=10000'), stats });
+    expect(res.data).toMatchObject({ path: '/landing' });
+    expect(stats.httpCalls).toBe(2);
+    expect(stats.bytesIn).toBe(10_000 + Buffer.byteLength(JSON.stringify(res.data)));
+    await client.close();
+  });
+
+  it('counts what it read of a redirect body too large to read whole', async () => {
+    const client = createEgressClient({ allowLoopback: true });
+    const stats: EgressStats = { httpCalls: 0, bytesIn: 0, bytesOut: 0 };
+    const res = await client.send({ manifest: loop(), fields: {}, request: get(`/redirect-with-body?size=${4 * 1024 * 1024}`), stats });
+    const final = Buffer.byteLength(JSON.stringify(res.data));
+    expect(stats.bytesIn - final).toBeGreaterThanOrEqual(128 * 1024);
+    expect(stats.bytesIn - final).toBeLessThan(4 * 1024 * 1024);
     await client.close();
   });
 });

@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { Agent, buildConnector, request as undiciRequest } from 'undici';
 import { ConnectorError, isConnectorError, type ConnectorManifest, type HttpRequest, type HttpResponse } from '@businessos/connector-sdk';
-import { assertUrlAllowed, encodeForm, resolveRequestUrl } from '@businessos/connector-sdk/host';
+import { allowedHosts, assertUrlAllowed, encodeForm, fillTemplate, resolveRequestUrl } from '@businessos/connector-sdk/host';
 import { addressDenial, isLoopbackAddress } from './address-policy.ts';
 import type { OutgoingTarget } from './apply-auth.ts';
 
@@ -14,6 +14,11 @@ export interface EgressOptions {
   allowLoopback?: boolean;
   /** Largest request body (default 5 MiB). */
   maxRequestBytes?: number;
+  /**
+   * Largest request head: the URL with its query plus header names and values (default 64 KiB). Without it a
+   * connector could send what the body cap refuses in a header or the query.
+   */
+  maxRequestHeadBytes?: number;
   /** Largest response body (default 10 MiB); the transfer is aborted once it goes past. */
   maxResponseBytes?: number;
   /** Timeout of a request including its redirects when the connector asks for none (default 30 s). */
@@ -43,8 +48,16 @@ export interface EgressCall {
   /** The fields placeholders in the request's own absolute URL may use (default `fields`): the non-secret ones. */
   urlFields?: Record<string, string>;
   request: HttpRequest;
-  /** Adds credentials; called for the first hop and for redirect hops that stay on the same host. Answers the header names it set. */
+  /**
+   * Adds credentials; called for the first hop and for redirect hops that have not left its host, and only when that
+   * host is the baseUrl's or one the manifest declares exactly (see `mayCarryCredentials`). Answers the header names it set.
+   */
   authorize?: (target: OutgoingTarget) => string[];
+  /**
+   * Follow redirects (default true). With false a redirect answer is returned as it is: for requests whose body
+   * carries secrets (an OAuth token request), which a 307/308 would have sent again to wherever the server chose.
+   */
+  followRedirects?: boolean;
   stats?: EgressStats;
   signal?: AbortSignal;
   /** Replaces manifest.baseUrl (local development against a mock). */
@@ -62,6 +75,13 @@ const DROPPED_HEADERS = new Set([
   'proxy-authorization', 'proxy-connection',
 ]);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+// The most of a redirect answer's body read (and metered) before the next hop; the rest is cut off with the connection.
+const REDIRECT_BODY_LIMIT = 128 * 1024;
+// What resolveRequestUrl takes as an absolute URL (anything else is joined to the base URL).
+const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
+const BODY_TYPES: ReadonlySet<unknown> = new Set([undefined, 'json', 'form']);
+// A dot-segment ('.', '..', or their %2e spellings) between separators; '\\' separates too in http(s) URLs.
+const DOT_SEGMENT = /(?:^|[/\\])(?:\.|%2e){1,2}(?:[/\\?#]|$)/i;
 // The methods of HttpMethod. The request crosses the sandbox boundary as data, so the type alone does not hold:
 // TRACE would echo the credentials the host adds back to the connector, CONNECT would open a tunnel.
 const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']);
@@ -122,6 +142,94 @@ function parseBody(text: string, contentType: string | undefined): unknown {
   return text;
 }
 
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isQueryScalar = (value: unknown) => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+
+/**
+ * Checks the options of a request that came from the sandbox: it crosses the boundary as data, so its type
+ * promises nothing. Refused before anything is resolved or sent.
+ */
+function assertRequestOptions(request: HttpRequest, maxTimeoutMs: number): void {
+  const { timeoutMs, headers, query, bodyType } = request as { timeoutMs?: unknown; headers?: unknown; query?: unknown; bodyType?: unknown };
+  // null is taken as "not given", as `??` always did.
+  if (timeoutMs !== undefined && timeoutMs !== null && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new ConnectorError(
+      'INVALID_INPUT',
+      `Request option timeoutMs must be a number of milliseconds above 0 (the host caps it at ${maxTimeoutMs}), got ${typeof timeoutMs === 'number' ? String(timeoutMs) : typeof timeoutMs}; pass a number such as 10000 or leave it out for the default`,
+      { path: '/timeoutMs' },
+    );
+  }
+  if (headers !== undefined && !isPlainObject(headers)) {
+    throw new ConnectorError('INVALID_INPUT', 'Request option headers must be an object of header names to string values', { path: '/headers' });
+  }
+  if (query !== undefined) {
+    if (!isPlainObject(query)) throw new ConnectorError('INVALID_INPUT', 'Request option query must be an object of parameter names to values', { path: '/query' });
+    for (const [key, value] of Object.entries(query)) {
+      const ok = value === undefined || value === null || isQueryScalar(value) || (Array.isArray(value) && value.every(isQueryScalar));
+      if (!ok) {
+        throw new ConnectorError('INVALID_INPUT', `Query parameter ${key} must be a string, number, boolean, null or an array of those; encode objects yourself`, { path: `/query/${key}` });
+      }
+    }
+  }
+  if (!BODY_TYPES.has(bodyType)) {
+    throw new ConnectorError('INVALID_INPUT', `Request option bodyType must be "json" or "form", got ${JSON.stringify(bodyType) ?? typeof bodyType}`, { path: '/bodyType' });
+  }
+}
+
+/** The base URL requests are resolved against: the operator's override or the manifest's, placeholders filled. */
+function baseUrlOf(call: EgressCall): URL | undefined {
+  const base = call.baseUrlOverride ?? call.manifest.baseUrl;
+  if (!base) return undefined;
+  try {
+    return new URL(base.includes('{') ? fillTemplate(base, call.fields, 'baseUrl') : base);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a relative URL whose dot-segments take it out of the base URL's path (`/v2/../admin` against
+ * https://api.example.com/v2). The path prefix is part of the reviewed manifest, and a connector that puts a
+ * parameter into a path (`/items/${id}`) must not let `../` in it reach other paths of the API with the
+ * connection's credentials. An absolute URL on a declared host states its path openly and is not affected.
+ */
+function assertUnderBasePath(call: EgressCall, url: URL): void {
+  const relative = !ABSOLUTE.test(call.request.url);
+  // Only a URL with a dot-segment can leave the prefix: the base URL and the path are joined with a '/'.
+  if (!relative || !DOT_SEGMENT.test(call.request.url)) return;
+  const base = baseUrlOf(call);
+  const prefix = base?.pathname.replace(/\/+$/, '') ?? '';
+  if (prefix === '' || url.pathname === prefix || url.pathname.startsWith(`${prefix}/`)) return;
+  throw new ConnectorError(
+    'INVALID_INPUT',
+    `The relative URL ${JSON.stringify(call.request.url.slice(0, 200))} resolves to ${url.pathname.slice(0, 200)}, outside the base URL path ${prefix}; use a path under ${prefix} without '..' segments, or an absolute URL on a declared host`,
+    { path: '/url' },
+  );
+}
+
+/**
+ * Whether the connection's credentials may be added to a request for `url`. Credentials go only to the
+ * connector's own API hosts: the baseUrl's host (the operator's override included) and hosts the manifest
+ * declares exactly, templated ones once filled from the connection fields (`{shop}.myshopify.com` is then one
+ * exact host). A host matched only by a `*.` wildcard gets the request without credentials: a wildcard admits
+ * names the provider does not control (on `*.cloudfront.net` or `*.herokuapp.com` anyone can register one), and
+ * it is there for content URLs (files, CDNs), not for the API. Declare a host exactly to send it credentials.
+ */
+function mayCarryCredentials(call: EgressCall, url: URL, anyPort: boolean): boolean {
+  // A relative URL was joined to the base URL, so it is on the base URL's host.
+  if (!ABSOLUTE.test(call.request.url)) return true;
+  const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
+  const base = baseUrlOf(call);
+  if (base && base.hostname.toLowerCase().replace(/\.$/, '') === hostname && base.port === url.port) return true;
+  for (const entry of allowedHosts(call.manifest, call.fields)) {
+    if (entry.startsWith('*.')) continue;
+    const [name = '', port = ''] = entry.split(/:(?=\d+$)/);
+    if (name.replace(/\.$/, '') === hostname && (anyPort || port === url.port)) return true;
+  }
+  return false;
+}
+
 /**
  * Creates the egress-controlled HTTP client. Every connection is checked after DNS resolution, in the
  * connect step itself, so the address checked is the address connected to (no DNS-rebinding window);
@@ -130,6 +238,7 @@ function parseBody(text: string, contentType: string | undefined): unknown {
 export function createEgressClient(options: EgressOptions = {}): EgressClient {
   const allowLoopback = options.allowLoopback ?? false;
   const maxRequestBytes = options.maxRequestBytes ?? 5 * 1024 * 1024;
+  const maxRequestHeadBytes = options.maxRequestHeadBytes ?? 64 * 1024;
   const maxResponseBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
   const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
@@ -181,10 +290,13 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
     if (!METHODS.has(request.method)) {
       throw new ConnectorError('INVALID_INPUT', `HTTP method ${JSON.stringify(request.method)} is not supported; use one of ${[...METHODS].join(', ')}`, { path: '/method' });
     }
+    assertRequestOptions(request, maxTimeoutMs);
     const check = { anyPort: allowLoopback, allowHttp: allowLoopback };
     let url = resolveRequestUrl(manifest, fields, request.url, request.query, call.baseUrlOverride, call.urlFields ?? fields);
     assertUrlAllowed(manifest, fields, url, check);
+    assertUnderBasePath(call, url);
     const originalHost = url.host;
+    const credentialed = call.authorize !== undefined && mayCarryCredentials(call, url, allowLoopback);
 
     const baseHeaders: Record<string, string> = {};
     for (const [k, v] of Object.entries(request.headers ?? {})) {
@@ -193,12 +305,18 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
       if (!DROPPED_HEADERS.has(k.toLowerCase())) baseHeaders[k] = v;
     }
     if (options.userAgent && !Object.keys(baseHeaders).some((k) => k.toLowerCase() === 'user-agent')) baseHeaders['user-agent'] = options.userAgent;
+    let headBytes = Buffer.byteLength(url.href);
+    for (const [k, v] of Object.entries(baseHeaders)) headBytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+    if (headBytes > maxRequestHeadBytes) {
+      throw new ConnectorError('PAYLOAD_TOO_LARGE', `URL and headers of ${request.method} ${url.host}${url.pathname} are ${headBytes} bytes, over the ${maxRequestHeadBytes}-byte limit; send large data in the body`);
+    }
     let body = encodeBody(request, baseHeaders);
     if (body && body.length > maxRequestBytes) {
       throw new ConnectorError('PAYLOAD_TOO_LARGE', `Request body of ${request.method} ${request.url} is ${body.length} bytes, over the ${maxRequestBytes}-byte limit; send less per call`);
     }
     let method: string = request.method;
 
+    // assertRequestOptions has made sure timeoutMs is a positive number when given.
     const timeoutMs = Math.min(Math.max(1, request.timeoutMs ?? defaultTimeoutMs), maxTimeoutMs);
     // One controller per request: cheaper than AbortSignal.timeout + AbortSignal.any on the hot path.
     const controller = new AbortController();
@@ -211,13 +329,19 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
     if (call.signal?.aborted) onCallerAbort();
     else call.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const signal = controller.signal;
+    // Once a redirect has left the first host, a hop back to it goes where the other host chose (path, query, and
+    // a 307 keeps method and body): it is sent like a hop to another host.
+    let onFirstHost = true;
     try {
       for (let hop = 0; ; hop++) {
         const headers: Record<string, string> = { ...baseHeaders };
-        if (url.host === originalHost) {
-          call.authorize?.({ url, headers });
+        if (url.host !== originalHost) onFirstHost = false;
+        if (onFirstHost) {
+          // Credentials only for the baseUrl's host and exactly declared hosts, never a wildcard-only match (mayCarryCredentials).
+          if (credentialed) call.authorize?.({ url, headers });
         } else {
-          // Another host: never forward credentials, whether the host added them or the connector did.
+          // Another host, or the first one again on another host's say: never forward credentials, whether the host
+          // added them or the connector did.
           for (const k of Object.keys(headers)) if (['authorization', 'cookie'].includes(k.toLowerCase())) delete headers[k];
         }
         if (call.stats) {
@@ -232,8 +356,14 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
         }
         const responseHeaders = flattenHeaders(res.headers);
         const location = responseHeaders.location;
-        if (REDIRECTS.has(res.statusCode) && location) {
-          await res.body.dump().catch(() => undefined);
+        if (REDIRECTS.has(res.statusCode) && location && call.followRedirects !== false) {
+          // The body is read (up to the limit, so the connection can be reused) and metered like any other.
+          let redirectBytes = 0;
+          res.body.on('data', (chunk: Buffer) => {
+            redirectBytes += chunk.length;
+          });
+          await res.body.dump({ limit: REDIRECT_BODY_LIMIT }).catch(() => undefined);
+          if (call.stats) call.stats.bytesIn += redirectBytes;
           if (hop >= maxRedirects) throw new ConnectorError('UPSTREAM_ERROR', `${request.method} ${request.url} redirected more than ${maxRedirects} times; last hop ${url.host}`, { upstreamStatus: res.statusCode });
           let next: URL;
           try {

@@ -206,6 +206,39 @@ describe('OAuth2 refresh against a hostile or broken token endpoint', () => {
     expect(await lock.tryAcquire('oauth-refresh:t1:c1', 5_000)).toBeUndefined();
     expect(await current!.release()).toBe(true);
   });
+
+  it.each([
+    [307, 'another declared host', true],
+    [308, 'another declared host', true],
+    [307, 'the same host', false],
+    [302, 'another declared host', true],
+  ])('does not follow a %i redirect of the token endpoint to %s, so the secrets in the form body go nowhere else', async (status, _where, elsewhere) => {
+    const { make, target, stale, vault, marked } = setup();
+    await vault.putCredentials('t1', 'c1', stale);
+    // A second server that would issue tokens for whatever it is sent: following the redirect would succeed.
+    const other = await startMockServer((_req, res) => issue(res, 99));
+    try {
+      answer = (req, res) => {
+        if (req.url.pathname === '/moved') return issue(res, 98);
+        res.writeHead(status, { location: elsewhere ? `${other.origin}/oauth/token?from=redirect` : '/moved' });
+        res.end();
+      };
+      const error = await make().ensureFresh(target, stale).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'AUTH_FAILED',
+        upstreamStatus: status,
+        message: expect.stringMatching(/token endpoint .*redirected.*not followed.*tokenUrl/),
+      });
+      expect(leaked(error)).not.toContain(CLIENT_SECRET);
+      expect(other.requests).toHaveLength(0);
+      expect(server.requests.map((r) => r.url.pathname)).toEqual(['/oauth/token']);
+      expect(await vault.getCredentials('t1', 'c1')).toEqual(stale);
+      // The OAuth app's configuration is at fault, not the tenant's grant: the connection is not marked.
+      expect(marked).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 const redisUrl = process.env.REDIS_URL;

@@ -1,4 +1,5 @@
 import { ConnectorError, isConnectorError, type ConnectorManifest, type Credentials, type OAuth2AuthSpec } from '@businessos/connector-sdk';
+import { fillTemplate } from '@businessos/connector-sdk/host';
 import { silentLogger, systemClock, type Clock, type RuntimeLogger } from '../clock.ts';
 import type { EgressClient, EgressStats } from '../egress/egress-client.ts';
 import { createRedactor, secretsOf } from '../redact.ts';
@@ -130,6 +131,27 @@ function resolveSecret(value: string | undefined, connector: string, config: Pla
   return found;
 }
 
+/** Origin and path of a token URL for messages (never its query), placeholders filled where the fields allow. */
+function describeUrl(url: string, fields: Record<string, string>): string {
+  try {
+    const parsed = new URL(url.includes('{') ? fillTemplate(url, fields, 'tokenUrl') : url);
+    return `${parsed.origin}${parsed.pathname}`.slice(0, MAX_PROVIDER_TEXT);
+  } catch {
+    return url.slice(0, MAX_PROVIDER_TEXT);
+  }
+}
+
+/** " to <origin><path>" of a redirect's Location, or nothing when there is none to show. */
+function describeLocation(location: string | undefined, from: string, fields: Record<string, string>): string {
+  if (!location) return '';
+  try {
+    const parsed = new URL(location, describeUrl(from, fields));
+    return ` to ${`${parsed.origin}${parsed.pathname}`.slice(0, MAX_PROVIDER_TEXT)}`;
+  } catch {
+    return '';
+  }
+}
+
 /** Creates the refresher: single flight per connection in-process, plus the optional cross-process lock. */
 export function createTokenRefresher(options: TokenRefresherOptions): TokenRefresher {
   const clock = options.clock ?? systemClock;
@@ -183,12 +205,22 @@ export function createTokenRefresher(options: TokenRefresherOptions): TokenRefre
       fields: target.fields,
       request: { method: 'POST', url, headers, body: form, bodyType: 'form', timeoutMs: requestTimeoutMs },
       stats: target.stats,
+      // The form carries the client secret and the refresh token: a 307/308 would send it again to wherever the
+      // answer points, and token endpoints have no reason to redirect (RFC 6749 §3.2 has the client call it directly).
+      followRedirects: false,
     });
     const data = (typeof response.data === 'object' && response.data !== null ? response.data : {}) as Record<string, unknown>;
     // A hostile or broken provider may echo what we sent; nothing it says reaches an error or the reason unredacted.
     // Redacted before cutting, so a cut cannot leave the start of a secret behind.
     const redactor = createRedactor([clientSecret, current.refreshToken, current.accessToken]);
     const quote = (value: unknown) => (typeof value === 'string' ? redactor.text(value).slice(0, MAX_PROVIDER_TEXT) : undefined);
+    if (response.status >= 300 && response.status < 400) {
+      throw new ConnectorError(
+        'AUTH_FAILED',
+        `The token endpoint of ${connector} (${describeUrl(url, target.fields)}) redirected with ${response.status}${redactor.text(describeLocation(response.headers.location, url, target.fields))}; the redirect was not followed, so the client credentials and tokens in the request were not sent on. Set the connector's ${spec.refreshUrl ? 'refreshUrl' : 'tokenUrl'} to the endpoint's final URL, or ask the provider why its token endpoint redirects`,
+        { upstreamStatus: response.status },
+      );
+    }
     const ok = response.status >= 200 && response.status < 300;
     if (ok && isToken(data.access_token)) {
       const next: Credentials = { ...current, accessToken: data.access_token };

@@ -1,6 +1,11 @@
-import type { OAuthProvider } from '@businessos/connector-sdk/testing';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { defineConnector, OAuth2Auth } from '@businessos/connector-sdk';
+import { createOAuthProvider, type OAuthProvider } from '@businessos/connector-sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestApp } from '../../../test-app.ts';
+import { publishManifestListing } from '../../../marketplace/listing.ts';
+import { createTestApp, type TestApp } from '../../../test-app.ts';
 import { OAUTH_REDIRECT_URI, startOAuthCrm } from '../../../test-oauth-crm.ts';
 
 describe('OAuth2 connection flow', () => {
@@ -126,5 +131,67 @@ describe('OAuth2 callback in a browser', () => {
     const res = await t.app.inject({ url: '/oauth/callback?state=bogus&code=x', headers: { accept: 'application/json' } });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'INVALID_INPUT', type: expect.stringContaining('oauth-state-invalid') });
+  });
+});
+
+describe('OAuth2 code exchange against a token endpoint that redirects', () => {
+  let t: TestApp;
+  let provider: OAuthProvider;
+  let moved: Server;
+  // What reached the redirecting endpoint, and the status it answers with (set per test).
+  const seen: string[] = [];
+  let status = 307;
+
+  beforeAll(async () => {
+    provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [OAUTH_REDIRECT_URI] }], requirePkce: true });
+    // A token URL that sends the client on to the real token endpoint: following it would complete the exchange.
+    moved = createServer((req, res) => {
+      req.resume();
+      seen.push(req.url ?? '');
+      res.writeHead(status, { location: `${provider.tokenUrl}?via=redirect` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => moved.listen(0, '127.0.0.1', resolve));
+    t = await createTestApp({
+      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ 'crm-moved': { client_id: 'bos-client', client_secret: 'bos-secret' } }) },
+    });
+    const connector = defineConnector({
+      name: 'crm-moved',
+      version: '1.0.0',
+      description: 'A CRM whose token URL redirects.',
+      baseUrl: 'https://api.crm.example.com',
+      auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl: `http://127.0.0.1:${(moved.address() as AddressInfo).port}/token`, scopes: ['contacts'] }),
+      actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
+    });
+    await t.store.db.transaction((tx) => publishManifestListing(tx, connector.manifest, { tenantId: null, npmPackage: '@fixtures/crm-moved', verified: false }));
+  });
+  afterAll(async () => {
+    await t?.close();
+    await provider?.close();
+    await new Promise((resolve) => moved?.close(resolve));
+  });
+
+  it.each([307, 308])('does not follow a %i: the code, verifier and client secret are not posted anywhere else, and the error says why', async (code) => {
+    status = code;
+    seen.length = 0;
+    const { key } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: '/marketplace/install/crm-moved' });
+    expect(installed.statusCode, installed.body).toBe(201);
+    const consent = await fetch((installed.json() as { setup: { authorizeUrl: string } }).setup.authorizeUrl, { redirect: 'manual' });
+    const back = new URL(consent.headers.get('location')!);
+    const issuedBefore = provider.issued.length;
+
+    const res = await t.app.inject({ url: `/oauth/callback${back.search}` });
+    expect(seen).toEqual(['/token']);
+    expect(provider.issued.length).toBe(issuedBefore);
+    expect(res.statusCode, res.body).toBe(401);
+    expect(res.json()).toMatchObject({
+      code: 'AUTH_FAILED',
+      type: expect.stringContaining('oauth-token-redirect'),
+      detail: expect.stringMatching(new RegExp(`token endpoint .*redirected with ${code} to ${provider.tokenUrl.replace(/[.]/g, '[.]')};.*not followed.*tokenUrl`)),
+    });
+    expect(res.body).not.toContain('bos-secret');
+    expect(res.body).not.toContain('via=redirect');
+    expect((await t.as(key, { url: '/connections' })).json()).toEqual({ items: [] });
   });
 });
