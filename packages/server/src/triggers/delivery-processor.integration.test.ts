@@ -157,6 +157,40 @@ for (const engine of testEngines(process.env)) {
       }
     });
 
+    it('transforms the deliveries ingress hands over in one turn of the event loop together, not the first one alone', async () => {
+      const tenantId = randomUUID();
+      const subscriptionId = randomUUID();
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'hand-over burst')", [tenantId]);
+      const outbox = createPgOutbox(store.db, { claimDeliveriesForMs: 10_000 });
+      const inputs = Array.from({ length: 6 }, (_, i) => ({ tenantId, subscriptionId, endpointId: `endpoint-${subscriptionId}`, eventId: `evt_${i}`, dedupeKey: `id:evt_${i}`, receivedAt: Date.now(), headers: {}, query: {}, rawBody: Buffer.from(JSON.stringify({ id: `evt_${i}`, n: i })) }));
+      const refs = await Promise.all(inputs.map((d) => outbox.storeDelivery(d)));
+      const singles: string[] = [];
+      const batches: number[] = [];
+      const processor = createDeliveryProcessor({
+        db: store.db,
+        transform: async (d) => {
+          singles.push(d.id);
+          return [{ of: payloadOf(d).id }];
+        },
+        transformMany: async (ds) => {
+          batches.push(ds.length);
+          return ds.map((d) => [{ of: payloadOf(d).id }]);
+        },
+      });
+      try {
+        // Started and idle (its first sweep done), as in a running service.
+        processor.start();
+        await processor.drain();
+        for (const [i, ref] of refs.entries()) expect(processor.handOver({ ...inputs[i]!, id: ref.id })).toBe(true);
+        await processor.drain();
+        expect(singles).toEqual([]);
+        expect(batches).toEqual([6]);
+        expect((await eventsOf(tenantId)).map((e) => e.key).sort()).toEqual(inputs.map((d) => `${d.dedupeKey}#0`).sort());
+      } finally {
+        await processor.close();
+      }
+    });
+
     it('transforms one endpoint\'s deliveries in batches of at most 16, settles each delivery of a batch on its own, and goes one by one when a batch fails as a whole', async () => {
       const many = await stored(20);
       const mixed = await stored(4);

@@ -196,6 +196,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   let sweepDue = true;
   // Deliveries ingress handed over (stored already claimed by this process), oldest first, with when they came.
   const handed: { delivery: ClaimedDelivery; at: number }[] = [];
+  let kickScheduled = false;
   let handedBytes = 0;
   // When ingress last handed over delivery ids, and how to cut a rest short (close).
   let lastWokenAt = -Infinity;
@@ -474,6 +475,23 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     void runLoop().catch((error: unknown) => log('error', 'processing stored webhook deliveries failed; retrying at the next sweep', { error: toErrorData(error).message }));
   }
 
+  /**
+   * kick() once the current turn of the event loop is done: ingress hands over every delivery of a stored batch one
+   * after another, and a loop started by the first would take that one alone (a sandbox execution of its own).
+   */
+  function kickSoon(): void {
+    if (running) {
+      again = true;
+      return;
+    }
+    if (kickScheduled) return;
+    kickScheduled = true;
+    setImmediate(() => {
+      kickScheduled = false;
+      kick();
+    });
+  }
+
   return {
     start() {
       if (started || closed) return;
@@ -483,7 +501,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
         kick();
       }, pollMs);
       timer.unref();
-      kick();
+      kickSoon();
     },
     wake(deliveryIds, wakeOptions) {
       const fromIngress = wakeOptions?.fromIngress ?? true;
@@ -509,8 +527,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       handed.push({ delivery: { id, tenantId, subscriptionId, endpointId, dedupeKey, headers, query, rawBody, attempt: 1 }, at: now });
       handedBytes += bytes;
       lastWokenAt = now;
-      if (!started) this.start();
-      else kick();
+      if (started) kickSoon();
+      else this.start();
       return true;
     },
     async drain() {
