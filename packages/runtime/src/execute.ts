@@ -50,6 +50,12 @@ export interface RuntimeConfig {
   /** Bundles kept loaded (default 500). */
   maxCachedBundles?: number;
   /**
+   * Limits of the key/value store connectors get per connection (`ctx.store`); a write over one fails with
+   * PAYLOAD_TOO_LARGE. `maxKeyBytes` (default 512) and `maxValueBytes` (default 256 KiB, as JSON) apply to every
+   * store; `maxKeys` (default 1000) and `maxBytes` (keys and values, default 4 MiB) to the built-in in-memory one.
+   */
+  store?: { maxKeyBytes?: number; maxValueBytes?: number; maxKeys?: number; maxBytes?: number };
+  /**
    * How long webhook transforms reuse a connection's decrypted credentials, ms (default 1000; 0: read the vault
    * for every transform). A busy endpoint's deliveries then cost one vault read per second, not one each. Every other
    * execution reads the vault. A token refresh by this runtime drops the reused copy at once; credentials changed
@@ -233,17 +239,41 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     logger,
     ...config.oauth,
   });
+  const storeLimits = {
+    maxKeyBytes: config.store?.maxKeyBytes ?? 512,
+    maxValueBytes: config.store?.maxValueBytes ?? 256 * 1024,
+    maxKeys: config.store?.maxKeys ?? 1000,
+    maxBytes: config.store?.maxBytes ?? 4 * 1024 * 1024,
+  };
   const memoryState = new Map<string, KeyValueStore>();
   const stateFor = (tenant: string, connectionId: string): KeyValueStore => {
     if (deps.state) return deps.state(tenant, connectionId);
     const key = `${tenant}\u0000${connectionId}`;
     let s = memoryState.get(key);
     if (!s) {
+      // Lives as long as this process, for every execution on the connection: bounded, or a connector could fill
+      // the host's memory one execution after another.
       const data = new Map<string, string>();
+      let bytes = 0;
+      const sizeOf = (k: string, json: string | undefined) => (json === undefined ? 0 : Buffer.byteLength(k) + Buffer.byteLength(json));
       s = {
         get: async <T>(k: string) => (data.has(k) ? (JSON.parse(data.get(k)!) as T) : undefined),
-        set: async (k, v) => void data.set(k, JSON.stringify(v)),
-        delete: async (k) => void data.delete(k),
+        set: async (k, v) => {
+          const json = JSON.stringify(v ?? null);
+          const after = bytes - sizeOf(k, data.get(k)) + sizeOf(k, json);
+          if (!data.has(k) && data.size >= storeLimits.maxKeys) {
+            throw new ConnectorError('PAYLOAD_TOO_LARGE', `The connection's store already holds ${data.size} keys, the most allowed; delete keys it no longer needs before adding "${k.slice(0, 100)}"`);
+          }
+          if (after > storeLimits.maxBytes) {
+            throw new ConnectorError('PAYLOAD_TOO_LARGE', `Storing "${k.slice(0, 100)}" would bring the connection's store to ${after} bytes, over its ${storeLimits.maxBytes}-byte limit; keep less state (cursors, not data)`);
+          }
+          data.set(k, json);
+          bytes = after;
+        },
+        delete: async (k) => {
+          bytes -= sizeOf(k, data.get(k));
+          data.delete(k);
+        },
       };
       memoryState.set(key, s);
     }
@@ -469,6 +499,16 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     }
   }
 
+  /** The key, when it is a string within the store's key limit; throws PAYLOAD_TOO_LARGE or INVALID_INPUT otherwise. */
+  function checkStoreKey(key: string): string {
+    if (typeof key !== 'string' || key.length === 0) throw new ConnectorError('INVALID_INPUT', 'A store key must be a non-empty string', { path: '/key' });
+    const bytes = Buffer.byteLength(key);
+    if (bytes > storeLimits.maxKeyBytes) {
+      throw new ConnectorError('PAYLOAD_TOO_LARGE', `A store key of ${bytes} bytes is over the ${storeLimits.maxKeyBytes}-byte limit; use short keys ("${key.slice(0, 40)}...")`, { path: '/key' });
+    }
+    return key;
+  }
+
   function createHost(ctx: {
     manifest: ConnectorManifest;
     tenant: string;
@@ -559,9 +599,16 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       },
       ...(state
         ? {
-            storeGet: (key: string) => state.get(key),
-            storeSet: (key: string, value: unknown) => state.set(key, value),
-            storeDelete: (key: string) => state.delete(key),
+            storeGet: async (key: string) => state.get(checkStoreKey(key)),
+            storeSet: async (key: string, value: unknown) => {
+              checkStoreKey(key);
+              const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
+              if (bytes > storeLimits.maxValueBytes) {
+                throw new ConnectorError('PAYLOAD_TOO_LARGE', `The value for store key "${key.slice(0, 100)}" is ${bytes} bytes as JSON, over the ${storeLimits.maxValueBytes}-byte limit; keep state small (cursors, ids)`, { path: '/value' });
+              }
+              await state.set(key, value);
+            },
+            storeDelete: async (key: string) => state.delete(checkStoreKey(key)),
           }
         : {}),
     };

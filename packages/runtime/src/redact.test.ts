@@ -28,6 +28,39 @@ describe('redaction', () => {
     }
   });
 
+  it('finds encodings other encoders produce: lower-case percent-encoding, \\/ and \\u escapes, base64 inside base64', () => {
+    for (const form of [
+      encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+      JSON.stringify(secret).slice(1, -1).replace(/\//g, '\\/'),
+    ]) expect(r.text(`<${form}>`)).toBe(`<${REDACTED}>`);
+    const accented = 'pässwörd-123456';
+    const python = JSON.stringify(accented).slice(1, -1).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    expect(createRedactor([accented]).text(python)).toBe(REDACTED);
+    // A token inside an encoded JSON blob, at each of the three alignments base64 can put it at.
+    for (const before of ['{"t":"', '{"tk":"', '{"tok":"']) {
+      const blob = Buffer.from(`${before}${secret}","exp":1}`).toString('base64');
+      expect(r.text(blob)).toContain(REDACTED);
+      expect(Buffer.from(r.text(blob).replace(REDACTED, ''), 'base64').toString('latin1')).not.toContain(secret.slice(2, -2));
+      expect(r.text(Buffer.from(`${before}${secret}","exp":1}`).toString('base64url'))).toContain(REDACTED);
+    }
+  });
+
+  it('redacts however deep a value nests, and a "__proto__" key never becomes the copy\'s prototype', () => {
+    let nested: unknown = { token: secret };
+    for (let i = 0; i < 1000; i += 1) nested = [nested];
+    expect(JSON.stringify(r.value(nested))).not.toContain(secret);
+    const hostile = JSON.parse(`{"__proto__":{"admin":true,"k":"${secret}"},"a":1}`) as Record<string, unknown>;
+    const copy = r.value(hostile);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(copy.admin).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(copy, '__proto__')?.value).toEqual({ admin: true, k: REDACTED });
+    const cyclic: Record<string, unknown> = { k: secret };
+    cyclic.self = cyclic;
+    const again = r.value(cyclic);
+    expect(again.self).toBe(again);
+    expect(again.k).toBe(REDACTED);
+  });
+
   it('redacts deep inside values, keys included, without touching the input', () => {
     const input = { a: [{ b: `token ${secret}` }], [secret]: 1, n: 5 };
     expect(r.value(input)).toEqual({ a: [{ b: `token ${REDACTED}` }], [REDACTED]: 1, n: 5 });

@@ -17,30 +17,63 @@ const MIN_SECRET_LENGTH = 6;
 
 const FORM_EXTRA = /[!'()~]/g;
 
+/** A base64 piece shorter than this is not redacted on its own (it could match unrelated text). */
+const MIN_BASE64_CORE = 8;
+
 /**
- * The forms a secret can take on the wire. Built from one base64 and one percent-encoding pass (the
- * redactor is made per execution, so this is on the hot path): base64url is base64 with `-_` and no
- * padding; form encoding is percent-encoding plus `!'()~` escaped and space as `+`.
+ * The base64 characters that encode `bytes` wherever they sit in a longer base64 text: the encoding of 0, 1 or 2
+ * bytes before it (its offset modulo 3) changes only the characters at its edges, which are left out.
+ */
+function base64Cores(bytes: Buffer): string[] {
+  const out: string[] = [];
+  for (let offset = 0; offset < 3; offset += 1) {
+    const padded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+    // Characters 0-1 (offset 1) or 0-2 (offset 2) mix in the bytes before; the last group mixes in the bytes after.
+    const start = offset === 0 ? 0 : offset + 1;
+    const end = Math.floor((offset + bytes.length) / 3) * 4;
+    if (end - start >= MIN_BASE64_CORE) out.push(padded.slice(start, end));
+  }
+  return out;
+}
+
+/**
+ * The forms a secret can take on the wire. Built from a few base64 and one percent-encoding pass (the redactor is
+ * made per execution, so this is on the hot path): base64 and base64url, also inside a longer base64 text (a
+ * token in an encoded JSON blob); percent-encoding (upper- and lower-case hex) and form encoding (plus `!'()~`
+ * escaped and space as `+`); JSON string escaping as JavaScript writes it, with `\/` for `/` (PHP) and with
+ * `\uXXXX` for non-ASCII (Python). A secret split over several strings, or encoded otherwise, is not found.
  */
 function variants(secret: string): string[] {
-  const b64 = Buffer.from(secret, 'utf8').toString('base64');
+  const bytes = Buffer.from(secret, 'utf8');
+  const b64 = bytes.toString('base64');
   const unpadded = b64.replace(/=+$/, '');
+  const urlSafe = (v: string) => v.replace(/\+/g, '-').replace(/\//g, '_');
   const uri = encodeURIComponent(secret);
+  const form = uri.replace(/%20/g, '+').replace(FORM_EXTRA, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const lowerHex = (v: string) => v.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+  const json = JSON.stringify(secret).slice(1, -1);
+  const cores = base64Cores(bytes);
   const out = new Set<string>([
     secret,
     b64,
     unpadded,
-    unpadded.replace(/\+/g, '-').replace(/\//g, '_'),
+    urlSafe(unpadded),
     uri,
-    uri.replace(/%20/g, '+').replace(FORM_EXTRA, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
-    JSON.stringify(secret).slice(1, -1),
+    lowerHex(uri),
+    form,
+    lowerHex(form),
+    json,
+    json.replace(/\//g, '\\/'),
+    json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    ...cores,
+    ...cores.map(urlSafe),
   ]);
   return [...out].filter((v) => v.length >= MIN_SECRET_LENGTH);
 }
 
 /**
- * Builds a redactor for a set of secret values: each value and its base64, base64url, URL-encoded, form-encoded
- * and JSON-escaped forms are replaced by `[REDACTED]`.
+ * Builds a redactor for a set of secret values: each value and its encoded forms (base64 and base64url, also inside
+ * longer base64 text; URL- and form-encoded; JSON-escaped) are replaced by `[REDACTED]`.
  */
 export function createRedactor(secrets: Iterable<string | undefined>): Redactor {
   const all = new Set<string>();
@@ -52,17 +85,38 @@ export function createRedactor(secrets: Iterable<string | undefined>): Redactor 
     for (const n of needles) if (out.includes(n)) out = out.split(n).join(REDACTED);
     return out;
   };
-  const deep = (value: unknown, depth: number): unknown => {
-    if (typeof value === 'string') return text(value);
-    if (value === null || typeof value !== 'object' || depth > 200) return value;
-    if (Array.isArray(value)) return value.map((v) => deep(v, depth + 1));
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[text(k)] = deep(v, depth + 1);
+  // A copy with every string redacted. Iterative, because nothing may be left out however deep it nests (an upstream's
+  // JSON nests as deep as it likes); own keys are defined, not assigned, so a "__proto__" key stays a plain key and
+  // never becomes the copy's prototype. An object met twice (host error details may hold cycles) is copied once.
+  const deep = (root: unknown): unknown => {
+    const copies = new Map<object, unknown[] | Record<string, unknown>>();
+    const pending: [source: object, target: unknown[] | Record<string, unknown>][] = [];
+    const copyOf = (value: unknown): unknown => {
+      if (typeof value === 'string') return text(value);
+      if (value === null || typeof value !== 'object') return value;
+      const known = copies.get(value);
+      if (known) return known;
+      const target: unknown[] | Record<string, unknown> = Array.isArray(value) ? [] : {};
+      copies.set(value, target);
+      pending.push([value, target]);
+      return target;
+    };
+    const out = copyOf(root);
+    for (let next = pending.pop(); next; next = pending.pop()) {
+      const [source, target] = next;
+      if (Array.isArray(source) && Array.isArray(target)) {
+        for (const item of source) target.push(copyOf(item));
+      } else {
+        for (const [k, v] of Object.entries(source)) {
+          Object.defineProperty(target, text(k), { value: copyOf(v), writable: true, enumerable: true, configurable: true });
+        }
+      }
+    }
     return out;
   };
   return {
     text: needles.length === 0 ? (v) => v : text,
-    value: <T>(v: T): T => (needles.length === 0 ? v : (deep(v, 0) as T)),
+    value: <T>(v: T): T => (needles.length === 0 ? v : (deep(v) as T)),
     empty: needles.length === 0,
   };
 }

@@ -5,6 +5,7 @@
 
 /**
  * Evaluates to a function `(hostCall, hostLog, seed) => run` (seed: 32 hex digits for Math.random while the bundle loads).
+ * `run.drewRandom` is true once guest code called Math.random.
  * `run(connector, callJson, connectionJson, seed)` (seed: 32 hex digits for Math.random) returns a promise of a string: `'1' + resultJson` on success,
  * `'0' + errorJson` on failure, where errorJson is `{ code, message, ..., fault? }`.
  */
@@ -30,6 +31,9 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed)
   // sandbox started from an image (see sandbox-image.ts) would otherwise repeat the image's sequence.
   var imul = Math.imul;
   var s0 = 1, s1 = 2, s2 = 3, s3 = 4;
+  // Whether any number was drawn: the host captures no image of a bundle that drew some while it loaded, as every
+  // sandbox restored from that image (any tenant's) would start with the same "random" values in its state.
+  var drawn = false;
   function rotl(x, k) { return (x << k) | (x >>> (32 - k)); }
   function next32() {
     var out = imul(rotl(imul(s1, 5), 7), 9) >>> 0;
@@ -38,7 +42,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed)
     return out;
   }
   Object.defineProperty(Math, 'random', {
-    value: function random() { return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992; },
+    value: function random() { drawn = true; return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992; },
     writable: true, configurable: true, enumerable: false,
   });
   function reseed(seed) {
@@ -117,7 +121,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed)
     }
     return next();
   }
-  return function run(connector, callJson, connectionJson, seed) {
+  var run = function run(connector, callJson, connectionJson, seed) {
     reseed(seed);
     var job = parse(callJson);
     var connection = parse(connectionJson);
@@ -147,4 +151,7 @@ export const GUEST_PRELUDE = String.raw`(function (hostCall, hostLog, firstSeed)
       }
     }, fail);
   };
+  // Only the host holds run, so only the host reads this (before it captures an image, when no call has run yet).
+  Object.defineProperty(run, 'drewRandom', { get: function () { return drawn; }, enumerable: false, configurable: false });
+  return run;
 })`;

@@ -223,6 +223,26 @@ describe('watchdog', () => {
     }
   });
 
+  it('blames only the overrunning job: a job that shared its worker fails without a violation of its own bundle', async () => {
+    const w = createSandboxPool({ workers: 1, jobsPerWorker: 2, limits: { deadlineMs: 300 }, watchdogGraceMs: 200, engineInterrupts: false, quarantine: { threshold: 1 } });
+    try {
+      const waiting = bundleOf('export default { async executeAction(a, p, env) { return env.transport({ method: "GET", url: "/slow" }); } };', 'bystander@1.0.0');
+      let asked: () => void = () => undefined;
+      const sent = new Promise<void>((resolve) => (asked = resolve));
+      const bystander = w.run(actionJob('b', waiting, 'x', {}, { limits: { deadlineMs: 10_000 } }), recordingHost(() => {
+        asked();
+        return new Promise(() => {});
+      }));
+      await sent;
+      expect(await w.run(actionJob('l', stateful, 'loop'), recordingHost())).toMatchObject({ ok: false, error: { code: 'SANDBOX_DEADLINE' } });
+      expect(await bystander).toMatchObject({ ok: false, error: { code: 'SANDBOX_CRASH' } });
+      expect(w.quarantined().map((e) => e.bundleKey)).toEqual(['stateful@1.0.0']);
+      expect(w.stats().violations).toBe(1);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('fails queued and running jobs cleanly when the pool closes', async () => {
     const c = createSandboxPool({ workers: 1, limits: { deadlineMs: 10_000 } });
     const running = c.run(actionJob('c', stateful, 'loop'), recordingHost());

@@ -19,6 +19,7 @@ export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   maxLogBytes: 256 * 1024,
   maxResultBytes: 8 * 1024 * 1024,
   maxStackBytes: 512 * 1024,
+  maxHostCallBytes: 16 * 1024 * 1024,
 });
 
 /** Options of {@link createSandboxPool}. */
@@ -151,7 +152,12 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
     if (slot.dead) return;
     slot.dead = true;
     void slot.worker.terminate();
-    for (const p of slot.active.values()) complete(p, { ok: false, error: p === overdue ? overdueError() : error, stats: statsOf(p) });
+    // The overdue job is the one the watchdog caught; a crashed worker is blamed on its job only when it ran alone.
+    // Other jobs that shared the worker fail without counting against their bundles.
+    const alone = slot.active.size === 1;
+    for (const p of slot.active.values()) {
+      complete(p, { ok: false, error: p === overdue ? overdueError() : error, stats: statsOf(p) }, overdue ? p === overdue : alone);
+    }
     slot.active.clear();
     const i = slots.indexOf(slot);
     if (i >= 0) slots.splice(i, 1);
@@ -181,13 +187,14 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
     return { ...emptyStats(), hostCalls: p.hostCalls, logBytes: p.logBytes, ...extra, durationMs: now() - p.started };
   }
 
-  function complete(p: Pending, result: SandboxResult): void {
+  /** `violation`: the host itself detected a sandbox violation of this job (never an error the guest raised). */
+  function complete(p: Pending, result: SandboxResult, violation: boolean): void {
     if (p.watchdog) clearTimeout(p.watchdog);
     p.slot?.active.delete(p.id);
     if (p.slot && p.slot.active.size === 0) p.slot.worker.unref();
     p.slot = undefined;
     counters.executions += 1;
-    if (!result.ok && VIOLATIONS.has(result.error.code)) {
+    if (!result.ok && violation && VIOLATIONS.has(result.error.code)) {
       counters.violations += 1;
       quarantine.record(p.job.bundle.key, result.error);
     }
@@ -242,6 +249,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
             .catch(() => undefined);
         }
         let result: SandboxResult;
+        let violation = false;
         if (msg.ok) {
           let value: unknown;
           try {
@@ -252,8 +260,9 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
           }
         } else {
           result = { ok: false, error: msg.error, stats: statsOf(p, msg.stats) };
+          violation = msg.violation === true;
         }
-        complete(p, result);
+        complete(p, result, violation);
         dispatch();
         return;
       }
@@ -392,7 +401,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
       const all = slots.splice(0);
       for (const s of all) {
         s.dead = true;
-        for (const p of s.active.values()) complete(p, { ok: false, error: { code: 'SANDBOX_CRASH', message: 'The sandbox pool was closed while the job ran' }, stats: statsOf(p) });
+        for (const p of s.active.values()) complete(p, { ok: false, error: { code: 'SANDBOX_CRASH', message: 'The sandbox pool was closed while the job ran' }, stats: statsOf(p) }, false);
         s.active.clear();
       }
       await Promise.all(all.map((s) => s.worker.terminate()));

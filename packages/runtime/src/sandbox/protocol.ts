@@ -53,7 +53,11 @@ export type FromWorker =
   | { t: 'log'; id: number; level: LogLevel; message: string; data?: string }
   /** `warmKeys`: the worker's warm sandboxes, sent only when they changed since its last done message. */
   | { t: 'done'; id: number; ok: true; json: string; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array }
-  | { t: 'done'; id: number; ok: false; error: ErrorData; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array };
+  /**
+   * `violation`: the host detected a sandbox violation (deadline, quota, exhausted memory, engine fault), which counts
+   * towards quarantine. Never set for an error the guest raised, even one whose code says SANDBOX_MEMORY or SANDBOX_CRASH.
+   */
+  | { t: 'done'; id: number; ok: false; error: ErrorData; violation?: boolean; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array };
 
 /**
  * Identity of a warm sandbox: same tenant, same bundle bytes, same creation-time limits. JSON keeps the parts apart

@@ -1,6 +1,7 @@
 // The engine on its own (no worker): the memory cap is the WebAssembly memory's fixed maximum, so no kind of
 // allocation gets past it, and guest error data is sanitised before it reaches the host.
 import { describe, expect, it } from 'vitest';
+import { isHostViolation, reportedFault, vetGuestError } from './guest-errors.ts';
 import { classifyEngineFault, createQuickJSEngine, guestErrorData, MIN_MEMORY_BYTES } from './quickjs-engine.ts';
 import type { EngineHostBridge } from './types.ts';
 
@@ -67,6 +68,20 @@ describe('guest error data', () => {
     expect(guestErrorData(JSON.stringify({ code: 'INTERNAL', message: 'm', fault: 'empty' }), limits, true).code).toBe('SANDBOX_MEMORY');
     expect(guestErrorData(JSON.stringify({ code: 'INTERNAL', message: 'm', fault: 'empty' }), limits, false).code).toBe('INTERNAL');
   });
+  it('marks as violations only faults the host detected or measured, never what the guest claims', () => {
+    const claimed = [
+      guestErrorData(JSON.stringify({ code: 'INTERNAL', message: 'out of memory', fault: 'memory' }), limits, false),
+      guestErrorData(JSON.stringify({ code: 'INTERNAL', message: 'stack overflow', fault: 'stack' }), limits, true),
+      vetGuestError({ fault: 'memory' }, limits),
+      reportedFault('memory', limits, false),
+    ];
+    expect(claimed.map((e) => e.code)).toEqual(['SANDBOX_MEMORY', 'SANDBOX_CRASH', 'SANDBOX_MEMORY', 'SANDBOX_MEMORY']);
+    for (const e of claimed) expect(isHostViolation(e)).toBe(false);
+    // A copy is not the host's object either: the mark cannot travel in the fields a guest shapes.
+    expect(isHostViolation({ ...classifyEngineFault(new Error('Aborted(OOM)'), limits) })).toBe(false);
+    expect(isHostViolation(guestErrorData(JSON.stringify({ fault: 'memory' }), limits, true))).toBe(true);
+    expect(isHostViolation(classifyEngineFault(new Error('memory access out of bounds'), limits))).toBe(true);
+  });
   it('classifies engine faults', () => {
     expect(classifyEngineFault(new RangeError('Maximum call stack size exceeded'), limits).code).toBe('SANDBOX_CRASH');
     expect(classifyEngineFault(new Error('Aborted(OOM)'), limits).code).toBe('SANDBOX_MEMORY');
@@ -129,6 +144,17 @@ describe('starting from an image', () => {
     expect(await run(a, 'x')).not.toEqual(await run(b, 'x'));
     a.dispose();
     b.dispose();
+  });
+
+  it('takes no image of a bundle that drew random numbers while loading: every restored sandbox would share them', async () => {
+    const topLevel = 'const drawn = Math.random(); export default { async executeAction() { return drawn; } };';
+    const drew = await engine.create(topLevel, limits, later());
+    expect(drew.captureImage!()).toBeUndefined();
+    drew.dispose();
+    // Drawing during calls only keeps images.
+    const calls = await engine.create(code, limits, later());
+    expect(calls.captureImage!()).toBeInstanceOf(Uint8Array);
+    calls.dispose();
   });
 
   it('keeps the deadline and the memory cap in a restored sandbox', async () => {

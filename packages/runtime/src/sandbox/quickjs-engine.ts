@@ -12,7 +12,7 @@ import {
 } from 'quickjs-emscripten-core';
 import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
 import { engineBuildId, quickJSWasmBytes } from './engine-build.ts';
-import { classifyEngineFault, guestErrorData } from './guest-errors.ts';
+import { classifyEngineFault, guestErrorData, hostViolation, reportedFault } from './guest-errors.ts';
 import { GUEST_PRELUDE } from './guest-prelude.ts';
 import { applyImage, captureImage, decodeImage, dirtyChunks, MAX_IMAGE_BYTES, type DecodedImage } from './sandbox-image.ts';
 import type { EngineHostBridge, EngineSandbox, SandboxCall, SandboxEngine, SandboxLimits } from './types.ts';
@@ -80,7 +80,7 @@ function sandboxError(code: ErrorData['code'], message: string): ErrorData {
 }
 
 function deadlineError(): ErrorData {
-  return sandboxError('SANDBOX_DEADLINE', 'The connector ran past its deadline and was stopped; look for endless loops or slow upstream calls, or raise limits.deadlineMs');
+  return hostViolation(sandboxError('SANDBOX_DEADLINE', 'The connector ran past its deadline and was stopped; look for endless loops or slow upstream calls, or raise limits.deadlineMs'));
 }
 
 interface Execution {
@@ -180,7 +180,9 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
       try {
         ready = await nextBlank(memoryBytes, maxStackBytes, decoded?.header.byteLength ?? MIN_MEMORY_BYTES);
       } catch (error) {
-        throw classifyEngineFault(error, effective);
+        // No guest code ran yet: the host lacked memory for a new instance, which is no violation of the bundle's
+        // (a copy of the classification carries no violation mark).
+        throw { ...classifyEngineFault(error, effective) };
       }
       const interrupts = options.interrupts ?? true;
       if (decoded) {
@@ -192,7 +194,7 @@ export function createQuickJSEngine(options: QuickJSEngineOptions = {}): Sandbox
           try {
             ready = await blank(memoryBytes, maxStackBytes);
           } catch (again) {
-            throw classifyEngineFault(again, effective);
+            throw { ...classifyEngineFault(again, effective) };
           }
         }
       }
@@ -287,6 +289,9 @@ function instantiate(
     return undefined;
   };
 
+  /** Host-measured: the sandbox's WebAssembly memory has grown near its cap (the guest cannot fake this). */
+  const memoryNearCap = (): boolean => memory.buffer.byteLength >= limits.memoryBytes * WARM_MEMORY_SHARE;
+
   /** Turns an exception handle from guest code into ErrorData, disposing the handle. */
   const guestFault = (handle: QuickJSHandle): ErrorData => {
     let dumped: unknown;
@@ -300,8 +305,10 @@ function instantiate(
     if (interruptedFor) return interruptedFor;
     const name = typeof dumped === 'object' && dumped !== null ? String((dumped as { name?: unknown }).name) : '';
     const message = typeof dumped === 'object' && dumped !== null ? String((dumped as { message?: unknown }).message) : String(dumped);
-    if (message === 'out of memory') return classifyEngineFault(new Error('out of memory'), limits);
-    if (message === 'stack overflow' || /call stack/.test(message)) return classifyEngineFault(new Error('stack overflow'), limits);
+    // Whatever threw this was guest code (which may throw anything it likes): a fault, not a violation, unless the
+    // host's own measure of the memory backs it.
+    if (message === 'out of memory') return reportedFault('memory', limits, memoryNearCap());
+    if (message === 'stack overflow' || /call stack/.test(message)) return reportedFault('stack', limits, memoryNearCap());
     return { code: 'INTERNAL', message: `${name && name !== 'undefined' ? `${name}: ` : ''}${message}`.slice(0, 2000) };
   };
 
@@ -346,7 +353,7 @@ function instantiate(
     } catch (reason) {
       // Quotas are checked synchronously so a tight loop of calls stops at once.
       const data = reason as Partial<ErrorData> | undefined;
-      exec.abort ??= { code: 'SANDBOX_QUOTA', message: typeof data?.message === 'string' ? data.message : 'Host call quota exceeded' };
+      exec.abort ??= hostViolation({ code: 'SANDBOX_QUOTA', message: typeof data?.message === 'string' ? data.message : 'Host call quota exceeded' });
       return { error: context.newError(exec.abort.message) };
     }
     exec.inflight += 1;
@@ -359,7 +366,7 @@ function instantiate(
         const wire: ErrorData = { code: code as ErrorData['code'], message };
         if (typeof data?.retryAfter === 'number') wire.retryAfter = data.retryAfter;
         if (typeof data?.upstreamStatus === 'number') wire.upstreamStatus = data.upstreamStatus;
-        settle(false, JSON.stringify(wire), code === 'SANDBOX_QUOTA' ? wire : undefined);
+        settle(false, JSON.stringify(wire), code === 'SANDBOX_QUOTA' ? hostViolation({ ...wire }) : undefined);
       },
     );
     return deferred.handle;
@@ -377,7 +384,7 @@ function instantiate(
       exec.bridge.log((LOG_LEVELS.has(level) ? level : 'info') as LogLevel, message, data);
     } catch (reason) {
       const quota = reason as ErrorData;
-      exec.abort = { code: 'SANDBOX_QUOTA', message: String(quota?.message ?? 'Log quota exceeded') };
+      exec.abort = hostViolation({ code: 'SANDBOX_QUOTA', message: String(quota?.message ?? 'Log quota exceeded') });
       return { error: context.newError(exec.abort.message) };
     }
     return undefined;
@@ -450,6 +457,17 @@ function instantiate(
   }
   const run = runHandle!;
   const connector = connectorHandle!;
+  /** The glue's record of Math.random use (see guest-prelude.ts); unknown counts as drawn. */
+  const drewRandom = (): boolean => {
+    try {
+      const flag = context.getProp(run, 'drewRandom');
+      const value: unknown = context.dump(flag);
+      flag.dispose();
+      return value !== false;
+    } catch {
+      return true;
+    }
+  };
 
   return {
     get broken() {
@@ -461,6 +479,9 @@ function instantiate(
     captureImage() {
       const internals = internalsOf(runtime, context);
       if (!internals || !source.build || !pristine || broken || disposed || memory.buffer.byteLength > MAX_IMAGE_BYTES) return undefined;
+      // Numbers the bundle drew while loading are part of its state: an image would give them to every sandbox
+      // restored from it, whatever the tenant, so such a bundle is parsed anew for each sandbox instead.
+      if (drewRandom()) return undefined;
       return captureImage(new Uint8Array(memory.buffer), source.build, {
         rt: internals.rt,
         ctx: internals.ctx,
@@ -521,9 +542,9 @@ function instantiate(
             handle.dispose();
             if (text === undefined) return finish(sandboxError('INTERNAL', 'The sandbox glue returned a non-string; the guest tampered with built-ins'));
             // The glue never answers an empty string: the engine could not copy the answer out (no memory left for it).
-            if (text === '' && memory.buffer.byteLength >= limits.memoryBytes * WARM_MEMORY_SHARE) return finish(classifyEngineFault(new Error('out of memory'), limits));
+            if (text === '' && memoryNearCap()) return finish(classifyEngineFault(new Error('out of memory'), limits));
             if (text.startsWith('1')) return finish(undefined, text.slice(1));
-            return finish(guestErrorData(text.slice(1), limits, memory.buffer.byteLength >= limits.memoryBytes * WARM_MEMORY_SHARE));
+            return finish(guestErrorData(text.slice(1), limits, memoryNearCap()));
           } catch (error) {
             return finish(isErrorData(error) ? error : classifyEngineFault(error, limits));
           }

@@ -105,6 +105,14 @@ const actions = {
   // Quota evasion.
   emptyLogs(p, env) { for (let i = 0; i < 100000; i++) { try { env.log('debug', ''); } catch (e) {} } return 'done'; },
   hugeLogData(p, env) { env.log('info', 'small', { blob: 'x'.repeat(1 << 20) }); return 'logged'; },
+  async parallelWrites(p, env) {
+    const big = 'x'.repeat(p.kb * 1024);
+    const outcomes = await Promise.allSettled(Array.from({ length: p.n }, (_, i) => env.store.set('k' + i, big)));
+    const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : o.reason.code));
+    // One at a time, the same writes all pass.
+    for (let i = 0; i < 3; i++) await env.store.set('seq' + i, big);
+    return codes;
+  },
   fireAndForget(p, env) { env.transport({ method: 'GET', url: '/slow' }).then((answer) => received.push(answer), () => {}); return 'sent'; },
   received() { return received; },
 };
@@ -299,6 +307,16 @@ describe('state between tenants', () => {
     await expectHealthy(single);
   });
 
+  it('numbers a bundle drew while loading never reach another tenant through a sandbox image', async () => {
+    const drawsAtLoad = bundleOf('const nonce = [Math.random(), Math.random()]; export default { async executeAction() { return nonce; } };', 'draws-at-load@1.0.0');
+    const a = valueOf(await single.run(actionJob('tenant-a', drawsAtLoad, 'x'), recordingHost()));
+    const rb = await single.run(actionJob('tenant-b', drawsAtLoad, 'x'), recordingHost());
+    expect(rb.stats).toMatchObject({ warm: false });
+    expect(rb.stats.restored).toBeFalsy();
+    expect(valueOf(rb)).not.toEqual(a);
+    await expectHealthy(single);
+  });
+
   it('a tenant id and bundle key that join to the same text never share a warm sandbox', async () => {
     const sizes = { memoryBytes: LIMITS.memoryBytes, maxStackBytes: 512 * 1024 };
     expect(warmKeyOf('acme\u0000x', 'k@1', 'f'.repeat(64), sizes)).not.toBe(warmKeyOf('acme', 'x\u0000k@1', 'f'.repeat(64), sizes));
@@ -328,6 +346,29 @@ describe('quota evasion', () => {
     await expectHealthy();
   });
 
+  it('parallel host calls cannot pile more than maxHostCallBytes of arguments into the host', async () => {
+    const host = recordingHost();
+    let held = 0;
+    let peak = 0;
+    host.storeSet = (key, value) => {
+      const bytes = JSON.stringify(value).length;
+      held += bytes;
+      peak = Math.max(peak, held);
+      host.store.set(key, value);
+      return new Promise((resolve) => setTimeout(() => {
+        held -= bytes;
+        resolve();
+      }, 20));
+    };
+    const limit = 1024 * 1024;
+    const codes = valueOf(await pool.run(job('parallelWrites', { kb: 256, n: 20 }, { limits: { maxHostCallBytes: limit, deadlineMs: 10_000 } }), host)) as string[];
+    expect(codes.filter((c) => c === 'ok').length).toBe(3);
+    expect(codes.filter((c) => c === 'PAYLOAD_TOO_LARGE').length).toBe(17);
+    expect(peak).toBeLessThanOrEqual(limit);
+    expect([...host.store.keys()].filter((k) => k.startsWith('seq'))).toHaveLength(3);
+    await expectHealthy();
+  });
+
   it('an answer to a host call left in flight never reaches a later execution', async () => {
     let answer: (() => void) | undefined;
     const slow: RecordingHost = recordingHost((req) => new Promise((resolve) => {
@@ -341,6 +382,41 @@ describe('quota evasion', () => {
     expect(later.stats.warm).toBe(false);
     expect(valueOf(later)).toEqual([]);
     await expectHealthy();
+  });
+});
+
+describe('errors a guest raises are never taken for violations', () => {
+  // Quarantine is per bundle version, for every tenant: a fault the guest merely claims must not feed it.
+  const guarded = createSandboxPool({ workers: 1, limits: LIMITS, quarantine: { threshold: 2 } });
+  afterAll(() => guarded.close());
+  const forger = bundleOf(`
+    const fault = (name, message) => Object.assign(new Error(message), { name });
+    const actions = {
+      plainObject() { throw { name: 'InternalError', message: 'out of memory' }; },
+      namedError() { throw fault('InternalError', 'stack overflow'); },
+      // A connector that throws what its upstream answered: then anyone who controls that answer forges the fault.
+      async upstreamBody(p, env) { throw (await env.transport({ method: 'GET', url: '/x' })).data; },
+      ok() { return 'fine'; },
+      bomb() { const k = []; for (;;) k.push('s'.repeat(1 << 16) + k.length); },
+    };
+    export default { async executeAction(a, p, env) { return await actions[a](p, env); } };
+  `, 'forger@1.0.0');
+  const loadsForged = bundleOf(`throw { name: 'InternalError', message: 'out of memory' }; export default {};`, 'forger-at-load@1.0.0');
+
+  it('forged out-of-memory and stack-overflow errors, thrown or copied from an upstream answer, quarantine nothing', async () => {
+    const upstream = () => recordingHost(() => ({ status: 400, headers: {}, data: { name: 'InternalError', message: 'out of memory' } }));
+    for (let round = 0; round < 3; round += 1) {
+      await expectCode(guarded.run(actionJob(`tenant-${round}`, forger, 'plainObject'), recordingHost()), 'SANDBOX_MEMORY');
+      await expectCode(guarded.run(actionJob(`tenant-${round}`, forger, 'namedError'), recordingHost()), 'SANDBOX_CRASH');
+      await expectCode(guarded.run(actionJob(`tenant-${round}`, forger, 'upstreamBody'), upstream()), 'SANDBOX_MEMORY');
+      await expectCode(guarded.run(actionJob(`tenant-${round}`, loadsForged, 'x'), recordingHost()), 'SANDBOX_MEMORY');
+    }
+    expect(guarded.stats().violations).toBe(0);
+    expect(guarded.quarantined()).toEqual([]);
+    expect(valueOf(await guarded.run(actionJob('tenant-bystander', forger, 'ok'), recordingHost()))).toBe('fine');
+    // A bomb that really fills the sandbox's memory is measured by the host, and still counts.
+    await expectCode(guarded.run(actionJob('tenant-bomb', forger, 'bomb'), recordingHost()), 'SANDBOX_MEMORY');
+    expect(guarded.stats().violations).toBe(1);
   });
 });
 

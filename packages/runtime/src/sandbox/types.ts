@@ -39,6 +39,12 @@ export interface SandboxLimits {
   maxHostCalls: number;
   /** Bytes of log messages and data per execution (default 256 KiB); the call that goes over fails with SANDBOX_QUOTA. */
   maxLogBytes: number;
+  /**
+   * Bytes of host-call arguments (request objects, store keys and values, as JSON) waiting for an answer at once
+   * (default 16 MiB). A call that would go over fails with PAYLOAD_TOO_LARGE, which the guest may catch: it bounds
+   * what a guest holds in the host's memory, far outside its own memory cap.
+   */
+  maxHostCallBytes: number;
   /** Bytes of the JSON result (default 8 MiB). */
   maxResultBytes: number;
   /** Guest stack size (default 512 KiB). Fixed when a sandbox is created. */

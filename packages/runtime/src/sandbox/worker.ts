@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
 import { jsonDeeperThan, MAX_JSON_DEPTH, warmKeyOf, type DoneStats, type FromWorker, type RunMessage, type ToWorker } from './protocol.ts';
+import { isHostViolation } from './guest-errors.ts';
 import { createQuickJSEngine } from './quickjs-engine.ts';
 import type { EngineHostBridge, EngineSandbox } from './types.ts';
 
@@ -119,6 +120,8 @@ async function run(msg: RunMessage): Promise<void> {
     return;
   }
   const stats: DoneStats = { hostCalls: 0, logBytes: 0, resultBytes: 0, warm: isWarm };
+  // Bytes of arguments of host calls not answered yet: the host holds them (parsed, often twice) until it answers.
+  let pendingArgBytes = 0;
   let captured: Uint8Array | undefined;
   const cpuStart = process.threadCpuUsage?.();
   const calls = new Map<number, { resolve(json: string): void; reject(error: ErrorData): void }>();
@@ -140,9 +143,29 @@ async function run(msg: RunMessage): Promise<void> {
       if (jsonDeeperThan(args, MAX_JSON_DEPTH)) {
         return Promise.reject({ code: 'INVALID_INPUT', message: `The ${op} call's arguments are nested more than ${MAX_JSON_DEPTH} levels deep; send flatter data` } satisfies ErrorData);
       }
+      const argBytes = utf8Bytes(args);
+      if (pendingArgBytes + argBytes > limits.maxHostCallBytes) {
+        return Promise.reject({
+          code: 'PAYLOAD_TOO_LARGE',
+          message: `The ${op} call's arguments are ${argBytes} bytes${pendingArgBytes > 0 ? ` and calls still waiting for an answer hold ${pendingArgBytes} more` : ''}, over the ${limits.maxHostCallBytes}-byte limit of arguments in flight; send less per call, await calls before sending more, or raise limits.maxHostCallBytes`,
+        } satisfies ErrorData);
+      }
+      pendingArgBytes += argBytes;
       const callId = nextCallId++;
       return new Promise<string>((resolve, reject) => {
-        calls.set(callId, { resolve, reject });
+        const done = () => {
+          pendingArgBytes -= argBytes;
+        };
+        calls.set(callId, {
+          resolve(json) {
+            done();
+            resolve(json);
+          },
+          reject(error) {
+            done();
+            reject(error);
+          },
+        });
         send({ t: 'host', id, callId, op, args });
       });
     },
@@ -173,7 +196,7 @@ async function run(msg: RunMessage): Promise<void> {
     if (stats.resultBytes > limits.maxResultBytes) {
       sandbox.dispose();
       finishStats();
-      send({ t: 'done', id, ok: false, error: { code: 'SANDBOX_QUOTA', message: `The connector's result is ${stats.resultBytes} bytes, over the ${limits.maxResultBytes} byte limit; return less data (paginate) or raise limits.maxResultBytes` }, stats, ...warmKeys() });
+      send({ t: 'done', id, ok: false, error: { code: 'SANDBOX_QUOTA', message: `The connector's result is ${stats.resultBytes} bytes, over the ${limits.maxResultBytes} byte limit; return less data (paginate) or raise limits.maxResultBytes` }, violation: true, stats, ...warmKeys() });
       return;
     }
     if (sandbox.broken) sandbox.dispose();
@@ -193,7 +216,10 @@ async function run(msg: RunMessage): Promise<void> {
     const error = reason as ErrorData;
     // An image is only worth keeping from a load whose call did not break the sandbox.
     const image = msg.wantImage && sandbox && !sandbox.broken ? captured : undefined;
-    send({ t: 'done', id, ok: false, error: typeof error?.code === 'string' ? error : { code: 'SANDBOX_CRASH', message: String(reason) }, stats, ...warmKeys(), ...(image ? { image } : {}) });
+    // Only what the engine marked as detected by the host is a violation: an error the guest threw is not, whatever
+    // its code, and neither is a failure of this side that no check attributed to the guest.
+    const violation = isHostViolation(error);
+    send({ t: 'done', id, ok: false, error: typeof error?.code === 'string' ? error : { code: 'SANDBOX_CRASH', message: String(reason) }, ...(violation ? { violation } : {}), stats, ...warmKeys(), ...(image ? { image } : {}) });
   }
 }
 
