@@ -36,6 +36,8 @@ export type { RotationReport } from './vault/rotate.ts';
 export { createEgressClient } from './egress/egress-client.ts';
 export type { EgressCall, EgressClient, EgressOptions, EgressStats, Resolver } from './egress/egress-client.ts';
 export { addressDenial } from './egress/address-policy.ts';
+export { createPinnedFetch } from './egress/pinned-fetch.ts';
+export type { PinnedFetch, PinnedFetchOptions } from './egress/pinned-fetch.ts';
 export { applyAuth, authHeaderName } from './egress/apply-auth.ts';
 /** Form encoding of request bodies (`bodyType: 'form'`): the SDK's, re-exported. */
 export { encodeForm } from '@businessos/connector-sdk/host';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Vault } from '@businessos/connector-runtime';
+import { createPinnedFetch, type Vault } from '@businessos/connector-runtime';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
@@ -46,6 +46,12 @@ export interface AppOptions {
   executionQueue?: ExecutionQueue;
   /** Trigger subscriptions, webhook ingress and the events outbox (`createTriggerService`); without it those routes answer 503. Closed by its owner. */
   triggers?: TriggerService;
+  /**
+   * Test and development only, like `BOS_EGRESS_ALLOW_LOOPBACK=1`: the service's own calls to a provider's OAuth2
+   * endpoints (code exchange, revocation) may reach loopback mock providers over http. Defaults to the setting the
+   * runtime was built with (`runtime.allowLoopback`), else false: private and loopback addresses are refused.
+   */
+  allowLoopbackEgress?: boolean;
 }
 
 // Routes that never need the store, answered while start-up is still running.
@@ -138,7 +144,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
 
-  const deps: RouteDeps = { config, db, vault: options.vault, triggers: options.triggers, startupState: () => startupState };
+  // The connections of the service's own provider calls; the same loopback setting as the runtime's egress.
+  const providerFetch = createPinnedFetch({ allowLoopback: options.allowLoopbackEgress ?? options.runtime?.allowLoopback ?? false });
+  app.addHook('onClose', () => providerFetch.close());
+  const deps: RouteDeps = { config, db, vault: options.vault, triggers: options.triggers, startupState: () => startupState, providerFetch: providerFetch.fetch };
   for (const route of options.routes ?? ROUTES) registerRoute(app, route, deps);
   await registerPublishingRoutes(app, { db, npm: config.npm, ...options.publishing });
   return app;

@@ -30,7 +30,14 @@ export interface TestApp {
 
 /** Builds the app on `store` (default: in-memory PGlite), bootstrapped like a first start. */
 export async function createTestApp(
-  options: { store?: TestDb; env?: Record<string, string>; seed?: readonly BundledConnector[]; publishing?: Omit<PublishingDeps, 'db'> } = {},
+  options: {
+    store?: TestDb;
+    env?: Record<string, string>;
+    seed?: readonly BundledConnector[];
+    publishing?: Omit<PublishingDeps, 'db'>;
+    /** The service's own provider calls may reach loopback mock providers (default true, as in test mode); false for production egress. */
+    allowLoopbackEgress?: boolean;
+  } = {},
 ): Promise<TestApp> {
   const store = options.store ?? (await createTestPglite());
   const config = loadConfig({ BOS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'bos-server-')), ...options.env });
@@ -42,7 +49,7 @@ export async function createTestApp(
     if (failed.length > 0) throw new Error(`seeding failed: ${failed.map((f) => `${f.packageName}: ${f.error}`).join('; ')}`);
   }
   const vault = config.masterKey ? createVault({ store: createPgVaultStore(store.db), masterKey: config.masterKey }) : undefined;
-  const app = await buildApp({ config, db: store.db, ...(vault ? { vault } : {}), ...(options.publishing ? { publishing: options.publishing } : {}) });
+  const app = await buildApp({ config, db: store.db, allowLoopbackEgress: options.allowLoopbackEgress ?? true, ...(vault ? { vault } : {}), ...(options.publishing ? { publishing: options.publishing } : {}) });
   await app.ready();
   const as = (key: string | undefined, inject: InjectOptions) =>
     app.inject({ ...inject, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...inject.headers } });

@@ -1,13 +1,10 @@
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP, type LookupFunction, type Socket } from 'node:net';
-import { Agent, buildConnector, request as undiciRequest } from 'undici';
+import { Agent, request as undiciRequest } from 'undici';
 import { ConnectorError, isConnectorError, type ConnectorManifest, type HttpRequest, type HttpResponse } from '@businessos/connector-sdk';
-import { allowedHosts, assertUrlAllowed, encodeForm, fillTemplate, resolveRequestUrl } from '@businessos/connector-sdk/host';
-import { addressDenial, isLoopbackAddress } from './address-policy.ts';
+import { assertUrlAllowed, encodeForm, fillTemplate, mayCarryCredentials, resolveRequestUrl } from '@businessos/connector-sdk/host';
 import type { OutgoingTarget } from './apply-auth.ts';
+import { createCheckedConnector, findConnectorError, type Resolver } from './checked-connect.ts';
 
-/** Resolves a host name to addresses; the default is the system resolver (`dns.lookup`, all addresses). */
-export type Resolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
+export type { Resolver } from './checked-connect.ts';
 
 export interface EgressOptions {
   /** Test mode: allow loopback addresses, plain http to them, and any port on declared hosts. Default false. */
@@ -91,19 +88,6 @@ const CANCEL_REASON = Object.freeze(Object.assign(new Error('request cancelled')
 
 function denied(message: string): ConnectorError {
   return new ConnectorError('EGRESS_DENIED', message);
-}
-
-function findConnectorError(error: unknown): ConnectorError | undefined {
-  let e: unknown = error;
-  for (let i = 0; i < 5 && e; i++) {
-    if (isConnectorError(e) && e instanceof Error) return e as ConnectorError;
-    if (e instanceof AggregateError) {
-      const inner = e.errors.map(findConnectorError).find(Boolean);
-      if (inner) return inner;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 function encodeBody(request: HttpRequest, headers: Record<string, string>): Buffer | undefined {
@@ -209,28 +193,6 @@ function assertUnderBasePath(call: EgressCall, url: URL): void {
 }
 
 /**
- * Whether the connection's credentials may be added to a request for `url`. Credentials go only to the
- * connector's own API hosts: the baseUrl's host (the operator's override included) and hosts the manifest
- * declares exactly, templated ones once filled from the connection fields (`{shop}.myshopify.com` is then one
- * exact host). A host matched only by a `*.` wildcard gets the request without credentials: a wildcard admits
- * names the provider does not control (on `*.cloudfront.net` or `*.herokuapp.com` anyone can register one), and
- * it is there for content URLs (files, CDNs), not for the API. Declare a host exactly to send it credentials.
- */
-function mayCarryCredentials(call: EgressCall, url: URL, anyPort: boolean): boolean {
-  // A relative URL was joined to the base URL, so it is on the base URL's host.
-  if (!ABSOLUTE.test(call.request.url)) return true;
-  const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
-  const base = baseUrlOf(call);
-  if (base && base.hostname.toLowerCase().replace(/\.$/, '') === hostname && base.port === url.port) return true;
-  for (const entry of allowedHosts(call.manifest, call.fields)) {
-    if (entry.startsWith('*.')) continue;
-    const [name = '', port = ''] = entry.split(/:(?=\d+$)/);
-    if (name.replace(/\.$/, '') === hostname && (anyPort || port === url.port)) return true;
-  }
-  return false;
-}
-
-/**
  * Creates the egress-controlled HTTP client. Every connection is checked after DNS resolution, in the
  * connect step itself, so the address checked is the address connected to (no DNS-rebinding window);
  * redirects are followed by hand and each hop is checked again.
@@ -243,46 +205,8 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
   const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
   const maxRedirects = options.maxRedirects ?? 5;
-  const resolver: Resolver = options.resolver ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
-  const policy = { allowLoopback };
-
-  const checkedLookup: LookupFunction = (hostname, lookupOptions, callback) => {
-    resolver(hostname).then(
-      (addresses) => {
-        const allowed = addresses.filter((a) => addressDenial(a.address, policy) === undefined);
-        const first = allowed[0];
-        if (!first) {
-          const reasons = addresses.map((a) => addressDenial(a.address, policy) ?? a.address).join('; ');
-          callback(denied(`${hostname} resolves only to addresses the runtime does not connect to (${reasons || 'no addresses'})`), '', 0);
-          return;
-        }
-        if (lookupOptions.all) (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, allowed);
-        else callback(null, first.address, first.family);
-      },
-      (error: Error) => callback(error as NodeJS.ErrnoException, '', 0),
-    );
-  };
-
-  const baseConnect = buildConnector({ lookup: checkedLookup, timeout: options.connectTimeoutMs ?? 10_000 } as buildConnector.BuildOptions);
-  const connect: buildConnector.connector = (opts, callback) => {
-    const host = opts.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host)) {
-      // IP literals skip the lookup, so they are checked here.
-      const denial = addressDenial(host, policy);
-      if (denial) return callback(denied(`Refusing to connect to ${opts.hostname}: ${denial}`), null);
-    }
-    baseConnect(opts, (error, socket) => {
-      if (error || !socket) return callback(error ?? new Error('connect failed'), null);
-      const remote = (socket as Socket).remoteAddress ?? '';
-      let denial = addressDenial(remote, policy);
-      if (!denial && opts.protocol === 'http:' && !isLoopbackAddress(remote)) denial = `plain http is only allowed to loopback in test mode, not ${remote}`;
-      if (denial) {
-        socket.destroy();
-        return callback(denied(`Refusing connection to ${opts.hostname}: ${denial}`), null);
-      }
-      callback(null, socket);
-    });
-  };
+  // Every connection is checked after DNS resolution, in the connect step itself (see createCheckedConnector).
+  const connect = createCheckedConnector({ allowLoopback, resolver: options.resolver, connectTimeoutMs: options.connectTimeoutMs });
   const agent = new Agent({ connect, headersTimeout: maxTimeoutMs, bodyTimeout: maxTimeoutMs });
 
   async function send(call: EgressCall): Promise<HttpResponse> {
@@ -296,7 +220,8 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
     assertUrlAllowed(manifest, fields, url, check);
     assertUnderBasePath(call, url);
     const originalHost = url.host;
-    const credentialed = call.authorize !== undefined && mayCarryCredentials(call, url, allowLoopback);
+    // The SDK's one rule: the baseUrl's host and exactly declared hosts, never a wildcard-only match.
+    const credentialed = call.authorize !== undefined && mayCarryCredentials(manifest, fields, request.url, url, { baseUrl: call.baseUrlOverride, anyPort: allowLoopback });
 
     const baseHeaders: Record<string, string> = {};
     for (const [k, v] of Object.entries(request.headers ?? {})) {

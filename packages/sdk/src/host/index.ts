@@ -9,7 +9,7 @@ export { buildAuthorizeUrl, clientCredentialsToken, createPkcePair, exchangeCode
 export type { AuthorizeUrlInput, PlatformConfig } from './oauth2.ts';
 export { createLocalEnv, runAction } from './run.ts';
 export type { RunOptions } from './run.ts';
-export { allowedHosts, assertUrlAllowed, fillHostTemplate, fillTemplate, fillUrlTemplate, isHostAllowed, resolveRequestUrl, resolveUrl } from './url.ts';
-export type { HostCheckOptions } from './url.ts';
+export { allowedHosts, assertUrlAllowed, fillHostTemplate, fillTemplate, fillUrlTemplate, isHostAllowed, mayCarryCredentials, resolveRequestUrl, resolveUrl } from './url.ts';
+export type { CredentialHostOptions, HostCheckOptions } from './url.ts';
 export { assertValid, compileSchema, formatIssues, toIssues, validateManifest, validateSchemaDefinition, validateValue } from './validate.ts';
 export type { ValidationIssue, ValidationResult } from './validate.ts';

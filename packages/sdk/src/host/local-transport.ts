@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponse, QueryValue, Transport } from '../http.t
 import { applyAuth } from './apply-auth.ts';
 import { encodeForm } from './form.ts';
 import { refreshAccessToken, type PlatformConfig } from './oauth2.ts';
-import { fillTemplate, resolveUrl } from './url.ts';
+import { fillTemplate, mayCarryCredentials, resolveUrl } from './url.ts';
 
 export interface LocalTransportOptions {
   manifest: ConnectorManifest;
@@ -44,7 +44,8 @@ export async function readResponse(res: Response): Promise<HttpResponse> {
 
 /**
  * A host transport for local runs (CLI `run`, tests, the simulator): resolves URLs against the manifest,
- * enforces declared hosts, applies credentials on the host side and refreshes OAuth2 tokens on a 401.
+ * enforces declared hosts, applies credentials on the host side (only for the baseUrl's host and exactly declared
+ * hosts, as the runtime does: see `mayCarryCredentials`) and refreshes OAuth2 tokens on a 401.
  * The production runtime adds IP-level egress checks, size caps and metering on top of the same steps.
  */
 export function createLocalTransport(options: LocalTransportOptions): Transport {
@@ -57,8 +58,7 @@ export function createLocalTransport(options: LocalTransportOptions): Transport 
 
   // With an override (the simulator), a relative path goes to the override as is (`/orders.json`, not the
   // base URL's own path prefix) and an absolute URL on a declared host keeps only its path.
-  const target = (req: HttpRequest): URL => {
-    const url = resolveUrl(manifest, fields(), req.url);
+  const target = (url: URL, req: HttpRequest): URL => {
     if (!options.baseUrlOverride) return url;
     const isAbsolute = /^[a-z][a-z0-9+.-]*:/i.test(req.url);
     let path = isAbsolute ? url.pathname : new URL(req.url.startsWith('/') ? req.url : `/${req.url}`, 'http://x').pathname;
@@ -75,7 +75,11 @@ export function createLocalTransport(options: LocalTransportOptions): Transport 
 
   const send = async (req: HttpRequest): Promise<HttpResponse> => {
     const method = req.method.toUpperCase();
-    const url = target(req);
+    const requested = resolveUrl(manifest, fields(), req.url);
+    // Decided on the URL the connector asked for, before the simulator's override: the runtime's rule (baseUrl host and
+    // exactly declared hosts; a host matched only by a `*.` wildcard gets the request without credentials).
+    const credentialed = mayCarryCredentials(manifest, fields(), req.url, requested, { baseUrl: options.baseUrlOverride });
+    const url = target(requested, req);
     appendQuery(url, req.query);
     const headers: Record<string, string> = { accept: 'application/json', ...(req.headers ?? {}) };
     let body: string | undefined;
@@ -88,7 +92,7 @@ export function createLocalTransport(options: LocalTransportOptions): Transport 
         headers['content-type'] ??= 'application/json';
       }
     }
-    const authed = applyAuth({ url, headers }, auth, credentials);
+    const authed = credentialed ? applyAuth({ url, headers }, auth, credentials) : { url, headers };
     const timeout = Math.min(req.timeoutMs ?? maxTimeout, maxTimeout);
     try {
       const res = await doFetch(authed.url, { method, headers: authed.headers, body, signal: AbortSignal.timeout(timeout), redirect: 'manual' });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Credentials, OAuth2AuthSpec } from '../auth.ts';
-import { ConnectorError } from '../errors.ts';
+import { ConnectorError, isConnectorError } from '../errors.ts';
 import { fillTemplate } from './url.ts';
 
 /** Platform configuration that auth specs may reference (`config.client_id` → `config.client_id` key). */
@@ -64,7 +64,51 @@ interface TokenCall {
   fetch?: typeof fetch;
 }
 
-async function tokenRequest(call: TokenCall, params: Record<string, string>, url = call.spec.tokenUrl): Promise<Credentials> {
+/** The endpoints a token call posts to, by the manifest key that names them (used in messages). */
+type EndpointKey = 'tokenUrl' | 'refreshUrl' | 'revokeUrl';
+
+/** Origin and path of a URL for messages: never its query (a provider may put secrets there) nor user info. */
+function originAndPath(url: string, base?: string): string | undefined {
+  try {
+    const parsed = new URL(url, base);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * POSTs a form to a token or revocation endpoint and never follows a redirect: the body carries the client secret
+ * and a code, PKCE verifier or token, which a 307/308 would make fetch post again to wherever the answer points,
+ * and such an endpoint is called directly (RFC 6749 §3.2, RFC 7009 §2). A redirect answer is an AUTH_FAILED error
+ * naming both ends (origin and path only). Failures of the fetch itself are NETWORK_ERROR, unless the fetch
+ * already threw a ConnectorError (a host's egress policy refusing the address, a size cap): that one is kept.
+ */
+async function postToEndpoint(call: TokenCall, target: string, key: EndpointKey, init: { headers: Record<string, string>; body: URLSearchParams }): Promise<Response> {
+  const endpoint = originAndPath(target) ?? key;
+  const what = key === 'revokeUrl' ? 'revocation endpoint' : 'token endpoint';
+  let res: Response;
+  try {
+    res = await (call.fetch ?? fetch)(target, { method: 'POST', headers: init.headers, body: init.body, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+  } catch (error) {
+    if (error instanceof Error && isConnectorError(error)) throw error;
+    throw new ConnectorError('NETWORK_ERROR', `The ${what} ${endpoint} could not be reached: ${(error as Error).message}`);
+  }
+  // 'opaqueredirect' is what a browser-style fetch returns for a redirect under redirect: 'manual' (status 0).
+  if ((res.status >= 300 && res.status < 400) || res.type === 'opaqueredirect') {
+    await res.body?.cancel().catch(() => undefined);
+    const location = res.headers.get('location');
+    const to = location === null ? undefined : originAndPath(location, target);
+    throw new ConnectorError(
+      'AUTH_FAILED',
+      `The ${what} (${endpoint}) redirected with ${res.status}${to ? ` to ${to}` : ''}; the redirect was not followed, so the client credentials and the ${key === 'revokeUrl' ? 'token' : 'code, verifier or token'} in the request were not sent there. Set the connector's ${key} to the endpoint's final URL (or ask the provider why it redirects)`,
+      { upstreamStatus: res.status },
+    );
+  }
+  return res;
+}
+
+async function tokenRequest(call: TokenCall, params: Record<string, string>, key: 'tokenUrl' | 'refreshUrl' = 'tokenUrl'): Promise<Credentials> {
   const { spec, config } = call;
   const clientId = resolveConfigRef(spec.clientId, config) ?? '';
   const clientSecret = resolveConfigRef(spec.clientSecret, config);
@@ -76,13 +120,8 @@ async function tokenRequest(call: TokenCall, params: Record<string, string>, url
     body.set('client_id', clientId);
     if (clientSecret !== undefined) body.set('client_secret', clientSecret);
   }
-  const target = fillTemplate(url, call.fields ?? {}, 'tokenUrl');
-  let res: Response;
-  try {
-    res = await (call.fetch ?? fetch)(target, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) });
-  } catch (error) {
-    throw new ConnectorError('NETWORK_ERROR', `Token endpoint ${target} could not be reached: ${(error as Error).message}`);
-  }
+  const target = fillTemplate((key === 'refreshUrl' ? spec.refreshUrl : undefined) ?? spec.tokenUrl, call.fields ?? {}, key);
+  const res = await postToEndpoint(call, target, key, { headers, body });
   const text = await res.text();
   let data: Record<string, unknown>;
   try {
@@ -107,7 +146,10 @@ async function tokenRequest(call: TokenCall, params: Record<string, string>, url
   return creds;
 }
 
-/** Exchanges an authorization code (with the PKCE verifier) for tokens. */
+/**
+ * Exchanges an authorization code (with the PKCE verifier) for tokens. Like every token call it follows no redirect:
+ * a 3xx answer is an AUTH_FAILED error that names the endpoint and the Location (origin and path).
+ */
 export function exchangeCode(call: TokenCall & { code: string; redirectUri: string; codeVerifier?: string }): Promise<Credentials> {
   const params: Record<string, string> = { grant_type: 'authorization_code', code: call.code, redirect_uri: call.redirectUri };
   if (call.codeVerifier) params.code_verifier = call.codeVerifier;
@@ -116,7 +158,7 @@ export function exchangeCode(call: TokenCall & { code: string; redirectUri: stri
 
 /** Uses a refresh token; keeps the old refresh token when the provider does not rotate it. */
 export async function refreshAccessToken(call: TokenCall & { refreshToken: string }): Promise<Credentials> {
-  const creds = await tokenRequest(call, { grant_type: 'refresh_token', refresh_token: call.refreshToken }, call.spec.refreshUrl ?? call.spec.tokenUrl);
+  const creds = await tokenRequest(call, { grant_type: 'refresh_token', refresh_token: call.refreshToken }, call.spec.refreshUrl ? 'refreshUrl' : 'tokenUrl');
   creds.refreshToken ??= call.refreshToken;
   return creds;
 }
@@ -128,7 +170,10 @@ export function clientCredentialsToken(call: TokenCall): Promise<Credentials> {
   return tokenRequest(call, params);
 }
 
-/** RFC 7009 revocation; resolves false when the connector declares no revocation endpoint. */
+/**
+ * RFC 7009 revocation; resolves false when the connector declares no revocation endpoint or the provider refuses.
+ * Throws AUTH_FAILED when the endpoint redirects (not followed, see the token calls) and NETWORK_ERROR when it cannot be reached.
+ */
 export async function revokeToken(call: TokenCall & { token: string; tokenTypeHint?: 'access_token' | 'refresh_token' }): Promise<boolean> {
   if (!call.spec.revokeUrl) return false;
   const clientId = resolveConfigRef(call.spec.clientId, call.config) ?? '';
@@ -136,11 +181,11 @@ export async function revokeToken(call: TokenCall & { token: string; tokenTypeHi
   const body = new URLSearchParams({ token: call.token, client_id: clientId });
   if (clientSecret) body.set('client_secret', clientSecret);
   if (call.tokenTypeHint) body.set('token_type_hint', call.tokenTypeHint);
-  const res = await (call.fetch ?? fetch)(fillTemplate(call.spec.revokeUrl, call.fields ?? {}, 'revokeUrl'), {
-    method: 'POST',
+  const res = await postToEndpoint(call, fillTemplate(call.spec.revokeUrl, call.fields ?? {}, 'revokeUrl'), 'revokeUrl', {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body,
-    signal: AbortSignal.timeout(15_000),
   });
+  // Only the status matters; the body is let go so the connection can be reused.
+  await res.body?.cancel().catch(() => undefined);
   return res.ok;
 }

@@ -7,6 +7,8 @@ import type { QueryValue } from '../http.ts';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+// What resolveRequestUrl takes as an absolute URL (anything else is joined to the base URL).
+const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]*:/i;
 
 function fieldValue(fields: Record<string, string>, name: string, where: string): string {
   const value = fields[name];
@@ -92,7 +94,7 @@ export function resolveRequestUrl(
 ): URL {
   if (typeof url !== 'string' || url.length === 0) throw new ConnectorError('INVALID_INPUT', 'The request has no URL; pass a path such as /orders or an absolute https URL', { path: '/url' });
   let text: string;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+  if (ABSOLUTE_URL.test(url)) {
     text = url.includes('{') ? fillUrlTemplate(url, urlFields) : url;
   } else {
     const base = baseUrlOverride ?? manifest.baseUrl;
@@ -174,6 +176,49 @@ export function fillTemplate(template: string, fields: Record<string, string>, w
 /** The manifest's declared hosts with placeholders filled: exact names and `*.suffix` wildcards, each with an optional `:port`. */
 export function allowedHosts(manifest: Pick<ConnectorManifest, 'hosts'>, fields: Record<string, string>): string[] {
   return manifest.hosts.map((h) => compilePattern(h, fields)).filter((p) => p !== undefined).map((p) => (p.port ? `${p.host}:${p.port}` : p.host));
+}
+
+export interface CredentialHostOptions {
+  /** The base URL requests were resolved against when it is not the manifest's (an operator's or simulator's override). */
+  baseUrl?: string;
+  /** Accept any port on a declared host (test mode, as in {@link HostCheckOptions}). */
+  anyPort?: boolean;
+}
+
+/**
+ * Whether the connection's credentials may be added to a request for `url`, which connector code asked for as
+ * `requestUrl` (a path or an absolute URL). Credentials go only to the connector's own API hosts: the baseUrl's host
+ * (an override's, when given) and hosts the manifest declares exactly, templated ones once filled from the connection
+ * fields (`{shop}.myshopify.com` is then one exact host). A host matched only by a `*.` wildcard gets the request
+ * without credentials: a wildcard admits names the provider does not control (on `*.cloudfront.net` or
+ * `*.herokuapp.com` anyone can register one), and it is there for content URLs (files, CDNs), not for the API.
+ * Declare a host exactly to send it credentials. The one rule of every host: the runtime's egress client and the
+ * local transport of the CLI and the test harness.
+ */
+export function mayCarryCredentials(
+  manifest: Pick<ConnectorManifest, 'baseUrl' | 'hosts'>,
+  fields: Record<string, string>,
+  requestUrl: string,
+  url: URL,
+  options: CredentialHostOptions = {},
+): boolean {
+  // A relative URL was joined to the base URL, so it is on the base URL's host.
+  if (!ABSOLUTE_URL.test(requestUrl)) return true;
+  const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
+  const baseText = options.baseUrl ?? manifest.baseUrl;
+  let base: URL | undefined;
+  try {
+    base = baseText ? new URL(baseText.includes('{') ? fillTemplate(baseText, fields, 'baseUrl') : baseText) : undefined;
+  } catch {
+    base = undefined;
+  }
+  if (base && base.hostname.toLowerCase().replace(/\.$/, '') === hostname && base.port === url.port) return true;
+  for (const entry of allowedHosts(manifest, fields)) {
+    if (entry.startsWith('*.')) continue;
+    const [name = '', port = ''] = entry.split(/:(?=\d+$)/);
+    if (name.replace(/\.$/, '') === hostname && (options.anyPort || port === url.port)) return true;
+  }
+  return false;
 }
 
 /**

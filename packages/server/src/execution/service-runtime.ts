@@ -25,6 +25,11 @@ import { createRedis } from '../scale/redis.ts';
 /** The connector runtime of the service process, with what it was built from. */
 export interface ServiceRuntime {
   runtime: Runtime;
+  /**
+   * The test/development egress switch it was built with (`ServiceRuntimeOptions.allowLoopback`): the service's own
+   * calls to a provider's OAuth2 endpoints follow the same setting (see `buildApp`). Absent means false.
+   */
+  readonly allowLoopback?: boolean;
   /** Runs `fn` with `tenantId` as the tenant whose private listings the artifact store may load. */
   asTenant<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
   /** Keeps an `?async=true` execution alive until it settles: `close()` waits for these before stopping the runtime. */
@@ -153,6 +158,7 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
   const pending = new Set<Promise<unknown>>();
   return {
     runtime,
+    allowLoopback: options.allowLoopback === true,
     asTenant: (tenantId, fn) => tenantContext.run(tenantId, fn),
     background(work) {
       const tracked = work.then(

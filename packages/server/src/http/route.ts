@@ -24,6 +24,13 @@ export interface RouteDeps {
   /** Trigger subscriptions, webhook ingress and the events outbox; undefined without a runtime (no master key). */
   triggers: TriggerService | undefined;
   startupState(): StartupState;
+  /**
+   * The fetch for the service's own calls to URLs a connector's manifest names (OAuth2 code exchange and token
+   * revocation): the runtime's egress address policy after DNS resolution (no private, loopback, link-local or
+   * metadata address; loopback only in test mode), https only, no redirect followed, a timeout and a response cap.
+   * A published connector chooses these URLs: plain fetch would let its tokenUrl make the service POST into its own network.
+   */
+  providerFetch: typeof fetch;
 }
 
 /**

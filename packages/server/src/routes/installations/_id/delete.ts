@@ -56,7 +56,7 @@ export default defineRoute<{ Params: { id: string } }>({
       },
     },
   },
-  async handler(request, _reply, { db, vault, config, triggers }): Promise<UninstallSummary> {
+  async handler(request, _reply, { db, vault, config, triggers, providerFetch }): Promise<UninstallSummary> {
     const principal = principalOf(request);
     const { id } = request.params;
     // Row-level security hides other tenants' rows, so their installation ids are simply not found.
@@ -83,7 +83,8 @@ export default defineRoute<{ Params: { id: string } }>({
           if (tokens.length === 0) continue;
           const refused: string[] = [];
           for (const [token, hint] of tokens) {
-            const ok = await revokeToken({ spec: auth, token, tokenTypeHint: hint, fields: credentials?.fields ?? {}, config: config.oauthApps[manifest.name] ?? {} });
+            // providerFetch: the egress address policy (the connector chose revokeUrl); revokeToken follows no redirect.
+            const ok = await revokeToken({ spec: auth, token, tokenTypeHint: hint, fields: credentials?.fields ?? {}, config: config.oauthApps[manifest.name] ?? {}, fetch: providerFetch });
             if (!ok) refused.push(hint);
           }
           if (refused.length === 0) summary.revoked += 1;

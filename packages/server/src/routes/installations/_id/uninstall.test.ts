@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createVault } from '@businessos/connector-runtime';
 import { defineConnector, OAuth2Auth } from '@businessos/connector-sdk';
 import { createOAuthProvider, type OAuthProvider } from '@businessos/connector-sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_CATALOGUE } from '../../../marketplace/fixtures.ts';
 import { publishManifestListing } from '../../../marketplace/listing.ts';
 import { createTestApp, type TestApp } from '../../../test-app.ts';
+import { createPgVaultStore } from '../../../vault/pg-vault-store.ts';
 
 interface Summary {
   revoked: number;
@@ -133,6 +137,74 @@ describe('DELETE /installations/{id}', () => {
     expect(summary.revokeFailures).toEqual([{ connectionId, reason: expect.stringContaining('no-such-endpoint') }]);
     expect(provider.verify(accessToken)).toMatchObject({ active: true });
     expect((await t.store.db.query('SELECT 1 FROM connectors.connections WHERE id = $1', [connectionId])).rows).toHaveLength(0);
+    expect((await t.as(key, { url: '/installations' })).json()).toEqual({ items: [] });
+  });
+});
+
+describe('DELETE /installations/{id} with production egress (no loopback)', () => {
+  let t: TestApp;
+  let internal: Server;
+  // What reached the revocation endpoint on the service's own network.
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    internal = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${body}`);
+        res.writeHead(200);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    const port = (internal.address() as AddressInfo).port;
+    const app = { client_id: 'bos-client', client_secret: 'bos-secret' };
+    t = await createTestApp({
+      allowLoopbackEgress: false,
+      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ 'crm-internal-revoke': app, 'crm-internal-revoke-tls': app }) },
+    });
+    const internalRevoke = (name: string, revokeUrl: string) =>
+      defineConnector({
+        name,
+        version: '1.0.0',
+        description: 'A CRM whose revocation URL points into the service network.',
+        baseUrl: 'https://api.crm.example.com',
+        auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: 'https://auth.crm.example.com/authorize', tokenUrl: 'https://auth.crm.example.com/token', revokeUrl, scopes: ['contacts'] }),
+        actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
+      });
+    for (const c of [internalRevoke('crm-internal-revoke', `http://127.0.0.1:${port}/revoke`), internalRevoke('crm-internal-revoke-tls', `https://localhost:${port}/revoke`)]) {
+      await t.store.db.transaction((tx) => publishManifestListing(tx, c.manifest, { tenantId: null, npmPackage: `@fixtures/${c.manifest.name}`, verified: false }));
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+    await new Promise((resolve) => internal?.close(resolve));
+  });
+
+  it.each([
+    ['crm-internal-revoke', /Could not revoke the tokens at http:.*only https/],
+    ['crm-internal-revoke-tls', /Could not revoke the tokens at https:.*localhost resolves only to addresses .* does not connect to/],
+  ])('does not POST the tokens and client secret to a revocation URL on a loopback address (%s), and still uninstalls', async (name, reason) => {
+    const { key, tenantId } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: `/marketplace/install/${name}`, payload: {} });
+    expect(installed.statusCode, installed.body).toBe(201);
+    const installationId = (installed.json() as { installation: { id: string } }).installation.id;
+    // A connection as the OAuth callback stores it (its code exchange would be refused here too).
+    const connectionId = await t.store.db.withTenant(tenantId, async (tx) => {
+      const { rows } = await tx.query<{ id: string }>("INSERT INTO connectors.connections (tenant_id, installation_id, name, fields) VALUES ($1, $2, 'CRM', '{}') RETURNING id", [tenantId, installationId]);
+      return rows[0]!.id;
+    });
+    const vault = createVault({ store: createPgVaultStore(t.store.db), masterKey: t.config.masterKey! });
+    await vault.putCredentials(tenantId, connectionId, { accessToken: 'access-token-value', refreshToken: 'refresh-token-value' });
+
+    const res = await t.as(key, { method: 'DELETE', url: `/installations/${installationId}` });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(seen).toEqual([]);
+    const summary = res.json() as Summary;
+    expect(summary.revoked).toBe(0);
+    expect(summary.revokeFailures).toEqual([{ connectionId, reason: expect.stringMatching(reason) }]);
+    expect(res.body).not.toContain('token-value');
     expect((await t.as(key, { url: '/installations' })).json()).toEqual({ items: [] });
   });
 });

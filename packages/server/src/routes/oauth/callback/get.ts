@@ -72,7 +72,7 @@ export default defineRoute<{ Querystring: Query }>({
 });
 
 /** Spends the state, exchanges the code and stores the connection; throws a ProblemError on any failure. */
-async function finish(query: Query, { db, vault, config }: RouteDeps): Promise<ReturnType<typeof connectionView>> {
+async function finish(query: Query, { db, vault, config, providerFetch }: RouteDeps): Promise<ReturnType<typeof connectionView>> {
   const { state, code, error, error_description: errorDescription } = query;
   if (!vault || !config.masterKey) throw new ProblemError('NOT_IMPLEMENTED', 'OAuth connections need a master key (BOS_MASTER_KEY)', { status: 503 });
   const id = state ? verifyState(state, stateKey(config.masterKey)) : undefined;
@@ -95,26 +95,10 @@ async function finish(query: Query, { db, vault, config }: RouteDeps): Promise<R
   const installation = await db.withTenant(flow.tenant_id, (tx) => findInstallation(tx, flow.installation_id));
   const manifest: ConnectorManifest = installation.manifest;
   if (manifest.auth.type !== 'oauth2') throw new ProblemError('CONFLICT', `${manifest.name} no longer uses OAuth2; install it again`);
-  // The token request carries the code, the PKCE verifier and the client secret in its body, which fetch would post
-  // again to wherever a 307/308 points. A token endpoint is called directly (RFC 6749 §3.2): no redirect is followed.
-  let redirected: string | undefined;
-  const fetchWithoutRedirects: typeof fetch = async (input, init) => {
-    const res = await fetch(input, { ...init, redirect: 'manual' });
-    if (res.status < 300 || res.status >= 400) return res;
-    await res.body?.cancel();
-    const endpoint = new URL(input instanceof Request ? input.url : input);
-    let to = '';
-    try {
-      const next = new URL(res.headers.get('location') ?? '', endpoint);
-      if (res.headers.has('location')) to = ` to ${next.origin}${next.pathname}`;
-    } catch {
-      // An unparsable Location is still a redirect; it is just not quoted.
-    }
-    redirected = `The provider's token endpoint (${endpoint.origin}${endpoint.pathname}) redirected with ${res.status}${to}; the redirect was not followed, so the authorization code and the client secret were not sent there. Set the connector's tokenUrl to the endpoint's final URL (or ask the provider why it redirects), then connect again`;
-    throw new ConnectorError('AUTH_FAILED', redirected, { upstreamStatus: res.status });
-  };
   let credentials;
   try {
+    // providerFetch applies the egress address policy (a published connector chooses its tokenUrl); exchangeCode
+    // follows no redirect (the body carries the code, the PKCE verifier and the client secret).
     credentials = await exchangeCode({
       spec: manifest.auth,
       code,
@@ -122,13 +106,17 @@ async function finish(query: Query, { db, vault, config }: RouteDeps): Promise<R
       ...(flow.code_verifier ? { codeVerifier: flow.code_verifier } : {}),
       fields: flow.fields,
       config: config.oauthApps[manifest.name] ?? {},
-      fetch: fetchWithoutRedirects,
+      fetch: providerFetch,
     });
   } catch (e) {
-    // exchangeCode reports any fetch failure as a network error; the redirect is named for what it is.
-    if (redirected) throw new ProblemError('AUTH_FAILED', redirected.slice(0, 2_000), { type: 'oauth-token-redirect' });
-    if (e instanceof ConnectorError) throw new ProblemError(e.code === 'INVALID_INPUT' ? 'AUTH_FAILED' : e.code, `The provider refused the authorization code: ${e.message}`, { type: 'oauth-exchange-failed' });
-    throw e;
+    if (!(e instanceof ConnectorError)) throw e;
+    if (e.code === 'AUTH_FAILED' && e.upstreamStatus !== undefined && e.upstreamStatus >= 300 && e.upstreamStatus < 400) {
+      throw new ProblemError('AUTH_FAILED', `${e.message}, then connect again`.slice(0, 2_000), { type: 'oauth-token-redirect' });
+    }
+    if (e.code === 'EGRESS_DENIED') {
+      throw new ProblemError('EGRESS_DENIED', `The service did not call the connector's token endpoint: ${e.message}. A token endpoint must be a public https URL; set the connector's tokenUrl to the provider's, then connect again`.slice(0, 2_000), { type: 'oauth-token-url-refused' });
+    }
+    throw new ProblemError(e.code === 'INVALID_INPUT' ? 'AUTH_FAILED' : e.code, `The provider refused the authorization code: ${e.message}`, { type: 'oauth-exchange-failed' });
   }
   const connectionId = await db.withTenant(flow.tenant_id, async (tx) => {
     const inserted = await tx.query<{ id: string }>(

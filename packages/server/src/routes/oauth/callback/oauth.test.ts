@@ -195,3 +195,56 @@ describe('OAuth2 code exchange against a token endpoint that redirects', () => {
     expect((await t.as(key, { url: '/connections' })).json()).toEqual({ items: [] });
   });
 });
+
+describe('OAuth2 code exchange with production egress (no loopback)', () => {
+  let t: TestApp;
+  let provider: OAuthProvider;
+
+  beforeAll(async () => {
+    provider = await createOAuthProvider({ clients: [{ clientId: 'bos-client', clientSecret: 'bos-secret', redirectUris: [OAUTH_REDIRECT_URI] }], requirePkce: true });
+    const app = { client_id: 'bos-client', client_secret: 'bos-secret' };
+    // As in production: the service's own calls to a provider refuse loopback and private addresses.
+    t = await createTestApp({
+      allowLoopbackEgress: false,
+      env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_PUBLIC_URL: 'https://bos.example.com', BOS_OAUTH_APPS: JSON.stringify({ 'crm-internal': app, 'crm-internal-tls': app }) },
+    });
+    // A published connector whose token endpoint is on the service's own network (here: loopback).
+    const internal = (name: string, tokenUrl: string) =>
+      defineConnector({
+        name,
+        version: '1.0.0',
+        description: 'A CRM whose token URL points into the service network.',
+        baseUrl: 'https://api.crm.example.com',
+        auth: new OAuth2Auth({ clientId: 'config.client_id', clientSecret: 'config.client_secret', authorizationUrl: provider.authorizeUrl, tokenUrl, scopes: ['contacts'] }),
+        actions: [{ name: 'listContacts', description: 'Lists contacts', async execute() { return []; } }],
+      });
+    const port = new URL(provider.url).port;
+    for (const c of [internal('crm-internal', provider.tokenUrl), internal('crm-internal-tls', `https://localhost:${port}/oauth/token`)]) {
+      await t.store.db.transaction((tx) => publishManifestListing(tx, c.manifest, { tenantId: null, npmPackage: `@fixtures/${c.manifest.name}`, verified: false }));
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+    await provider?.close();
+  });
+
+  it.each(['crm-internal', 'crm-internal-tls'])('does not POST the code and client secret to a token URL on a loopback address (%s)', async (name) => {
+    const { key } = await t.createTenant();
+    const installed = await t.as(key, { method: 'POST', url: `/marketplace/install/${name}` });
+    expect(installed.statusCode, installed.body).toBe(201);
+    const consent = await fetch((installed.json() as { setup: { authorizeUrl: string } }).setup.authorizeUrl, { redirect: 'manual' });
+    const back = new URL(consent.headers.get('location')!);
+    const issuedBefore = provider.issued.length;
+
+    const res = await t.app.inject({ url: `/oauth/callback${back.search}` });
+    expect(provider.issued.length).toBe(issuedBefore);
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json()).toMatchObject({
+      code: 'EGRESS_DENIED',
+      type: expect.stringContaining('oauth-token-url-refused'),
+      detail: expect.stringMatching(/did not call the connector's token endpoint.*tokenUrl/),
+    });
+    expect(res.body).not.toContain('bos-secret');
+    expect((await t.as(key, { url: '/connections' })).json()).toEqual({ items: [] });
+  });
+});

@@ -1,0 +1,110 @@
+// The OAuth2 token and revocation calls against endpoints on loopback that answer with a redirect: the form carries
+// the client secret and a code, verifier or token, so no redirect may be followed (a 307/308 would post it again).
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OAuth2AuthSpec } from '../auth.ts';
+import { OAuth2Auth } from '../auth.ts';
+import { ConnectorError } from '../errors.ts';
+import { clientCredentialsToken, exchangeCode, refreshAccessToken, revokeToken } from './oauth2.ts';
+
+const listen = async (server: Server): Promise<string> => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+let moved: Server;
+let sink: Server;
+let movedUrl: string;
+let sinkUrl: string;
+// What reached each server ("METHOD path?query"), and how the redirecting one answers (set per test).
+const movedSeen: string[] = [];
+const sinkSeen: string[] = [];
+let answer: { status: number; location?: string } = { status: 307 };
+
+beforeAll(async () => {
+  // Where the redirects point: a token endpoint that would hand out a token, so following one would "work".
+  sink = createServer((req, res) => {
+    req.resume();
+    sinkSeen.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ access_token: 'from-the-redirect-target', token_type: 'Bearer' }));
+  });
+  moved = createServer((req, res) => {
+    req.resume();
+    movedSeen.push(`${req.method} ${req.url}`);
+    res.writeHead(answer.status, answer.location === undefined ? {} : { location: answer.location });
+    res.end('moved');
+  });
+  [movedUrl, sinkUrl] = await Promise.all([listen(moved), listen(sink)]);
+});
+
+afterAll(async () => {
+  await Promise.all([moved, sink].map((s) => new Promise((resolve) => s?.close(resolve))));
+});
+
+const spec = (): OAuth2AuthSpec =>
+  new OAuth2Auth({
+    clientId: 'cid',
+    clientSecret: 'client-secret-value',
+    authorizationUrl: `${movedUrl}/authorize`,
+    tokenUrl: `${movedUrl}/token?tenant=query-secret`,
+    refreshUrl: `${movedUrl}/refresh?tenant=query-secret`,
+    revokeUrl: `${movedUrl}/revoke?tenant=query-secret`,
+  }).toSpec();
+
+const calls: [string, string, string, () => Promise<unknown>][] = [
+  ['exchangeCode', 'tokenUrl', '/token', () => exchangeCode({ spec: spec(), code: 'the-code', redirectUri: 'https://app/cb', codeVerifier: 'the-verifier' })],
+  ['refreshAccessToken', 'refreshUrl', '/refresh', () => refreshAccessToken({ spec: spec(), refreshToken: 'the-refresh-token' })],
+  ['clientCredentialsToken', 'tokenUrl', '/token', () => clientCredentialsToken({ spec: spec() })],
+  ['revokeToken', 'revokeUrl', '/revoke', () => revokeToken({ spec: spec(), token: 'the-refresh-token', tokenTypeHint: 'refresh_token' })],
+];
+
+async function failure(call: () => Promise<unknown>): Promise<ConnectorError> {
+  const error: unknown = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConnectorError);
+  return error as ConnectorError;
+}
+
+describe('OAuth2 token and revocation endpoints that redirect', () => {
+  for (const [name, key, path, call] of calls) {
+    it.each([301, 302, 303, 307, 308])(`${name} does not follow a %i and says which URL to set`, async (status) => {
+      movedSeen.length = 0;
+      sinkSeen.length = 0;
+      answer = { status, location: `${sinkUrl}/final?via=redirect&code=leak` };
+      const error = await failure(call);
+      expect(sinkSeen).toEqual([]);
+      expect(movedSeen).toEqual([`POST ${path}?tenant=query-secret`]);
+      expect(error.code).toBe('AUTH_FAILED');
+      expect(error.upstreamStatus).toBe(status);
+      expect(error.message).toContain(`(${movedUrl}${path}) redirected with ${status} to ${sinkUrl}/final;`);
+      expect(error.message).toContain(`Set the connector's ${key} to the endpoint's final URL`);
+      for (const secret of ['query-secret', 'via=redirect', 'leak', 'client-secret-value', 'the-code', 'the-verifier', 'the-refresh-token']) {
+        expect(error.message).not.toContain(secret);
+      }
+    });
+  }
+
+  it('resolves a relative Location against the endpoint and names a redirect without one', async () => {
+    answer = { status: 308, location: '/v2/token?x=1' };
+    expect((await failure(calls[0]![3])).message).toContain(`redirected with 308 to ${movedUrl}/v2/token;`);
+    answer = { status: 307 };
+    const error = await failure(calls[0]![3]);
+    expect(error.message).toContain(`(${movedUrl}/token) redirected with 307; the redirect was not followed`);
+    expect(error.upstreamStatus).toBe(307);
+  });
+
+  it('passes a ConnectorError of the given fetch through (a host policy refusing the address) and asks it not to follow redirects', async () => {
+    const inits: RequestInit[] = [];
+    const refusing: typeof fetch = (_input, init) => {
+      inits.push(init ?? {});
+      return Promise.reject(new ConnectorError('EGRESS_DENIED', 'Refusing connection to 10.0.0.1: private range'));
+    };
+    await expect(exchangeCode({ spec: spec(), code: 'c', redirectUri: 'https://app/cb', fetch: refusing })).rejects.toMatchObject({ code: 'EGRESS_DENIED', message: 'Refusing connection to 10.0.0.1: private range' });
+    await expect(revokeToken({ spec: spec(), token: 't', fetch: refusing })).rejects.toMatchObject({ code: 'EGRESS_DENIED' });
+    expect(inits.map((i) => i.redirect)).toEqual(['manual', 'manual']);
+  });
+});
