@@ -183,20 +183,22 @@ describe('code cache', () => {
 });
 
 describe('quarantine', () => {
-  it('refuses a bundle key after repeated violations, lists it and lets an operator clear it', async () => {
+  it("refuses a bundle key to the tenant whose executions keep violating, not to other tenants; lists it and lets an operator clear it", async () => {
     let clock = 1_000_000;
     const q = createSandboxPool({ workers: 1, limits: { deadlineMs: 300 }, quarantine: { threshold: 2, windowMs: 60_000, coolOffMs: 120_000 }, now: () => clock });
     try {
       expect((await q.run(actionJob('q', stateful, 'loop'), recordingHost())).ok).toBe(false);
       expect(q.quarantined()).toEqual([]);
       expect((await q.run(actionJob('q', stateful, 'loop'), recordingHost())).ok).toBe(false);
-      const refused = await q.run(actionJob('other-tenant', stateful, 'get'), recordingHost());
-      expect(refused).toMatchObject({ ok: false, error: { code: 'QUARANTINED', retryAfter: 120 } });
-      expect(q.quarantined()).toEqual([expect.objectContaining({ bundleKey: 'stateful@1.0.0', violations: 2, lastError: expect.objectContaining({ code: 'SANDBOX_DEADLINE' }) })]);
+      const refused = await q.run(actionJob('q', stateful, 'get'), recordingHost());
+      expect(refused).toMatchObject({ ok: false, error: { code: 'QUARANTINED', retryAfter: 120, message: expect.stringContaining('for tenant q only') } });
+      // Another tenant's executions of the same version are not affected by q's violations.
+      expect(await q.run(actionJob('other-tenant', stateful, 'get'), recordingHost())).toMatchObject({ ok: true });
+      expect(q.quarantined()).toEqual([expect.objectContaining({ bundleKey: 'stateful@1.0.0', scope: 'tenant', tenant: 'q', violations: 2, lastError: expect.objectContaining({ code: 'SANDBOX_DEADLINE' }) })]);
       expect(q.stats().quarantined).toBe(1);
-      // Other bundles keep running.
+      // Other bundles keep running for q.
       expect(await q.run(actionJob('q', sample, 'echo', { text: 'ok' }), recordingHost())).toMatchObject({ ok: true });
-      q.clearQuarantine('stateful@1.0.0');
+      q.clearQuarantine('stateful@1.0.0', 'q');
       expect(await q.run(actionJob('q', stateful, 'get'), recordingHost())).toMatchObject({ ok: true });
       // The cool-off also ends by itself.
       await q.run(actionJob('q', stateful, 'loop'), recordingHost());
@@ -204,6 +206,22 @@ describe('quarantine', () => {
       expect((await q.run(actionJob('q', stateful, 'get'), recordingHost())).ok).toBe(false);
       clock += 121_000;
       expect(await q.run(actionJob('q', stateful, 'get'), recordingHost())).toMatchObject({ ok: true });
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('refuses a bundle key to every tenant once violations come from three tenants within the window', async () => {
+    const q = createSandboxPool({ workers: 1, limits: { deadlineMs: 300 }, quarantine: { threshold: 2, windowMs: 60_000, coolOffMs: 120_000 } });
+    try {
+      for (const tenant of ['q', 'r']) expect(await q.run(actionJob(tenant, stateful, 'loop'), recordingHost())).toMatchObject({ ok: false, error: { code: 'SANDBOX_DEADLINE' } });
+      expect(await q.run(actionJob('bystander', stateful, 'get'), recordingHost())).toMatchObject({ ok: true });
+      expect(await q.run(actionJob('s', stateful, 'loop'), recordingHost())).toMatchObject({ ok: false, error: { code: 'SANDBOX_DEADLINE' } });
+      const refused = await q.run(actionJob('bystander', stateful, 'get'), recordingHost());
+      expect(refused).toMatchObject({ ok: false, error: { code: 'QUARANTINED', retryAfter: 120, message: expect.stringContaining('for every tenant') } });
+      expect(q.quarantined()).toEqual([expect.objectContaining({ bundleKey: 'stateful@1.0.0', scope: 'everyone', tenants: ['q', 'r', 's'], violations: 3 })]);
+      q.clearQuarantine('stateful@1.0.0');
+      expect(await q.run(actionJob('bystander', stateful, 'get'), recordingHost())).toMatchObject({ ok: true });
     } finally {
       await q.close();
     }

@@ -196,7 +196,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
     counters.executions += 1;
     if (!result.ok && violation && VIOLATIONS.has(result.error.code)) {
       counters.violations += 1;
-      quarantine.record(p.job.bundle.key, result.error);
+      quarantine.record(p.job.bundle.key, p.job.tenant, result.error);
     }
     p.resolve(result);
   }
@@ -360,7 +360,7 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
       } catch (error) {
         return Promise.resolve({ ok: false, error: toErrorData(error), stats: emptyStats() });
       }
-      const blocked = quarantine.check(job.bundle.key);
+      const blocked = quarantine.check(job.bundle.key, job.tenant);
       if (blocked) return Promise.resolve({ ok: false, error: blocked, stats: emptyStats() });
       return new Promise<SandboxResult>((resolve) => {
         queue.push({
@@ -391,8 +391,8 @@ export function createSandboxPool(options: SandboxPoolOptions = {}): SandboxPool
       };
     },
     quarantined: () => quarantine.list(),
-    clearQuarantine(bundleKey) {
-      quarantine.clear(bundleKey);
+    clearQuarantine(bundleKey, tenant) {
+      quarantine.clear(bundleKey, tenant);
     },
     async close() {
       if (closed) return;

@@ -14,7 +14,7 @@ import type { Readable, Writable } from 'node:stream';
 import { toErrorData, type ErrorData, type HttpRequest, type LogLevel } from '@businessos/connector-sdk';
 import { checkJob, DEFAULT_SANDBOX_LIMITS, resolveLimits } from './pool.ts';
 import { PROCESS_RUNNER_SOURCE } from './process-runner.ts';
-import { jsonDeeperThan, MAX_JSON_DEPTH, warmKeyOf } from './protocol.ts';
+import { hostCallBytesError, jsonDeeperThan, MAX_JSON_DEPTH, warmKeyOf } from './protocol.ts';
 import { createQuarantine, type QuarantineOptions } from './quarantine.ts';
 import { guestErrorData } from './guest-errors.ts';
 import type { SandboxHost, SandboxJob, SandboxLimits, SandboxPool, SandboxPoolStats, SandboxResult, SandboxStats } from './types.ts';
@@ -58,6 +58,8 @@ interface Job {
   timer?: ReturnType<typeof setTimeout>;
   /** Execution id sent to the child; messages carrying another one belong to an earlier execution. */
   id: number;
+  /** Bytes of host-call arguments waiting for an answer (see limits.maxHostCallBytes). */
+  pendingArgBytes: number;
 }
 
 interface Child {
@@ -77,6 +79,8 @@ interface Child {
   loaded: boolean;
   /** Why we killed it, when we did. */
   killedFor: ErrorData | undefined;
+  /** We killed it for a violation the host itself detected (deadline, quota, malformed or oversized messages). */
+  killedForViolation: boolean;
   stderr: string;
   runs: number;
   /** Messages for no execution or a finished one; a few are late work of a sloppy connector, many are a flood. */
@@ -84,6 +88,7 @@ interface Child {
 }
 
 const VIOLATIONS: ReadonlySet<string> = new Set(['SANDBOX_DEADLINE', 'SANDBOX_MEMORY', 'SANDBOX_CRASH', 'SANDBOX_QUOTA']);
+const HOST_OPS: ReadonlySet<string> = new Set(['request', 'storeGet', 'storeSet', 'storeDelete']);
 const STDERR_KEEP = 8192;
 /** Largest message from a child: a result up to limits.maxResultBytes, or a host call whose request body goes up to this. */
 const MIN_FRAME_BYTES = 16 * 1024 * 1024;
@@ -195,6 +200,10 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
   }, Math.min(idleMs, 60_000));
   sweeper.unref();
 
+  /**
+   * Kills the child (idle, evicted, broken channel, failed load, pool closing). `reason`: what its current job, if
+   * any, fails with; never counted as a violation.
+   */
   function kill(child: Child, reason: ErrorData | undefined): void {
     if (child.dead) return;
     child.killedFor ??= reason;
@@ -212,9 +221,17 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
     if (child.dead || child.stopping || !child.channel.writable) return;
     const line = `${JSON.stringify(message)}\n`;
     if (child.channel.writableLength + line.length > MAX_UNREAD_BYTES) {
-      return kill(child, { code: 'SANDBOX_QUOTA', message: `The connector process left more than ${MAX_UNREAD_BYTES} bytes of host replies unread and was stopped; do not block the event loop while requests are in flight` });
+      return stopForViolation(child, { code: 'SANDBOX_QUOTA', message: `The connector process left more than ${MAX_UNREAD_BYTES} bytes of host replies unread and was stopped; do not block the event loop while requests are in flight` });
     }
     child.channel.write(line);
+  }
+
+  /** Kills the child for a violation the host detected itself; its current job fails with `error`, which counts. */
+  function stopForViolation(child: Child, error: ErrorData): void {
+    if (child.dead || child.killedFor) return;
+    child.killedFor = error;
+    child.killedForViolation = true;
+    kill(child, undefined);
   }
 
   function frameLimit(child: Child): number {
@@ -233,7 +250,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
     const tooBig = () => {
       parts = [];
       size = 0;
-      kill(child, { code: 'SANDBOX_QUOTA', message: `The connector process sent a message of more than ${frameLimit(child)} bytes and was stopped; return less data or send smaller request bodies` });
+      stopForViolation(child, { code: 'SANDBOX_QUOTA', message: `The connector process sent a message of more than ${frameLimit(child)} bytes and was stopped; return less data or send smaller request bodies` });
     };
     child.channel.on('data', (chunk: Buffer) => {
       let start = 0;
@@ -249,7 +266,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
         try {
           msg = JSON.parse(line.toString('utf8'));
         } catch {
-          return kill(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent a malformed message and was stopped' });
+          return stopForViolation(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent a malformed message and was stopped' });
         }
         onMessage(child, msg, settleReady);
       }
@@ -262,24 +279,34 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
     child.channel.on('error', () => kill(child, undefined));
   }
 
-  function finish(job: Job, result: SandboxResult): void {
+  /**
+   * `violation`: the host itself detected a sandbox violation of this job (it killed the child for one, or the child
+   * died). Never an error the child reported, whatever its code: the child writes its own messages and can claim
+   * any fault, and counting claims would let it feed the quarantine.
+   */
+  function finish(job: Job, result: SandboxResult, violation: boolean): void {
     if (job.timer) clearTimeout(job.timer);
     counters.executions += 1;
-    if (!result.ok && VIOLATIONS.has(result.error.code)) {
+    if (!result.ok && violation && VIOLATIONS.has(result.error.code)) {
       counters.violations += 1;
-      quarantine.record(job.job.bundle.key, result.error);
+      quarantine.record(job.job.bundle.key, job.job.tenant, result.error);
     }
     result.stats.durationMs = now() - job.started;
     job.resolve(result);
   }
 
-  function exitError(child: Child, code: number | null, signal: NodeJS.Signals | null): ErrorData {
-    if (child.killedFor) return child.killedFor;
+  /**
+   * Why the child's current job failed, and whether that counts as a violation: the reason we killed it for, or
+   * its own death (a heap-cap exit or any other crash or exit), which the host saw happen whatever the child says.
+   */
+  function exitError(child: Child, code: number | null, signal: NodeJS.Signals | null): { error: ErrorData; violation: boolean } {
+    if (child.killedFor) return { error: child.killedFor, violation: child.killedForViolation };
+    // The child writes its stderr, so this only names the exit; the exit itself is what counts.
     if (/heap out of memory|Reached heap limit|Allocation failed/i.test(child.stderr)) {
-      return { code: 'SANDBOX_MEMORY', message: `The connector process ran out of heap; reduce what it holds at once or raise limits.memoryBytes` };
+      return { error: { code: 'SANDBOX_MEMORY', message: `The connector process ran out of heap; reduce what it holds at once or raise limits.memoryBytes` }, violation: true };
     }
     const tail = child.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
-    return { code: 'SANDBOX_CRASH', message: `The connector process exited (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}; it was replaced` };
+    return { error: { code: 'SANDBOX_CRASH', message: `The connector process exited (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}; it was replaced` }, violation: true };
   }
 
   async function start(job: Job): Promise<Child> {
@@ -321,6 +348,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       stopping: false,
       loaded: false,
       killedFor: undefined,
+      killedForViolation: false,
       stderr: '',
       runs: 0,
       stale: 0,
@@ -335,11 +363,11 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
     proc.on('exit', (code, signal) => {
       child.dead = true;
       children.delete(child);
-      const error = exitError(child, code, signal);
+      const { error, violation } = exitError(child, code, signal);
       settleReady(error);
       const job = child.current;
       child.current = undefined;
-      if (job) finish(job, { ok: false, error, stats: job.stats });
+      if (job) finish(job, { ok: false, error, stats: job.stats }, violation && !closed);
       void rm(dir, { recursive: true, force: true });
       if (!closed && job) counters.workerRestarts += 1;
       dispatch();
@@ -349,22 +377,23 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
 
   function onMessage(child: Child, raw: unknown, settleReady: (error: ErrorData | undefined) => void): void {
     // The child is untrusted: check every message's shape before acting on it.
-    if (typeof raw !== 'object' || raw === null) return kill(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent a malformed message and was stopped' });
+    if (typeof raw !== 'object' || raw === null) return stopForViolation(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent a malformed message and was stopped' });
     const msg = raw as Record<string, unknown>;
     if (!child.loaded && msg.t === 'ready') {
       child.loaded = true;
       return settleReady(undefined);
     }
     if (!child.loaded && msg.t === 'load-error') {
-      settleReady({ code: 'INVALID_OUTPUT', message: `The bundle failed to load: ${String(msg.message).slice(0, 500)}` });
-      return kill(child, undefined);
+      const error: ErrorData = { code: 'INVALID_OUTPUT', message: `The bundle failed to load: ${String(msg.message).slice(0, 500)}` };
+      settleReady(error);
+      return kill(child, error);
     }
     const job = child.current;
     if (!job || msg.id !== job.id || msg.t === 'ready' || msg.t === 'load-error') {
       // Late work of an execution that already finished must not act for (or bill, or log to) the next one.
       child.stale += 1;
       if (child.stale > MAX_STALE_MESSAGES) {
-        kill(child, { code: 'SANDBOX_CRASH', message: `The connector process sent more than ${MAX_STALE_MESSAGES} messages for executions that had already finished and was stopped` });
+        stopForViolation(child, { code: 'SANDBOX_CRASH', message: `The connector process sent more than ${MAX_STALE_MESSAGES} messages for executions that had already finished and was stopped` });
       }
       return undefined;
     }
@@ -375,7 +404,7 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
         const data = typeof msg.data === 'string' ? msg.data : undefined;
         stats.logBytes += 32 + Buffer.byteLength(message) + (data ? Buffer.byteLength(data) : 0);
         if (stats.logBytes > limits.maxLogBytes) {
-          return kill(child, { code: 'SANDBOX_QUOTA', message: `The connector logged more than ${limits.maxLogBytes} bytes in one execution; log less or raise limits.maxLogBytes` });
+          return stopForViolation(child, { code: 'SANDBOX_QUOTA', message: `The connector logged more than ${limits.maxLogBytes} bytes in one execution; log less or raise limits.maxLogBytes` });
         }
         const level = (['debug', 'info', 'warn', 'error'].includes(String(msg.level)) ? msg.level : 'info') as LogLevel;
         let parsed: unknown;
@@ -394,32 +423,48 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       case 'host': {
         stats.hostCalls += 1;
         if (stats.hostCalls > limits.maxHostCalls) {
-          return kill(child, { code: 'SANDBOX_QUOTA', message: `The connector made more than ${limits.maxHostCalls} host calls in one execution; batch requests or raise limits.maxHostCalls` });
+          return stopForViolation(child, { code: 'SANDBOX_QUOTA', message: `The connector made more than ${limits.maxHostCalls} host calls in one execution; batch requests or raise limits.maxHostCalls` });
         }
         const callId = msg.callId;
         const reply = (ok: boolean, json: string) => {
           if (child.current === job) send(child, { t: 'host-result', callId, ok, json });
         };
-        hostCall(host, msg.op, msg.args).then(
-          (json) => reply(true, json),
-          (error: unknown) => {
-            const data = toErrorData(error);
-            const wire: ErrorData = { code: data.code, message: data.message };
-            if (data.retryAfter !== undefined) wire.retryAfter = data.retryAfter;
-            if (data.upstreamStatus !== undefined) wire.upstreamStatus = data.upstreamStatus;
-            reply(false, JSON.stringify(wire));
-          },
-        );
+        // The host holds a call's arguments (parsed, often copied) until it answers: bounded per execution, as in
+        // the QuickJS tier, or parallel calls would pile up far more than the child's own heap cap.
+        const argBytes = typeof msg.args === 'string' ? Buffer.byteLength(msg.args) : 0;
+        if (job.pendingArgBytes + argBytes > limits.maxHostCallBytes) {
+          const op = typeof msg.op === 'string' && HOST_OPS.has(msg.op) ? msg.op : 'host';
+          reply(false, JSON.stringify(hostCallBytesError(op, argBytes, job.pendingArgBytes, limits.maxHostCallBytes)));
+          return undefined;
+        }
+        job.pendingArgBytes += argBytes;
+        hostCall(host, msg.op, msg.args)
+          .finally(() => {
+            job.pendingArgBytes -= argBytes;
+          })
+          .then(
+            (json) => reply(true, json),
+            (error: unknown) => {
+              const data = toErrorData(error);
+              const wire: ErrorData = { code: data.code, message: data.message };
+              if (data.retryAfter !== undefined) wire.retryAfter = data.retryAfter;
+              if (data.upstreamStatus !== undefined) wire.upstreamStatus = data.upstreamStatus;
+              reply(false, JSON.stringify(wire));
+            },
+          );
         return undefined;
       }
       case 'done': {
         child.current = undefined;
         child.lastUsed = now();
         let result: SandboxResult;
+        // Only a result the host measured over its limit is a violation; an error the child reports never is.
+        let violation = false;
         if (msg.ok === true && typeof msg.json === 'string') {
           stats.resultBytes = Buffer.byteLength(msg.json);
           if (stats.resultBytes > limits.maxResultBytes) {
             result = { ok: false, error: { code: 'SANDBOX_QUOTA', message: `The connector's result is ${stats.resultBytes} bytes, over the ${limits.maxResultBytes} byte limit; return less data or raise limits.maxResultBytes` }, stats };
+            violation = true;
           } else if (jsonDeeperThan(msg.json, MAX_JSON_DEPTH)) {
             // The host's own JSON.stringify would overflow its stack on it later, wherever the value goes.
             result = { ok: false, error: { code: 'INVALID_OUTPUT', message: `The connector's result is nested more than ${MAX_JSON_DEPTH} levels deep; return flatter data` }, stats };
@@ -439,12 +484,12 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
           }
           result = { ok: false, error: guestErrorData(text, limits), stats };
         }
-        finish(job, result);
+        finish(job, result, violation);
         dispatch();
         return undefined;
       }
       default:
-        return kill(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent an unknown message and was stopped' });
+        return stopForViolation(child, { code: 'SANDBOX_CRASH', message: 'The connector process sent an unknown message and was stopped' });
     }
   }
 
@@ -485,13 +530,13 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
     child.stale = 0;
     job.stats.warm = child.runs > 0;
     job.timer = setTimeout(() => {
-      kill(child, { code: 'SANDBOX_DEADLINE', message: 'The connector process ran past its deadline and was killed; look for endless loops or slow upstream calls, or raise limits.deadlineMs' });
+      stopForViolation(child, { code: 'SANDBOX_DEADLINE', message: 'The connector process ran past its deadline and was killed; look for endless loops or slow upstream calls, or raise limits.deadlineMs' });
     }, Math.max(0, job.limits.deadlineMs - (now() - job.started)));
     const loadError = await child.ready;
     if (child.current !== job) return;
     if (loadError) {
       child.current = undefined;
-      finish(job, { ok: false, error: loadError, stats: job.stats });
+      finish(job, { ok: false, error: loadError, stats: job.stats }, false);
       kill(child, undefined);
       return;
     }
@@ -503,7 +548,8 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
     if (closed) return;
     for (let i = 0; i < queue.length; ) {
       const job = queue[i]!;
-      const idle = [...children].find((c) => !c.dead && !c.current && c.warmKey === job.warmKey);
+      // A child being stopped (for a violation, say) is no longer handed jobs: its exit would fail them.
+      const idle = [...children].find((c) => !c.dead && !c.stopping && !c.current && c.warmKey === job.warmKey);
       if (idle) {
         queue.splice(i, 1);
         void execute(job, idle);
@@ -525,7 +571,8 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
         },
         (error: unknown) => {
           starting -= 1;
-          finish(job, { ok: false, error: { code: 'SANDBOX_CRASH', message: `The connector process could not be prepared (${String((error as Error)?.message ?? error)})` }, stats: job.stats });
+          // The host's own failure (temp folder, files): not the connector's.
+          finish(job, { ok: false, error: { code: 'SANDBOX_CRASH', message: `The connector process could not be prepared (${String((error as Error)?.message ?? error)})` }, stats: job.stats }, false);
           dispatch();
         },
       );
@@ -551,10 +598,10 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       } catch (error) {
         return Promise.resolve({ ok: false, error: toErrorData(error), stats: emptyStats() });
       }
-      const blocked = quarantine.check(job.bundle.key);
+      const blocked = quarantine.check(job.bundle.key, job.tenant);
       if (blocked) return Promise.resolve({ ok: false, error: blocked, stats: emptyStats() });
       return new Promise<SandboxResult>((resolve) => {
-        queue.push({ job, host, limits, warmKey: warmKeyOf(job.tenant, job.bundle.key, job.bundle.sha256, limits), resolve, started: now(), stats: emptyStats(), id: nextJobId++ });
+        queue.push({ job, host, limits, warmKey: warmKeyOf(job.tenant, job.bundle.key, job.bundle.sha256, limits), resolve, started: now(), stats: emptyStats(), id: nextJobId++, pendingArgBytes: 0 });
         dispatch();
       });
     },
@@ -572,14 +619,14 @@ export function createProcessPool(options: ProcessPoolOptions = {}): SandboxPool
       };
     },
     quarantined: () => quarantine.list(),
-    clearQuarantine(bundleKey) {
-      quarantine.clear(bundleKey);
+    clearQuarantine(bundleKey, tenant) {
+      quarantine.clear(bundleKey, tenant);
     },
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
-      for (const job of queue.splice(0)) finish(job, { ok: false, error: { code: 'SANDBOX_CRASH', message: 'The process pool was closed before the job ran' }, stats: job.stats });
+      for (const job of queue.splice(0)) finish(job, { ok: false, error: { code: 'SANDBOX_CRASH', message: 'The process pool was closed before the job ran' }, stats: job.stats }, false);
       const exits: Promise<unknown>[] = [];
       for (const c of children) {
         if (!c.dead) exits.push(new Promise((r) => c.proc.once('exit', r)));

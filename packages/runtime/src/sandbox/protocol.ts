@@ -60,6 +60,17 @@ export type FromWorker =
   | { t: 'done'; id: number; ok: false; error: ErrorData; violation?: boolean; stats: DoneStats; warmKeys?: string[]; image?: Uint8Array };
 
 /**
+ * PAYLOAD_TOO_LARGE for a host call whose arguments (`argBytes`) would bring those of calls still waiting for an answer
+ * (`pendingBytes`) over `limit` (limits.maxHostCallBytes). The guest may catch it; it is not a violation.
+ */
+export function hostCallBytesError(op: string, argBytes: number, pendingBytes: number, limit: number): ErrorData {
+  return {
+    code: 'PAYLOAD_TOO_LARGE',
+    message: `The ${op} call's arguments are ${argBytes} bytes${pendingBytes > 0 ? ` and calls still waiting for an answer hold ${pendingBytes} more` : ''}, over the ${limit}-byte limit of arguments in flight; send less per call, await calls before sending more, or raise limits.maxHostCallBytes`,
+  };
+}
+
+/**
  * Identity of a warm sandbox: same tenant, same bundle bytes, same creation-time limits. JSON keeps the parts apart
  * whatever characters a tenant id or bundle key holds (joined with a separator, 'a\0b' + 'c' would equal 'a' + 'b\0c').
  */

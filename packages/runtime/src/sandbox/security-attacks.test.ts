@@ -386,7 +386,7 @@ describe('quota evasion', () => {
 });
 
 describe('errors a guest raises are never taken for violations', () => {
-  // Quarantine is per bundle version, for every tenant: a fault the guest merely claims must not feed it.
+  // Quarantine refuses a bundle version to a tenant, or to every tenant: a fault the guest merely claims must not feed it.
   const guarded = createSandboxPool({ workers: 1, limits: LIMITS, quarantine: { threshold: 2 } });
   afterAll(() => guarded.close());
   const forger = bundleOf(`

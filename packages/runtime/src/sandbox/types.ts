@@ -77,9 +77,17 @@ export interface SandboxStats {
 /** The outcome of one execution: a JSON value or catalogue error data. `run` never rejects for guest faults. */
 export type SandboxResult = { ok: true; value: unknown; stats: SandboxStats } | { ok: false; error: ErrorData; stats: SandboxStats };
 
-/** A bundle key in quarantine, refused with QUARANTINED until `until` (epoch ms). */
+/**
+ * A bundle key in quarantine, refused with QUARANTINED until `until` (epoch ms): for one tenant (`scope: 'tenant'`,
+ * after that tenant's own violations) or for every tenant (`scope: 'everyone'`, after violations from several tenants).
+ */
 export interface QuarantineEntry {
   bundleKey: string;
+  scope: 'tenant' | 'everyone';
+  /** The tenant refused, for `scope: 'tenant'`. */
+  tenant?: string;
+  /** The tenants whose violations within the window led to it, for `scope: 'everyone'` (for operators; never in errors). */
+  tenants?: string[];
   until: number;
   violations: number;
   lastError: ErrorData;
@@ -101,10 +109,13 @@ export interface SandboxPoolStats {
 export interface SandboxPool {
   run(job: SandboxJob, host: SandboxHost): Promise<SandboxResult>;
   stats(): SandboxPoolStats;
-  /** Bundle keys currently refused. */
+  /** Bundle keys currently refused, for one tenant or for everyone. */
   quarantined(): QuarantineEntry[];
-  /** Lifts the quarantine of one bundle key, or all of them without an argument. */
-  clearQuarantine(bundleKey?: string): void;
+  /**
+   * Lifts quarantines and forgets the violations counted so far: of one tenant for one bundle key (`bundleKey`,
+   * `tenant`), of one bundle key for every tenant (`bundleKey`), or all of them without an argument.
+   */
+  clearQuarantine(bundleKey?: string, tenant?: string): void;
   /** Stops all workers/children; pending jobs end with SANDBOX_CRASH. */
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ErrorData, LogLevel } from '@businessos/connector-sdk';
-import { jsonDeeperThan, MAX_JSON_DEPTH, warmKeyOf, type DoneStats, type FromWorker, type RunMessage, type ToWorker } from './protocol.ts';
+import { hostCallBytesError, jsonDeeperThan, MAX_JSON_DEPTH, warmKeyOf, type DoneStats, type FromWorker, type RunMessage, type ToWorker } from './protocol.ts';
 import { isHostViolation } from './guest-errors.ts';
 import { createQuickJSEngine } from './quickjs-engine.ts';
 import type { EngineHostBridge, EngineSandbox } from './types.ts';
@@ -145,10 +145,7 @@ async function run(msg: RunMessage): Promise<void> {
       }
       const argBytes = utf8Bytes(args);
       if (pendingArgBytes + argBytes > limits.maxHostCallBytes) {
-        return Promise.reject({
-          code: 'PAYLOAD_TOO_LARGE',
-          message: `The ${op} call's arguments are ${argBytes} bytes${pendingArgBytes > 0 ? ` and calls still waiting for an answer hold ${pendingArgBytes} more` : ''}, over the ${limits.maxHostCallBytes}-byte limit of arguments in flight; send less per call, await calls before sending more, or raise limits.maxHostCallBytes`,
-        } satisfies ErrorData);
+        return Promise.reject(hostCallBytesError(op, argBytes, pendingArgBytes, limits.maxHostCallBytes));
       }
       pendingArgBytes += argBytes;
       const callId = nextCallId++;
