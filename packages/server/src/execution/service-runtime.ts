@@ -17,6 +17,7 @@ import {
 import type { ServerConfig } from '../config.ts';
 import { ENTER_TENANT_SQL, type Db } from '../db/db.ts';
 import { markNeedsReauth } from '../installations/connection-status.ts';
+import { createDbConnectionState } from './connection-state.ts';
 import { createDbArtifactStore } from '../publishing/artifact-store.ts';
 import { createDbImageStore } from './sandbox-images.ts';
 import { quitOrDrop } from '@businessos/connector-triggers';
@@ -118,7 +119,8 @@ export function platformConfigFrom(config: ServerConfig): PlatformConfig {
 
 /**
  * Builds the process's runtime over the store: one sandbox pool, the vault, published artifacts from the
- * marketplace tables, usage into `usage_records`, and connection status updates.
+ * marketplace tables, usage into `usage_records`, connection status updates, and each connection's `ctx.store` in
+ * `connection_state`.
  * @example const rt = createServiceRuntime({ db, vault, config }); await rt.asTenant(t, () => rt.runtime.execute(...)); await rt.close();
  */
 export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRuntime {
@@ -144,6 +146,8 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
     artifacts,
     usage: createDbUsageSink(db),
     connections: createDbConnectionStore(db),
+    // `ctx.store` in the database: it survives restarts and is the same in every API and worker process.
+    state: createDbConnectionState(db, options.runtimeConfig?.store),
     platformConfig: platformConfigFrom(options.config),
     config: {
       ...options.runtimeConfig,
