@@ -12,7 +12,7 @@ import { loadConfig } from '../config.ts';
 import type { Db, Queryable } from '../db/db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import type { SubscriptionSecrets } from './subscription-secrets.ts';
-import { createWebhookIngress, type WebhookIngressDeps } from './webhook-ingress.ts';
+import { clientKey, createWebhookIngress, type WebhookIngressDeps } from './webhook-ingress.ts';
 
 const SECRET = 'shpss_ingress';
 const TRIGGER: TriggerManifest = {
@@ -95,5 +95,90 @@ describe('webhook ingress while the store stalls', () => {
     state.down = false;
     expect(await ingress.receive(delivery(1))).toMatchObject({ status: 200 });
     expect(memory.deliveries().map((d) => d.eventId)).toEqual(['wh-1']);
+  });
+});
+
+/** A store that knows only `known` ids, counting the lookups it is asked. */
+function knownOnlyDb(known: Set<string>, asked: { count: number }): Db {
+  return {
+    engine: 'postgres',
+    async withTenant<T>(_tenant: string | null, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const tx = {
+        async query(_sql: string, params: readonly unknown[]) {
+          asked.count += 1;
+          if (!known.has(String(params[0]))) return { rows: [], rowCount: 0 };
+          return { rows: [{ subscription_id: SUBSCRIPTION, tenant_id: TENANT, connection_id: 'conn-1', status: 'active', trigger_name: 'newOrder', connector_name: 'shopify', connector_version: '1.0.0', fields: {}, trigger: TRIGGER }], rowCount: 1 };
+        },
+      } as unknown as Queryable;
+      return fn(tx);
+    },
+  } as unknown as Db;
+}
+
+describe('webhook ingress against a flood of made-up endpoint ids', () => {
+  const made = () => randomBytes(32).toString('base64url');
+  function limited(known: Set<string>, cacheTtlMs: number) {
+    const asked = { count: 0 };
+    const config = loadConfig({ BOS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'bos-webhook-ingress-')), BOS_OAUTH_APPS: JSON.stringify({ shopify: { client_id: 'app', client_secret: SECRET } }) });
+    const secrets: SubscriptionSecrets = { put: async () => {}, get: async () => undefined, delete: async () => {} };
+    const ingress = createWebhookIngress({
+      db: knownOnlyDb(known, asked),
+      runtime: {} as ServiceRuntime,
+      vault: {} as Vault,
+      config,
+      secrets,
+      outbox: createMemoryOutbox(),
+      seen: createMemorySeenEvents(),
+      cacheTtlMs,
+      lookupsPerClient: { burst: 5, perSecond: 0.01 },
+    });
+    return { ingress, asked };
+  }
+  const to = (id: string, n: number, clientAddress: string) => ({ ...delivery(n), endpointId: id, clientAddress });
+
+  it('stops asking the store for a client that keeps sending unknown ids, answering 429 for any id it would look up, known or not', async () => {
+    const real = made();
+    const { ingress, asked } = limited(new Set([real]), 0);
+    for (let i = 0; i < 5; i += 1) expect(await ingress.receive(to(made(), i, '203.0.113.7'))).toMatchObject({ status: 404 });
+    // The sixth unknown id still gets its 404, and uses up the bucket.
+    expect(await ingress.receive(to(made(), 5, '203.0.113.7'))).toMatchObject({ status: 404 });
+    expect(asked.count).toBe(6);
+    const refused = await ingress.receive(to(made(), 6, '203.0.113.7'));
+    expect(refused).toMatchObject({ status: 429, headers: { 'retry-after': expect.stringMatching(/^[1-9]\d*$/) }, body: { error: { code: 'RATE_LIMITED' } } });
+    // The same answer for an endpoint that exists: the limit says nothing about which ids are real.
+    expect(await ingress.receive(to(real, 7, '203.0.113.7'))).toMatchObject({ status: 429, body: { error: { code: 'RATE_LIMITED' } } });
+    expect(asked.count).toBe(6);
+    // Other clients are not held back; an IPv4 client seen as IPv4-mapped IPv6 is the same client.
+    expect(await ingress.receive(to(real, 8, '198.51.100.9'))).toMatchObject({ status: 200 });
+    expect(await ingress.receive(to(made(), 9, '::ffff:203.0.113.7'))).toMatchObject({ status: 429 });
+    // Ids that cannot be endpoint ids never reach the store, so they are not limited either.
+    expect(await ingress.receive(to('not-an-id', 10, '203.0.113.7'))).toMatchObject({ status: 404 });
+  });
+
+  it('never limits deliveries to endpoints that exist, however many and however often they are looked up', async () => {
+    const ids = Array.from({ length: 40 }, made);
+    const { ingress, asked } = limited(new Set(ids), 0);
+    for (const [n, id] of ids.entries()) expect(await ingress.receive(to(id, n, '2001:db8:1:2::10'))).toMatchObject({ status: 200 });
+    expect(asked.count).toBe(40);
+  });
+
+  it('keeps serving an endpoint resolved before the client was limited, without asking the store', async () => {
+    const real = made();
+    const { ingress, asked } = limited(new Set([real]), 60_000);
+    expect(await ingress.receive(to(real, 0, '2001:db8:1:2::10'))).toMatchObject({ status: 200 });
+    for (let i = 1; i <= 6; i += 1) await ingress.receive(to(made(), i, '2001:db8:1:2::' + i.toString(16)));
+    // The whole /64 is one client.
+    expect(await ingress.receive(to(made(), 7, '2001:db8:1:2:ffff::1'))).toMatchObject({ status: 429 });
+    const before = asked.count;
+    expect(await ingress.receive(to(real, 8, '2001:db8:1:2::10'))).toMatchObject({ status: 200 });
+    expect(asked.count).toBe(before);
+  });
+
+  it('counts IPv6 clients per /64 and IPv4 clients per address', () => {
+    expect(clientKey('2001:db8:0:5::1')).toBe(clientKey('2001:0db8:0000:0005:ffff:ffff:ffff:ffff'));
+    expect(clientKey('2001:db8:0:5::1')).not.toBe(clientKey('2001:db8:0:6::1'));
+    expect(clientKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(clientKey('192.0.2.1')).not.toBe(clientKey('192.0.2.2'));
+    expect(clientKey('::1')).toBe(clientKey('0:0:0:0:0:0:0:1'));
   });
 });

@@ -1,6 +1,8 @@
 import type { Vault } from '@businessos/connector-runtime';
 import { ConnectorError, fromErrorData, type TriggerManifest, type WebhookDelivery } from '@businessos/connector-sdk';
+import { isIPv6 } from 'node:net';
 import {
+  createMemoryRateLimiter,
   handleDelivery,
   type DeliveryInput,
   parseWebhookBody,
@@ -11,6 +13,7 @@ import {
   type RateLimiter,
   type RawHeaders,
   type SeenEvents,
+  type TokenBucketConfig,
   type WebhookEndpoint,
 } from '@businessos/connector-triggers';
 import type { ServerConfig } from '../config.ts';
@@ -45,6 +48,14 @@ export interface WebhookIngressDeps {
    * lost network) requests would otherwise pile up in memory with their bodies until the process runs out of it.
    */
   maxPending?: { deliveries?: number; bytes?: number };
+  /**
+   * Deliveries to ids the store does not know (or no longer active) one client address may send, per second and at
+   * once; default 50/s with bursts of 200, `false` for none. Past it the client is answered 429 for every id this
+   * process would have to look up, whether it exists or not, until its bucket has a token again: a flood of made-up
+   * ids neither keeps reaching the store nor tells existing ids apart. Deliveries to existing endpoints never use
+   * tokens, so a provider delivering for many tenants from a few addresses is not held back. IPv6 clients count per /64.
+   */
+  lookupsPerClient?: TokenBucketConfig | false;
   /** Told about failures the sender sees only as a 5xx (`resolve`: the endpoint could not be looked up). */
   onError?: (stage: string, error: unknown, endpointId: string) => void;
   /** Told after a new delivery was stored, with what was stored (hands it to the delivery processor). */
@@ -76,6 +87,29 @@ const MAX_PENDING_BYTES = 256 * 1024 * 1024;
 /** Seconds a provider is asked to wait when deliveries are shed. */
 const SHED_RETRY_AFTER_S = 5;
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+const LOOKUPS_PER_CLIENT: TokenBucketConfig = { burst: 200, perSecond: 50 };
+const MAX_CLIENTS = 100_000;
+
+function tooManyUnknown(retryAfterSeconds: number): IngressResponse {
+  const seconds = Math.max(1, retryAfterSeconds);
+  return {
+    status: 429,
+    headers: { ...JSON_HEADERS, 'retry-after': String(seconds) },
+    body: { error: { code: 'RATE_LIMITED', message: `Too many deliveries from your address to unknown webhook endpoints; retry in ${seconds} s` } },
+  };
+}
+
+/** Whom a lookup counts against: the IPv4 address, or the /64 of an IPv6 one (a host usually has the whole /64). */
+export function clientKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.split('%')[0]!.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
 const RESOLVE_SQL = preparedStatement('resolve-webhook-endpoint', 'SELECT * FROM connectors.resolve_webhook_endpoint($1)');
 
 /** One delivery as the HTTP layer hands it over. */
@@ -84,6 +118,8 @@ export interface WebhookRequest {
   rawBody: Buffer;
   headers: RawHeaders;
   query: Record<string, string | string[] | undefined>;
+  /** The sender's address (for the per-client lookup limit); none: not limited. */
+  clientAddress?: string;
 }
 
 interface EndpointRow {
@@ -135,6 +171,16 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
   const pending = { deliveries: 0, bytes: 0 };
   const maxPendingDeliveries = deps.maxPending?.deliveries ?? MAX_PENDING_DELIVERIES;
   const maxPendingBytes = deps.maxPending?.bytes ?? MAX_PENDING_BYTES;
+  const lookupLimiter = deps.lookupsPerClient === false ? undefined : createMemoryRateLimiter({ ...(deps.lookupsPerClient ?? LOOKUPS_PER_CLIENT), maxKeys: MAX_CLIENTS });
+  // Clients whose bucket ran dry, until when (epoch ms): checked before a lookup, so the store is not asked for them.
+  const blockedUntil = new Map<string, number>();
+
+  /** Whether receiving for this id would ask the store (a well-formed id not resolved, or being resolved, here). */
+  function needsLookup(endpointId: string): boolean {
+    if (!ENDPOINT_ID.test(endpointId)) return false;
+    const hit = cache.get(endpointId);
+    return !hit || hit.expires <= Date.now();
+  }
 
   function cached(map: Map<string, CacheEntry>, endpointId: string, withSecret: boolean): Promise<ResolvedEndpoint | undefined> {
     const now = Date.now();
@@ -254,6 +300,12 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
           body: { error: { code: 'QUEUE_FULL', message: `Too many deliveries are waiting to be stored; retry in ${SHED_RETRY_AFTER_S} s` } },
         };
       }
+      const client = lookupLimiter && request.clientAddress !== undefined && needsLookup(request.endpointId) ? clientKey(request.clientAddress) : undefined;
+      if (client !== undefined) {
+        const until = blockedUntil.get(client);
+        if (until !== undefined && until > Date.now()) return tooManyUnknown(Math.ceil((until - Date.now()) / 1000));
+        if (until !== undefined) blockedUntil.delete(client);
+      }
       pending.deliveries += 1;
       pending.bytes += bytes;
       try {
@@ -263,6 +315,15 @@ export function createWebhookIngress(deps: WebhookIngressDeps): WebhookIngress {
         } catch (error) {
           deps.onError?.('resolve', error, request.endpointId);
           return { status: 500, headers: { ...JSON_HEADERS }, body: { error: { code: 'INTERNAL', message: 'The webhook endpoint could not be looked up right now; retry later' } } };
+        }
+        if (client !== undefined && lookupLimiter && !resolved) {
+          // Charged after the lookup, to unknown ids only; the answer is the 404 every unknown id gets.
+          const decision = await lookupLimiter.take(client, Date.now());
+          if (!decision.allowed) {
+            blockedUntil.delete(client);
+            blockedUntil.set(client, Date.now() + decision.retryAfterSeconds * 1000);
+            if (blockedUntil.size > MAX_CLIENTS) blockedUntil.delete(blockedUntil.keys().next().value!);
+          }
         }
         return await handleDelivery(
           { endpointId: request.endpointId, endpoint: resolved?.endpoint, rawBody: request.rawBody, headers: request.headers, query: request.query, now: Date.now() },

@@ -19,7 +19,7 @@ export default defineRoute<{ Params: { endpointId: string }; Body: Buffer | unde
   schema: {
     summary: 'Receive a webhook delivery',
     description:
-      'Public: the unguessable endpoint id is the address. Errors (problem+json): 401 signature missing, wrong or outside the timestamp window; 404 unknown or disabled endpoint; 413 body over 1 MiB; 429 per-endpoint rate limit (Retry-After); 400 a NUL character in the query; 503 too many deliveries waiting to be stored (Retry-After); 5xx the delivery could not be stored (the provider retries). A 200 means the delivery is stored: its events appear in GET /events shortly after, once the connector\'s transform has run (a delivery whose transform keeps failing is marked failed, shown on its subscription). A replayed event id answers 200 with `duplicate: true` and stores nothing new. Slack\'s url_verification answers `{ challenge }`.',
+      'Public: the unguessable endpoint id is the address. Errors (problem+json): 401 signature missing, wrong or outside the timestamp window; 404 unknown or disabled endpoint; 413 body over 1 MiB; 429 per-endpoint rate limit, or too many deliveries from one address to ids the service had to look up (Retry-After); 400 a NUL character in the query; 503 too many deliveries waiting to be stored (Retry-After); 5xx the delivery could not be stored (the provider retries). A 200 means the delivery is stored: its events appear in GET /events shortly after, once the connector\'s transform has run (a delivery whose transform keeps failing is marked failed, shown on its subscription). A replayed event id answers 200 with `duplicate: true` and stores nothing new. Slack\'s url_verification answers `{ challenge }`.',
     tags: ['triggers'],
     params: { type: 'object', required: ['endpointId'], additionalProperties: false, properties: { endpointId: { type: 'string', minLength: 1, maxLength: 200 } } },
     // Any parameters (the transform sees them), but validated like every other query: a NUL, which the store cannot
@@ -44,6 +44,7 @@ export default defineRoute<{ Params: { endpointId: string }; Body: Buffer | unde
       rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
       headers: request.headers,
       query: request.query,
+      clientAddress: request.ip,
     });
     if (result.status >= 400) {
       const error = (result.body as { error?: { code?: ErrorCode; message?: string } }).error;
