@@ -107,6 +107,35 @@ describe('the connection store', () => {
     await runtime.close();
   });
 
+  it('quotes long keys in its refusals without cutting an emoji in two', async () => {
+    // 40 and 100 code units into these keys is the first half of an emoji: a cut there leaves a lone surrogate, which
+    // the service cannot record (the message ends up in the execution's error, in jsonb).
+    const tooLong = `k${'🙂'.repeat(200)}`;
+    const long = `k${'🙂'.repeat(60)}`;
+    const refusals = async (config: RuntimeConfig, calls: ((host: SandboxHost) => Promise<unknown>)[]) => {
+      const runtime = await runtimeWith(async (host) => {
+        const messages: string[] = [];
+        for (const call of calls) await call(host).catch((error: unknown) => messages.push((error as ErrorData).message));
+        return { id: 'done', messages };
+      }, config);
+      const { messages } = (await runtime.execute<{ messages: string[] }>({ ...target, action: 'run' })).data;
+      await runtime.close();
+      return messages;
+    };
+    const messages = [
+      ...(await refusals({}, [(host) => host.storeSet!(tooLong, 1), (host) => host.storeSet!(long, 'x'.repeat(256 * 1024))])),
+      ...(await refusals({ store: { maxKeys: 1 } }, [(host) => host.storeSet!('a', 1), (host) => host.storeSet!(long, 1)])),
+      ...(await refusals({ store: { maxBytes: 300 } }, [(host) => host.storeSet!(long, 'x'.repeat(100))])),
+    ];
+    expect(messages).toEqual([
+      expect.stringContaining(`use short keys ("k${'🙂'.repeat(19)}...")`),
+      expect.stringContaining(`store key "k${'🙂'.repeat(49)}" is`),
+      expect.stringContaining(`before adding "k${'🙂'.repeat(49)}"`),
+      expect.stringContaining(`Storing "k${'🙂'.repeat(49)}" would`),
+    ]);
+    for (const message of messages) expect(message).not.toMatch(/\p{Surrogate}/u);
+  });
+
   it('bounds the number of keys of one connection', async () => {
     const runtime = await runtimeWith(storeCall(async (host) => {
       for (let i = 0; i < 101; i += 1) await host.storeSet!(`k${i}`, i);

@@ -17,6 +17,7 @@ import {
 import { compileSchema, formatIssues, resolveRequestUrl, toIssues, validateManifest } from '@businessos/connector-sdk/host';
 import { sha256Hex, type Artifact, type ArtifactStore } from './artifacts/artifact-store.ts';
 import { silentLogger, systemClock, type Clock, type RuntimeLogger } from './clock.ts';
+import { cutText } from './cut-text.ts';
 import { applyAuth } from './egress/apply-auth.ts';
 import { createEgressClient, type EgressClient, type EgressOptions, type EgressStats } from './egress/egress-client.ts';
 import { createScheduler, type Scheduler, type SchedulerOptions } from './limits/scheduler.ts';
@@ -262,10 +263,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           const json = JSON.stringify(v ?? null);
           const after = bytes - sizeOf(k, data.get(k)) + sizeOf(k, json);
           if (!data.has(k) && data.size >= storeLimits.maxKeys) {
-            throw new ConnectorError('PAYLOAD_TOO_LARGE', `The connection's store already holds ${data.size} keys, the most allowed; delete keys it no longer needs before adding "${k.slice(0, 100)}"`);
+            throw new ConnectorError('PAYLOAD_TOO_LARGE', `The connection's store already holds ${data.size} keys, the most allowed; delete keys it no longer needs before adding "${cutText(k, 100)}"`);
           }
           if (after > storeLimits.maxBytes) {
-            throw new ConnectorError('PAYLOAD_TOO_LARGE', `Storing "${k.slice(0, 100)}" would bring the connection's store to ${after} bytes, over its ${storeLimits.maxBytes}-byte limit; keep less state (cursors, not data)`);
+            throw new ConnectorError('PAYLOAD_TOO_LARGE', `Storing "${cutText(k, 100)}" would bring the connection's store to ${after} bytes, over its ${storeLimits.maxBytes}-byte limit; keep less state (cursors, not data)`);
           }
           data.set(k, json);
           bytes = after;
@@ -504,7 +505,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     if (typeof key !== 'string' || key.length === 0) throw new ConnectorError('INVALID_INPUT', 'A store key must be a non-empty string', { path: '/key' });
     const bytes = Buffer.byteLength(key);
     if (bytes > storeLimits.maxKeyBytes) {
-      throw new ConnectorError('PAYLOAD_TOO_LARGE', `A store key of ${bytes} bytes is over the ${storeLimits.maxKeyBytes}-byte limit; use short keys ("${key.slice(0, 40)}...")`, { path: '/key' });
+      throw new ConnectorError('PAYLOAD_TOO_LARGE', `A store key of ${bytes} bytes is over the ${storeLimits.maxKeyBytes}-byte limit; use short keys ("${cutText(key, 40)}...")`, { path: '/key' });
     }
     return key;
   }
@@ -604,7 +605,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
               checkStoreKey(key);
               const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
               if (bytes > storeLimits.maxValueBytes) {
-                throw new ConnectorError('PAYLOAD_TOO_LARGE', `The value for store key "${key.slice(0, 100)}" is ${bytes} bytes as JSON, over the ${storeLimits.maxValueBytes}-byte limit; keep state small (cursors, ids)`, { path: '/value' });
+                throw new ConnectorError('PAYLOAD_TOO_LARGE', `The value for store key "${cutText(key, 100)}" is ${bytes} bytes as JSON, over the ${storeLimits.maxValueBytes}-byte limit; keep state small (cursors, ids)`, { path: '/value' });
               }
               await state.set(key, value);
             },

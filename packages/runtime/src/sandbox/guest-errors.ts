@@ -8,6 +8,7 @@
 // marked errors count towards quarantine: nothing a guest throws may affect other executions or other tenants.
 import type { ErrorData } from '@businessos/connector-sdk';
 import type { SandboxLimits } from './types.ts';
+import { cutText } from '../cut-text.ts';
 
 /** Codes only the host may assign: a guest claiming one gets INTERNAL instead. */
 const HOST_ONLY_CODES: ReadonlySet<string> = new Set(['SANDBOX_DEADLINE', 'SANDBOX_MEMORY', 'SANDBOX_CRASH', 'SANDBOX_QUOTA', 'QUARANTINED', 'QUEUE_FULL', 'CIRCUIT_OPEN']);
@@ -59,7 +60,7 @@ export function classifyEngineFault(error: unknown, limits: Pick<SandboxLimits, 
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   if (/out of memory|OOM|Cannot enlarge memory|could not allocate/i.test(text)) return hostViolation(memoryFault(limits));
   if (/call stack|stack overflow/i.test(text)) return hostViolation(stackFault(limits));
-  return hostViolation({ code: 'SANDBOX_CRASH', message: `The sandbox engine failed (${text.slice(0, 200)}); the sandbox was discarded` });
+  return hostViolation({ code: 'SANDBOX_CRASH', message: `The sandbox engine failed (${cutText(text, 200)}); the sandbox was discarded` });
 }
 
 /**
@@ -82,10 +83,10 @@ export function vetGuestError(value: unknown, limits: Pick<SandboxLimits, 'memor
   if (raw.fault === 'memory' || (raw.fault === 'empty' && memoryNearCap)) return reportedFault('memory', limits, memoryNearCap);
   if (raw.fault === 'stack') return reportedFault('stack', limits, memoryNearCap);
   const code = typeof raw.code === 'string' && GUEST_CODES.has(raw.code) && !HOST_ONLY_CODES.has(raw.code) ? (raw.code as ErrorData['code']) : 'INTERNAL';
-  const message = typeof raw.message === 'string' && raw.message ? raw.message.slice(0, 4000) : 'The connector failed without a message';
+  const message = typeof raw.message === 'string' && raw.message ? cutText(raw.message, 4000) : 'The connector failed without a message';
   const data: ErrorData = { code, message };
   if (typeof raw.retryAfter === 'number' && Number.isFinite(raw.retryAfter)) data.retryAfter = raw.retryAfter;
-  if (typeof raw.path === 'string') data.path = raw.path.slice(0, 1000);
+  if (typeof raw.path === 'string') data.path = cutText(raw.path, 1000);
   if (typeof raw.upstreamStatus === 'number' && Number.isInteger(raw.upstreamStatus)) data.upstreamStatus = raw.upstreamStatus;
   if (raw.details !== undefined) data.details = raw.details;
   return data;

@@ -16,6 +16,7 @@ import { classifyEngineFault, guestErrorData, hostViolation, reportedFault } fro
 import { GUEST_PRELUDE } from './guest-prelude.ts';
 import { applyImage, captureImage, decodeImage, dirtyChunks, MAX_IMAGE_BYTES, type DecodedImage } from './sandbox-image.ts';
 import type { EngineHostBridge, EngineSandbox, SandboxCall, SandboxEngine, SandboxLimits } from './types.ts';
+import { cutText } from '../cut-text.ts';
 
 // The repo's TypeScript lib has no DOM/WebAssembly globals; these are the few members used here.
 interface WasmMemory {
@@ -309,7 +310,7 @@ function instantiate(
     // host's own measure of the memory backs it.
     if (message === 'out of memory') return reportedFault('memory', limits, memoryNearCap());
     if (message === 'stack overflow' || /call stack/.test(message)) return reportedFault('stack', limits, memoryNearCap());
-    return { code: 'INTERNAL', message: `${name && name !== 'undefined' ? `${name}: ` : ''}${message}`.slice(0, 2000) };
+    return { code: 'INTERNAL', message: cutText(`${name && name !== 'undefined' ? `${name}: ` : ''}${message}`, 2000) };
   };
 
   const hostCall = context.newFunction('hostCall', (opHandle, argsHandle) => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { isConnectorError, toErrorData, type ErrorData } from '@businessos/connector-sdk';
 import type { ExecutionMeta } from '@businessos/connector-runtime';
+import { storableJson } from '@businessos/connector-triggers';
 import type { Db } from '../db/db.ts';
+import { keepableJson, keepableJsonText, keepableText } from '../db/keepable.ts';
 import { ProblemError } from '../http/problem.ts';
 import type { ServiceRuntime } from './service-runtime.ts';
 
@@ -105,7 +107,9 @@ export interface DiscardedOutcome {
 
 /**
  * Runs a prepared execution, recording `running` then `succeeded` (with the result) or `failed` (with the
- * catalogue error). Resolves with data and meta; rejects with {@link ExecutionFailed}.
+ * catalogue error). Resolves with data and meta; rejects with {@link ExecutionFailed}. The caller is answered what
+ * is recorded: a result the store cannot keep fails the execution with INVALID_OUTPUT (see {@link unrecordableResult}),
+ * and an error message is recorded and answered with what the store cannot keep replaced by U+FFFD.
  */
 export async function runExecution(db: Db, rt: ServiceRuntime, prepared: PreparedExecution, options: RunExecutionOptions = {}): Promise<{ data: unknown; meta: ApiExecutionMeta }> {
   const { id, tenantId } = prepared;
@@ -118,6 +122,7 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
     throw new ExecutionFailed(data, apiMeta(id, undefined));
   }
   // From here on this attempt owns the row (only one attempt ever moves it out of queued), until someone settles it.
+  let failure: Extract<ExecutionOutcome, { status: 'failed' }>;
   const settle = async (outcome: ExecutionOutcome): Promise<void> => {
     const settled = await settleExecution(db, prepared, outcome);
     if (!settled.recorded) options.onDiscarded?.({ executionId: id, outcome: outcome.status, recordedStatus: settled.status });
@@ -134,14 +139,29 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
       }),
     );
     const meta = apiMeta(id, result.meta);
-    await settle({ status: 'succeeded', result: result.data, meta });
-    return { data: result.data, meta };
+    const stored = storableJson(result.data);
+    if (stored.ok) {
+      await settle({ status: 'succeeded', result: result.data, resultJson: stored.json, meta });
+      return { data: result.data, meta };
+    }
+    failure = { status: 'failed', error: unrecordableResult(stored), meta };
   } catch (error) {
     const data: ErrorData = isConnectorError(error) ? toErrorData(error) : { code: 'INTERNAL', message: `The execution failed unexpectedly: ${(error as Error).message}` };
-    const meta = apiMeta(id, (error as { meta?: ExecutionMeta }).meta);
-    await settle({ status: 'failed', error: data, meta });
-    throw new ExecutionFailed(data, meta);
+    // Messages come from providers and connector code: a NUL or half an emoji must not cost the record.
+    failure = { status: 'failed', error: keepableJson(data), meta: apiMeta(id, (error as { meta?: ExecutionMeta }).meta) };
   }
+  await settle(failure);
+  throw new ExecutionFailed(failure.error, failure.meta);
+}
+
+/**
+ * The error of an execution whose result the store cannot keep (a NUL character or a lone surrogate in a string or
+ * key). It fails rather than succeeding with a changed result, or with none: the caller would be told data that the
+ * record does not hold, and the connector's author learns where the value is and what to do.
+ */
+export function unrecordableResult(stored: Extract<ReturnType<typeof storableJson>, { ok: false }>): ErrorData {
+  const path = keepableText(stored.path);
+  return { code: 'INVALID_OUTPUT', message: `The connector returned a result that cannot be recorded: at ${path || '/'}, ${stored.problem}`, path };
 }
 
 /**
@@ -158,7 +178,10 @@ export function interruptedError(): ErrorData {
 }
 
 /** The outcome of one attempt at an execution, as {@link settleExecution} records it. */
-export type ExecutionOutcome = { status: 'succeeded'; result: unknown; meta: ApiExecutionMeta } | { status: 'failed'; error: ErrorData; meta: ApiExecutionMeta };
+export type ExecutionOutcome =
+  // resultJson: the result as JSON text, when the caller has already serialised (and checked) it.
+  | { status: 'succeeded'; result: unknown; resultJson?: string; meta: ApiExecutionMeta }
+  | { status: 'failed'; error: ErrorData; meta: ApiExecutionMeta };
 
 /**
  * Records the outcome of the attempt that claimed `prepared` (moved its row from queued to running). The claim happens
@@ -177,12 +200,12 @@ export async function settleExecution(db: Db, prepared: PreparedExecution, outco
       outcome.status === 'succeeded'
         ? await tx.query(`UPDATE connectors.executions SET status = 'succeeded', result = $2, error = NULL, meta = $3, finished_at = now() WHERE id = $1 AND ${SETTLEABLE} RETURNING id`, [
             prepared.id,
-            JSON.stringify(outcome.result ?? null),
+            outcome.resultJson ?? JSON.stringify(outcome.result ?? null),
             JSON.stringify(outcome.meta),
           ])
         : await tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1 AND ${SETTLEABLE} RETURNING id`, [
             prepared.id,
-            JSON.stringify(outcome.error),
+            keepableJsonText(outcome.error),
             JSON.stringify(outcome.meta),
           ]);
     if (written.rows.length > 0) return { recorded: true };
@@ -199,7 +222,7 @@ export async function failExecution(db: Db, prepared: PreparedExecution, data: E
   await db.withTenant(prepared.tenantId, (tx) =>
     tx.query(`UPDATE connectors.executions SET status = 'failed', error = $2, meta = $3, finished_at = now() WHERE id = $1 AND status = $4`, [
       prepared.id,
-      JSON.stringify(data),
+      keepableJsonText(data),
       JSON.stringify(apiMeta(prepared.id, undefined)),
       from,
     ]),

@@ -16,6 +16,7 @@ import {
 } from '@businessos/connector-runtime';
 import type { ServerConfig } from '../config.ts';
 import { ENTER_TENANT_SQL, type Db } from '../db/db.ts';
+import { keepableText } from '../db/keepable.ts';
 import { markNeedsReauth } from '../installations/connection-status.ts';
 import { createDbConnectionState } from './connection-state.ts';
 import { createDbArtifactStore } from '../publishing/artifact-store.ts';
@@ -65,7 +66,9 @@ export function allowLoopbackFromEnv(env: Record<string, string | undefined>): b
 
 /**
  * Usage records in batches into `connectors.usage_records`: one transaction (one commit) per batch, with one INSERT
- * per tenant in it, each under that tenant's row-level security.
+ * per tenant in it, each under that tenant's row-level security. A NUL character or lone surrogate in a name is
+ * written as U+FFFD: one such record would fail its whole batch, and the meter retries a failed batch as it is, so
+ * it would block every usage record after it.
  */
 export function createDbUsageSink(db: Db): UsageSink {
   return {
@@ -87,11 +90,11 @@ export function createDbUsageSink(db: Db): UsageSink {
              FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::float8[]) AS u(c, v, a, s, e, d, n, t)`,
             [
               tenant,
-              batch.map((r) => r.connector),
-              batch.map((r) => r.version),
-              batch.map((r) => r.action),
+              batch.map((r) => keepableText(r.connector)),
+              batch.map((r) => keepableText(r.version)),
+              batch.map((r) => keepableText(r.action)),
               batch.map((r) => r.status),
-              batch.map((r) => r.code ?? null),
+              batch.map((r) => (r.code === undefined ? null : keepableText(r.code))),
               batch.map((r) => Math.round(r.durationMs)),
               batch.map((r) => r.attempts),
               batch.map((r) => r.startedAt),
