@@ -144,3 +144,41 @@ describe('the connection store', () => {
     await runtime.close();
   });
 });
+
+describe('the tier a connector runs in', () => {
+  const processConnector = defineConnector({
+    name: 'noder', version: '1.0.0', baseUrl: 'https://api.example.com', auth: new ApiKeyAuth({ name: 'X-Api-Key' }), runtime: 'process',
+    actions: [defineAction({ name: 'run', description: 'needs Node APIs', async execute() { return { id: 'n' }; } })],
+  });
+
+  async function tiers(withProcessPool: boolean) {
+    const ran: string[] = [];
+    const vault = createVault({ store: createMemoryVaultStore(), masterKey: generateMasterKey() });
+    await vault.putCredentials('t1', 'conn-1', { apiKey: 'sk_live_tiers_0123456789' });
+    const artifacts = createMemoryArtifactStore();
+    artifacts.add({ name: 'scripted', version: '1.0.0', code: '/* sandbox */', manifest: connector.manifest });
+    artifacts.add({ name: 'noder', version: '1.0.0', code: '/* process */', manifest: processConnector.manifest });
+    const egress = { send: async () => ({ status: 200, headers: {}, data: null }), close: async () => undefined };
+    const runtime = createRuntime({
+      sandbox: scriptedPool(async () => (ran.push('sandbox'), { id: 's' })),
+      ...(withProcessPool ? { processPool: scriptedPool(async () => (ran.push('process'), { id: 'p' })) } : {}),
+      vault, artifacts, usage: createMemoryUsageSink(), egress, config: { usage: { flushIntervalMs: 0 } },
+    });
+    return { runtime, ran };
+  }
+
+  it('runs a connector whose manifest says runtime "process" in the process pool, and the others in the sandbox', async () => {
+    const { runtime, ran } = await tiers(true);
+    expect((await runtime.execute({ ...target, connector: 'noder', action: 'run' })).data).toEqual({ id: 'p' });
+    expect((await runtime.execute({ ...target, action: 'run' })).data).toEqual({ id: 's' });
+    expect(ran).toEqual(['process', 'sandbox']);
+    await runtime.close();
+  });
+
+  it('refuses a process-tier connector with FORBIDDEN when the runtime has no process pool, never running it in the sandbox', async () => {
+    const { runtime, ran } = await tiers(false);
+    await expect(runtime.execute({ ...target, connector: 'noder', action: 'run' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('process tier') });
+    expect(ran).toEqual([]);
+    await runtime.close();
+  });
+});

@@ -68,6 +68,12 @@ export interface RuntimeConfig {
 /** What the runtime is built from. Everything is passed in; nothing is global. */
 export interface RuntimeDeps {
   sandbox: SandboxPool;
+  /**
+   * Where connectors whose manifest says `runtime: "process"` (they need Node APIs) run: a process pool
+   * (`createProcessPool`). Without one they are refused with FORBIDDEN; they never run in `sandbox`, which has no
+   * Node APIs.
+   */
+  processPool?: SandboxPool;
   vault: Vault;
   /** Where bundles are loaded from (the marketplace's artifact store, or a dev loader). */
   artifacts: ArtifactStore;
@@ -293,7 +299,13 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       },
       log: () => undefined,
     };
-    const result = await deps.sandbox.run({ tenant: '__manifest__', bundle: { key, code, sha256 }, call: { kind: 'manifest' }, limits: config.sandboxLimits }, host);
+    const job = { tenant: '__manifest__', bundle: { key, code, sha256 }, call: { kind: 'manifest' as const }, limits: config.sandboxLimits };
+    let result = await deps.sandbox.run(job, host);
+    // A bundle that imports Node built-ins does not load in QuickJS: it may be a process-tier connector.
+    if (!result.ok && deps.processPool) {
+      const again = await deps.processPool.run(job, host);
+      if (again.ok) result = again;
+    }
     if (!result.ok) throw new ConnectorError(result.error.code, `Reading the manifest of ${key} failed: ${result.error.message}`);
     const checked = validateManifest(result.value);
     if (!checked.ok) {
@@ -423,6 +435,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
       const data = await scheduler.run(target.tenant, async () => {
         const loaded = await load(target.connector, target.version, target.tenant);
         const { manifest } = loaded;
+        const pool = manifest.runtime === 'process' ? deps.processPool : deps.sandbox;
+        if (!pool) {
+          throw new ConnectorError('FORBIDDEN', `${manifest.name}@${manifest.version} runs in the process tier (runtime: "process", for connectors that need Node APIs), which this runtime does not offer; an operator can enable it (see the process tier in ARCHITECTURE.md)`);
+        }
         plan.check?.(manifest);
         const idempotent = typeof plan.idempotent === 'function' ? plan.idempotent(manifest) : plan.idempotent;
         const spec = manifest.auth;
@@ -456,7 +472,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           const host = createHost({ manifest, tenant: target.tenant, connectionId: target.connection?.id, executionId, stats, signal, attempt, guestFields, allFields, baseUrlOverride, redactor, secrets, getCredentials: () => credentials, setCredentials: (c) => { credentials = c; addSecrets(c); if (target.connection) recentCredentials.delete(credentialKey(target.tenant, target.connection.id)); } });
           let result;
           try {
-            result = await deps.sandbox.run(
+            result = await pool.run(
               { tenant: target.tenant, bundle: { key: loaded.key, code: loaded.code, sha256: loaded.sha256 }, call: plan.call, connection: { fields: guestFields }, limits: config.sandboxLimits },
               host,
             );

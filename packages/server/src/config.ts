@@ -37,6 +37,13 @@ export interface ServerConfig {
   npm: { registry: string; token: string; scope: string | undefined } | undefined;
   /** Log level (`BOS_LOG_LEVEL`, default info). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * The process tier, for connectors whose manifest says `runtime: "process"` (`BOS_PROCESS_TIER`): `jailed`
+   * (default: each runs in a jail of its own network, mount and PID namespaces as nobody; refused where this machine
+   * cannot build the jail), `off` (always refused), or `unjailed` (run without the jail where it cannot be built:
+   * for connectors the operator trusts, on machines without the privileges).
+   */
+  processTier: 'jailed' | 'off' | 'unjailed';
   limits: {
     /** Largest accepted JSON request body in bytes (`BOS_BODY_LIMIT`, default 1 MiB). */
     bodyBytes: number;
@@ -172,6 +179,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   const logLevel = (LOG_LEVELS as readonly string[]).includes(levelRaw) ? (levelRaw as ServerConfig['logLevel']) : 'info';
   if (logLevel !== levelRaw) issues.push({ variable: 'BOS_LOG_LEVEL', message: `"${levelRaw}" is not one of ${LOG_LEVELS.join(', ')}` });
 
+  const tierRaw = read('BOS_PROCESS_TIER') ?? 'jailed';
+  const processTier = (['jailed', 'off', 'unjailed'] as const).find((t) => t === tierRaw) ?? 'jailed';
+  if (processTier !== tierRaw) issues.push({ variable: 'BOS_PROCESS_TIER', message: `"${tierRaw}" is not one of jailed (default), off, unjailed` });
+
   const limits = {
     bodyBytes: integer('BOS_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
     artifactBytes: integer('BOS_ARTIFACT_LIMIT', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
@@ -183,7 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string 
   };
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { port, host, databaseUrl, redisUrl, redisPrefix, apiWorker, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, npm, logLevel, limits };
+  return { port, host, databaseUrl, redisUrl, redisPrefix, apiWorker, masterKey, previousMasterKeys, dataDir, publicUrl, oauthApps, npm, logLevel, processTier, limits };
 }
 
 /** The configuration of a command (`npm start`, `npm run worker`), or undefined after printing every problem with it. */

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   createRedisLock,
   createRuntime,
+  createProcessPool,
   createSandboxPool,
   type Artifact,
   type ArtifactStore,
@@ -120,6 +121,19 @@ export function platformConfigFrom(config: ServerConfig): PlatformConfig {
   return (connector, key) => config.oauthApps[connector]?.[key];
 }
 
+/** A pool made by `make` when it is first given a job; closing one never made makes nothing. */
+function lazyPool(make: () => SandboxPool): SandboxPool {
+  let pool: SandboxPool | undefined;
+  const idle = { workers: 0, busyWorkers: 0, queued: 0, warmSandboxes: 0, executions: 0, violations: 0, workerRestarts: 0, quarantined: 0 };
+  return {
+    run: (job, host) => (pool ??= make()).run(job, host),
+    stats: () => pool?.stats() ?? idle,
+    quarantined: () => pool?.quarantined() ?? [],
+    clearQuarantine: (bundleKey, tenant) => pool?.clearQuarantine(bundleKey, tenant),
+    close: async () => pool?.close(),
+  };
+}
+
 /**
  * Builds the process's runtime over the store: one sandbox pool, the vault, published artifacts from the
  * marketplace tables, usage into `usage_records`, connection status updates, and each connection's `ctx.store` in
@@ -142,8 +156,11 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
   const sandbox = options.sandbox ?? createSandboxPool({ images: createDbImageStore(db) });
   // With REDIS_URL, OAuth token refreshes are single-flight across every API and worker process.
   const lockRedis = options.config.redisUrl ? createRedis(options.config.redisUrl) : undefined;
+  // Built at the first process-tier job: checking whether this machine can build the jail starts a process.
+  const processPool = options.config.processTier === 'off' ? undefined : lazyPool(() => createProcessPool({ allowWithoutNetworkIsolation: options.config.processTier === 'unjailed' }));
   const runtime = createRuntime({
     sandbox,
+    ...(processPool ? { processPool } : {}),
     ...(lockRedis ? { lock: createRedisLock({ redis: lockRedis, prefix: `${options.config.redisPrefix}:oauth-lock:` }) } : {}),
     vault: options.vault,
     artifacts,
@@ -183,6 +200,7 @@ export function createServiceRuntime(options: ServiceRuntimeOptions): ServiceRun
           await runtime.close();
         } finally {
           if (ownsSandbox) await sandbox.close();
+          await processPool?.close();
           // A lock command queued while Redis is away would hold a plain quit() for the whole outage.
           if (lockRedis) await quitOrDrop(lockRedis).catch(() => undefined);
         }
