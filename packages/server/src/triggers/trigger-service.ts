@@ -205,24 +205,52 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     );
   }
 
-  /** Registers the hook at the provider and records what it answered; the row must be pending or active. */
-  async function subscribeAtProvider(row: SubscriptionRow): Promise<void> {
+  /**
+   * Registers the hook at the provider and records what it answered, if the row is still pending or active then.
+   * Once the provider answered, it holds a hook: when recording it fails (the secret store is down) or the
+   * subscription was disabled meanwhile (the disable found no hook id to remove), the hook is removed again here,
+   * so that none is left registered that nothing on this side knows about.
+   */
+  async function subscribeAtProvider(row: SubscriptionRow, trigger: TriggerManifest): Promise<void> {
     const webhookUrl = webhookUrlOf(config.publicUrl, row.webhook_token!);
     const { data } = await runStep<WebhookSubscription>(row, 'subscribe', { webhookUrl });
-    if (data.secret) await secrets.put(row.tenant_id, row.id, data.secret);
-    ingress.invalidate(row.webhook_token!);
     const now = Date.now();
     const expiresAt = typeof data.expiresAt === 'number' && Number.isFinite(data.expiresAt) ? data.expiresAt : undefined;
-    await db.withTenant(row.tenant_id, (tx) =>
-      tx.query(
-        `UPDATE connectors.trigger_subscriptions
-         SET status = 'active', status_detail = NULL, external_id = $2, updated_at = now(),
-             expires_at = CASE WHEN $3::float8 IS NULL THEN NULL ELSE to_timestamp($3::float8 / 1000) END,
-             renew_at = CASE WHEN $4::float8 IS NULL THEN NULL ELSE to_timestamp($4::float8 / 1000) END
-         WHERE id = $1`,
-        [row.id, data.externalId, expiresAt ?? null, expiresAt === undefined ? null : renewAtFor(expiresAt, now)],
-      ),
-    );
+    /** Removes the hook just registered (best effort); says what became of it. */
+    const removeUnrecorded = async (): Promise<string> => {
+      if (trigger.webhook?.unsubscribe !== true) return `the connector cannot remove hook ${data.externalId}: remove it in the provider's settings`;
+      const failed = await unsubscribeAtProvider({ ...row, external_id: data.externalId, expires_at: expiresAt === undefined ? null : new Date(expiresAt) }, trigger);
+      if (failed) log('error', 'a hook registered at the provider could not be removed again', { subscription: row.id, detail: failed });
+      return failed ?? `hook ${data.externalId} was removed again at the provider`;
+    };
+    let recorded: boolean;
+    try {
+      if (data.secret) await secrets.put(row.tenant_id, row.id, data.secret);
+      // Only a live row becomes active: a disable that committed meanwhile must not be undone.
+      const { rowCount } = await db.withTenant(row.tenant_id, (tx) =>
+        tx.query(
+          `UPDATE connectors.trigger_subscriptions
+           SET status = 'active', status_detail = NULL, external_id = $2, updated_at = now(),
+               expires_at = CASE WHEN $3::float8 IS NULL THEN NULL ELSE to_timestamp($3::float8 / 1000) END,
+               renew_at = CASE WHEN $4::float8 IS NULL THEN NULL ELSE to_timestamp($4::float8 / 1000) END
+           WHERE id = $1 AND status IN ('pending', 'active')`,
+          [row.id, data.externalId, expiresAt ?? null, expiresAt === undefined ? null : renewAtFor(expiresAt, now)],
+        ),
+      );
+      recorded = rowCount > 0;
+    } catch (error) {
+      throw new Error(`the provider registered hook ${data.externalId}, but it could not be recorded (${errorText(error)}); ${await removeUnrecorded()}`, { cause: error });
+    } finally {
+      ingress.invalidate(row.webhook_token!);
+    }
+    if (!recorded) {
+      const removed = await removeUnrecorded();
+      if (data.secret) await secrets.delete(row.tenant_id, row.id).catch((error: unknown) => log('warn', 'could not erase a stopped subscription\'s secret', { error: errorText(error) }));
+      throw new ProblemError(
+        'CONFLICT',
+        `Subscription ${row.id} was disabled while its webhook was being registered; ${removed}. Enable the trigger again if you still want it`,
+      );
+    }
   }
 
   /** Removes the hook at the provider, best effort; resolves to the failure text, or undefined when it is gone. */
@@ -240,9 +268,16 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
 
   async function disableRow(row: SubscriptionRow, actor: string): Promise<DisableOutcome> {
     // Stop locally first: from this commit on, the endpoint answers 404 and polls stop, whatever the provider says.
-    await db.withTenant(row.tenant_id, (tx) =>
-      tx.query(`UPDATE connectors.trigger_subscriptions SET status = 'stopped', status_detail = NULL, renew_at = NULL, updated_at = now() WHERE id = $1`, [row.id]),
+    // The hook id and secret are taken as of this update: a subscribe that recorded its hook after `row` was read
+    // committed before it, and its hook must be removed here (a subscribe committing later removes its own).
+    const { rows: stopped } = await db.withTenant(row.tenant_id, (tx) =>
+      tx.query<Pick<SubscriptionRow, 'external_id' | 'expires_at' | 'has_secret'>>(
+        `UPDATE connectors.trigger_subscriptions SET status = 'stopped', status_detail = NULL, renew_at = NULL, updated_at = now() WHERE id = $1
+         RETURNING external_id, expires_at, secret IS NOT NULL AS has_secret`,
+        [row.id],
+      ),
     );
+    if (stopped[0]) row = { ...row, ...stopped[0] };
     if (row.webhook_token) ingress.invalidate(row.webhook_token);
     let detail: string | undefined;
     if (row.kind === 'polling') {
@@ -273,7 +308,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       // The SDK declares no renew step: re-register (unsubscribe, then subscribe again at the same address).
       const failed = await unsubscribeAtProvider(row, trigger);
       if (failed) log('warn', 'renewal: the old hook was not removed', { subscription: row.id, detail: failed });
-      await subscribeAtProvider(row);
+      await subscribeAtProvider(row, trigger);
       await db.withTenant(row.tenant_id, (tx) => recordAudit(tx, { tenantId: row.tenant_id, actor: SYSTEM, action: 'trigger.renew', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name } }));
       return true;
     } catch (error) {
@@ -285,7 +320,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
           `UPDATE connectors.trigger_subscriptions SET status_detail = $2, updated_at = now(),
              status = CASE WHEN $3 THEN 'failed' ELSE status END,
              renew_at = CASE WHEN $3 THEN NULL ELSE now() + interval '5 minutes' END
-           WHERE id = $1`,
+           WHERE id = $1 AND status = 'active'`,
           [row.id, detail.slice(0, 1000), lapsed],
         ),
       );
@@ -355,11 +390,12 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       const row = (await loadRow(tenantId, id))!;
       if (subscribes) {
         try {
-          await subscribeAtProvider(row);
+          await subscribeAtProvider(row, trigger);
         } catch (error) {
-          // Nothing was registered (or the provider refused): leave no half-enabled subscription behind.
+          // No hook is left registered (subscribeAtProvider removes one it could not record): leave no half-enabled
+          // subscription behind. One disabled meanwhile stays, stopped, as the disable answered it.
           await db.withTenant(tenantId, async (tx) => {
-            await tx.query('DELETE FROM connectors.trigger_subscriptions WHERE id = $1', [id]);
+            await tx.query("DELETE FROM connectors.trigger_subscriptions WHERE id = $1 AND status <> 'stopped'", [id]);
             await recordAudit(tx, { tenantId, actor, action: 'trigger.enable_failed', targetType: 'trigger_subscription', targetId: id, details: { connector: target.connector, trigger: triggerName, error: errorText(error) } });
           });
           const data = toErrorData(error);

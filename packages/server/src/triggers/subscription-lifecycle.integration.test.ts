@@ -1,0 +1,216 @@
+// The webhook subscription lifecycle against a real store (PGlite, and PostgreSQL with DATABASE_URL), with the
+// connector's subscribe/unsubscribe steps replaced by a fake provider that records which hooks it holds. The races
+// and failures here are the ones that leave hooks registered at a provider that nothing on our side knows about.
+import { randomBytes } from 'node:crypto';
+import type { Runtime, TriggerInput } from '@businessos/connector-runtime';
+import { ConnectorError, type WebhookSubscription } from '@businessos/connector-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.ts';
+import type { Db } from '../db/db.ts';
+import { testEngines } from '../db/engines.ts';
+import type { TestDb } from '../db/test-db.ts';
+import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { createTriggerService, type TriggerService } from './trigger-service.ts';
+
+const WEBHOOK_TRIGGER = { name: 'newOrder', type: 'webhook', webhook: { topic: 'orders/create', verify: { scheme: 'hmac-sha256', secret: 'subscription' }, subscribe: true, unsubscribe: true, transform: true } };
+
+/** A provider's webhook API: the hooks it holds, and switches to make it slow or failing. */
+interface Provider {
+  hooks: Set<string>;
+  subscribeCalls: number;
+  /** While set, subscribe waits for it after being called (a slow provider the test releases). */
+  gate: Promise<void> | undefined;
+  /** Called when subscribe starts (before the gate). */
+  onSubscribe: (() => void) | undefined;
+  failUnsubscribe: boolean;
+}
+
+function fakeRuntime(provider: Provider): ServiceRuntime {
+  let n = 0;
+  const runtime: Pick<Runtime, 'executeTrigger'> = {
+    async executeTrigger<T>(input: TriggerInput) {
+      const meta = { executionId: 'x', durationMs: 0, attempts: 1, httpCalls: 1, bytesIn: 0, bytesOut: 0 };
+      if (input.operation === 'subscribe') {
+        provider.subscribeCalls += 1;
+        provider.onSubscribe?.();
+        if (provider.gate) await provider.gate;
+        const hook: WebhookSubscription = { externalId: `hook-${++n}`, secret: `whsec_${randomBytes(8).toString('hex')}` };
+        provider.hooks.add(hook.externalId);
+        return { data: hook as T, meta };
+      }
+      if (input.operation === 'unsubscribe') {
+        if (provider.failUnsubscribe) throw new ConnectorError('UPSTREAM_ERROR', 'provider answered 503');
+        provider.hooks.delete((input.input as WebhookSubscription).externalId);
+        return { data: undefined as T, meta };
+      }
+      throw new Error(`unexpected operation ${input.operation}`);
+    },
+  };
+  return { runtime: runtime as Runtime, asTenant: (_t, fn) => fn(), background: () => undefined, close: async () => undefined };
+}
+
+/** Fault and pause injection on the store: runs `before(sql)` ahead of each tenant statement. */
+interface Interceptor {
+  before: ((sql: string) => Promise<void>) | undefined;
+}
+
+/** `db`, with `interceptor.before` run ahead of every statement of a tenant transaction (to fail or hold it). */
+function intercepted(db: Db, interceptor: Interceptor): Db {
+  return {
+    engine: db.engine,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+    withTenant: (tenantId, fn) =>
+      db.withTenant(tenantId, (tx) =>
+        fn({
+          exec: (sql) => tx.exec(sql),
+          query: async (sql, params) => {
+            await interceptor.before?.(sql);
+            return tx.query(sql, params);
+          },
+        }),
+      ),
+  };
+}
+
+async function seedConnection(db: Db): Promise<{ tenantId: string; connectionId: string }> {
+  return db.transaction(async (tx) => {
+    const tenant = (await tx.query<{ id: string }>('INSERT INTO connectors.tenants (name) VALUES ($1) RETURNING id', [`life-${randomBytes(4).toString('hex')}`])).rows[0]!;
+    const listing = (await tx.query<{ id: string }>(
+      `INSERT INTO connectors.marketplace (tenant_id, name, npm_package, display_name, version, approved) VALUES ($1, 'acme', 'acme', 'Acme', '1.0.0', true) RETURNING id`,
+      [tenant.id],
+    )).rows[0]!;
+    await tx.query(
+      `INSERT INTO connectors.connector_versions (connector_id, tenant_id, version, manifest, status) VALUES ($1, $2, '1.0.0', $3::jsonb, 'published')`,
+      [listing.id, tenant.id, JSON.stringify({ name: 'acme', version: '1.0.0', triggers: [WEBHOOK_TRIGGER] })],
+    );
+    const installation = (await tx.query<{ id: string }>(`INSERT INTO connectors.installations (tenant_id, connector_id, version) VALUES ($1, $2, '1.0.0') RETURNING id`, [tenant.id, listing.id])).rows[0]!;
+    const connection = (await tx.query<{ id: string }>(`INSERT INTO connectors.connections (tenant_id, installation_id, name) VALUES ($1, $2, 'main') RETURNING id`, [tenant.id, installation.id])).rows[0]!;
+    return { tenantId: tenant.id, connectionId: connection.id };
+  });
+}
+
+for (const engine of testEngines(process.env)) {
+  const suite = engine.create ? describe : describe.skip;
+  suite(`webhook subscription lifecycle on ${engine.name}${engine.skipReason ? ` (skipped: ${engine.skipReason})` : ''}`, () => {
+    let store: TestDb;
+    let provider: Provider;
+    let triggers: TriggerService;
+    const interceptor: Interceptor = { before: undefined };
+
+    beforeAll(async () => {
+      store = await engine.create!();
+      provider = { hooks: new Set(), subscribeCalls: 0, gate: undefined, onSubscribe: undefined, failUnsubscribe: false };
+      const config = { ...loadConfig({ BOS_PUBLIC_URL: 'https://bos.example.com' }), masterKey: randomBytes(32) };
+      triggers = createTriggerService({ db: intercepted(store.db, interceptor), runtime: fakeRuntime(provider), vault: undefined as never, config, background: false });
+    }, 120_000);
+    afterAll(async () => {
+      await triggers?.close();
+      await store?.dispose();
+    });
+
+    const statuses = async (tenantId: string) => (await triggers.list(tenantId)).map((s) => s.status);
+
+    it('enabling the same trigger twice at once registers one hook and answers the second with CONFLICT', async () => {
+      const { tenantId, connectionId } = await seedConnection(store.db);
+      provider.hooks.clear();
+      const results = await Promise.allSettled([triggers.enable(tenantId, 'a', connectionId, 'newOrder', {}), triggers.enable(tenantId, 'a', connectionId, 'newOrder', {})]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'CONFLICT' } });
+      expect(provider.hooks.size).toBe(1);
+      expect(await statuses(tenantId)).toEqual(['active']);
+    });
+
+    it('disabling while the subscribe step is still running removes the hook registered afterwards and stays stopped', async () => {
+      const { tenantId, connectionId } = await seedConnection(store.db);
+      provider.hooks.clear();
+      let release!: () => void;
+      provider.gate = new Promise((resolve) => (release = resolve));
+      const started = new Promise<void>((resolve) => (provider.onSubscribe = resolve));
+      try {
+        const enabling = triggers.enable(tenantId, 'a', connectionId, 'newOrder', {});
+        enabling.catch(() => undefined);
+        await started;
+        const [pending] = await triggers.list(tenantId);
+        expect(pending).toMatchObject({ status: 'pending' });
+        const disabled = await triggers.disable(tenantId, 'a', pending!.id, connectionId);
+        expect(disabled.subscription.status).toBe('stopped');
+        release();
+        await expect(enabling).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('disabled while') });
+      } finally {
+        provider.gate = undefined;
+        provider.onSubscribe = undefined;
+      }
+      const [after] = await triggers.list(tenantId);
+      expect(after).toMatchObject({ status: 'stopped', hasSecret: false });
+      expect([...provider.hooks]).toEqual([]);
+      // And it can be enabled again afterwards.
+      expect(await triggers.enable(tenantId, 'a', connectionId, 'newOrder', {})).toMatchObject({ status: 'active' });
+    });
+
+    // PostgreSQL only: PGlite runs one transaction at a time, so holding the disable's would hold the subscribe too.
+    it.skipIf(engine.name === 'pglite')('a disable that read the subscription before the subscribe step recorded its hook still removes that hook', async () => {
+      const { tenantId, connectionId } = await seedConnection(store.db);
+      provider.hooks.clear();
+      let releaseSubscribe!: () => void;
+      provider.gate = new Promise((resolve) => (releaseSubscribe = resolve));
+      const started = new Promise<void>((resolve) => (provider.onSubscribe = resolve));
+      let releaseStop!: () => void;
+      const stopHeld = new Promise<void>((held) => {
+        const stop = new Promise<void>((resolve) => (releaseStop = resolve));
+        interceptor.before = async (sql) => {
+          if (!sql.includes("SET status = 'stopped'")) return;
+          held();
+          await stop;
+        };
+      });
+      try {
+        const enabling = triggers.enable(tenantId, 'a', connectionId, 'newOrder', {});
+        await started;
+        const [pending] = await triggers.list(tenantId);
+        // The disable reads the pending row (no hook id yet), then is held just before it stops it.
+        const disabling = triggers.disable(tenantId, 'a', pending!.id, connectionId);
+        await stopHeld;
+        releaseSubscribe();
+        expect(await enabling).toMatchObject({ status: 'active', externalId: expect.any(String) });
+        releaseStop();
+        expect(await disabling).toMatchObject({ unsubscribed: true, subscription: { status: 'stopped', hasSecret: false } });
+      } finally {
+        interceptor.before = undefined;
+        provider.gate = undefined;
+        provider.onSubscribe = undefined;
+      }
+      expect([...provider.hooks]).toEqual([]);
+    });
+
+    it('unregisters the hook again when the provider registered it but its signing secret could not be stored', async () => {
+      const { tenantId, connectionId } = await seedConnection(store.db);
+      provider.hooks.clear();
+      interceptor.before = async (sql) => {
+        if (sql.includes('SET secret = $2')) throw new Error('vault store unavailable');
+      };
+      try {
+        await expect(triggers.enable(tenantId, 'a', connectionId, 'newOrder', {})).rejects.toMatchObject({ message: expect.stringContaining('vault store unavailable') });
+      } finally {
+        interceptor.before = undefined;
+      }
+      expect([...provider.hooks]).toEqual([]);
+      expect(await triggers.list(tenantId)).toEqual([]);
+    });
+
+    it('deleting a connection whose provider fails to unsubscribe still stops the subscription locally and reports it', async () => {
+      const { tenantId, connectionId } = await seedConnection(store.db);
+      provider.hooks.clear();
+      const sub = await triggers.enable(tenantId, 'a', connectionId, 'newOrder', {});
+      provider.failUnsubscribe = true;
+      try {
+        const outcomes = await triggers.stopForConnections(tenantId, 'a', [connectionId]);
+        expect(outcomes).toMatchObject([{ unsubscribed: false, detail: expect.stringContaining(sub.externalId!), subscription: { status: 'stopped' } }]);
+      } finally {
+        provider.failUnsubscribe = false;
+      }
+    });
+  });
+}
