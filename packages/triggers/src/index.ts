@@ -48,7 +48,7 @@ export { createBullmqPublisher, eventJobId, withPublisher } from './outbox/bullm
 export type { BullmqPublisherOptions, EventPublisher, PublishingOutboxOptions } from './outbox/bullmq-publisher.ts';
 
 export { createPoller } from './polling/poller.ts';
-export type { Poller, PollerOptions, PollOutcome, PollRunResult, PollSubscription, RunPoll } from './polling/poller.ts';
+export type { Poller, PollerOptions, PollOnceOptions, PollOutcome, PollRunResult, PollSubscription, RunPoll } from './polling/poller.ts';
 export { canonicalJson, itemHash } from './polling/item-keys.ts';
 export { createMemoryPollStateStore, createRedisPollStateStore } from './polling/state-store.ts';
 export type { PollState, PollStateStore } from './polling/state-store.ts';

@@ -130,6 +130,7 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
     log,
     async runPoll(sub, cursor) {
       const t = await target(sub);
+      await refreshSchedule(sub, t);
       const result = await rt.asTenant(t.tenantId, () =>
         rt.runtime.executeTrigger<{ items: unknown[]; state: unknown }>({
           tenant: t.tenantId,
@@ -166,17 +167,52 @@ export function createPollingService(options: PollingServiceOptions): PollingSer
       })
     : createInProcessScheduler({ poller, log, ...(options.onPoll ? { onPoll: options.onPoll } : {}) });
 
+  /**
+   * A schedule carries the subscription as it was scheduled (the trigger's polling spec, the interval). When the
+   * installation moved to another version or the interval override changed since, it is scheduled again as it is
+   * now (BullMQ replaces the job scheduler of the same id): otherwise the old interval would hold until a restart.
+   * A version without the trigger is refused, and the schedule dropped: it would fail every interval for ever.
+   */
+  async function refreshSchedule(sub: PollSubscription, t: PollingTarget): Promise<void> {
+    let current: PollSubscription | undefined;
+    try {
+      current = await subscriptionOf(t);
+    } catch (error) {
+      // The bundle could not be loaded: the poll step, which loads it too, reports that; the schedule stays.
+      log('warn', `could not check the trigger of polling subscription ${sub.id}: ${toErrorData(error).message}`, { subscription: sub.id });
+      return;
+    }
+    if (!current) {
+      void scheduler.unschedule(sub.id).catch((error: unknown) => log('warn', `could not unschedule polling subscription ${sub.id}: ${toErrorData(error).message}`));
+      throw noPollingTrigger(t);
+    }
+    if (poller.intervalMs(current) === poller.intervalMs(sub) && JSON.stringify(current.trigger) === JSON.stringify(sub.trigger)) return;
+    await scheduler.schedule(current).catch((error: unknown) => log('warn', `could not reschedule polling subscription ${sub.id} after its trigger changed: ${toErrorData(error).message}`, { subscription: sub.id }));
+  }
+
+  const noPollingTrigger = (t: PollingTarget): ConnectorError =>
+    new ConnectorError('INVALID_INPUT', `${t.connector}@${t.version} has no polling trigger "${t.triggerName}" (subscription ${t.id}); disable it and enable one of that version's triggers`);
+
   /** The engine's view of a subscription: id, tenant, the trigger's polling spec from its manifest, interval. */
   async function pollSubscription(ref: PollingSubscriptionRef): Promise<PollSubscription> {
     const t = await loadPollingTarget(db, ref.tenantId, ref.id);
     if (!t) throw new ConnectorError('NOT_FOUND', `No trigger subscription ${ref.id} in tenant ${ref.tenantId}`);
     if (t.kind !== 'polling') throw new ConnectorError('INVALID_INPUT', `Trigger subscription ${ref.id} (${t.triggerName}) is a ${t.kind} subscription, not a polling one`);
     if (t.status !== 'active') throw new ConnectorError('CONFLICT', `Trigger subscription ${ref.id} is ${t.status}; enable it before scheduling it`);
+    const sub = await subscriptionOf(t);
+    if (!sub) {
+      // A schedule left in Redis from before (of a version that had the trigger) would poll and fail for ever.
+      await scheduler.unschedule(t.id).catch(() => undefined);
+      throw noPollingTrigger(t);
+    }
+    return sub;
+  }
+
+  /** The subscription as the engine sees it, with its installation's pinned version; undefined: no such polling trigger. */
+  async function subscriptionOf(t: PollingTarget): Promise<PollSubscription | undefined> {
     const { manifest } = await rt.runtime.load(t.connector, t.version, t.tenantId);
     const trigger = manifest.triggers.find((tr) => tr.name === t.triggerName);
-    if (!trigger?.polling) {
-      throw new ConnectorError('INVALID_INPUT', `${t.connector}@${t.version} has no polling trigger "${t.triggerName}" (subscription ${ref.id})`);
-    }
+    if (!trigger?.polling) return undefined;
     tenants.set(t.id, t.tenantId);
     return { id: t.id, tenantId: t.tenantId, trigger: { name: trigger.name, polling: trigger.polling }, intervalMs: t.intervalMs ?? undefined };
   }

@@ -162,6 +162,43 @@ describe.skipIf(!url)('triggers: BullMQ polling scheduler (real Redis; skipped w
     }
   });
 
+  it('keeps a slow poll the only one of its subscription across workers, however long it outlives the lock TTL', async () => {
+    // A poll longer than the lock TTL (a slow provider, a large page to store) must not let another worker start a
+    // second poll of the same subscription, which would then race it to save the state.
+    const stateStore = createRedisPollStateStore({ redis, prefix: `${base}:slow-state:` });
+    const trigger = itemsConnector.manifest.triggers[0]!;
+    const sub: PollSubscription = { id: `slow-${randomUUID()}`, tenantId: 'tenant-1', trigger, intervalMs: 100 };
+    let started = 0;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const poller = createPoller({
+      stateStore,
+      outbox: createMemoryOutbox(),
+      runPoll: async () => {
+        started += 1;
+        if (started === 1) await held;
+        return { items: [], state: null };
+      },
+    });
+    const locked: string[] = [];
+    const make = () => createBullmqScheduler({ connection: redis, queueName: 'slow-polls', prefix: base, lockPrefix: `${base}:slow-lock:`, lockTtlMs: 300, poller, onPoll: (s, o) => { if (o === 'locked') locked.push(s.id); } });
+    const a = make();
+    const b = make();
+    try {
+      await a.schedule(sub);
+      await waitFor('the first poll to start', () => started === 1);
+      // Polls every 100 ms find the lock taken; ten of them span more than three TTLs of the held poll.
+      await waitFor('ten polls that found the lock taken, or a second poll', () => locked.length >= 10 || started > 1);
+      expect(started).toBe(1);
+      release();
+      await waitFor('a poll after the slow one', () => started > 1);
+    } finally {
+      release();
+      await a.unschedule(sub.id);
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('the event publisher adds one job per (subscription, key) however often an event is published', async () => {
     const memory = createMemoryOutbox();
     const publisher = createBullmqPublisher({ connection: redis, queueName: 'events-dedupe', prefix: base });

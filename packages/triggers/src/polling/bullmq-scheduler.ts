@@ -19,7 +19,10 @@ export interface BullmqSchedulerOptions {
   prefix?: string;
   /** Prefix of the poll locks (default `bos:triggers:poll-lock:`). */
   lockPrefix?: string;
-  /** How long a poll may hold its subscription's lock (default 10 min); a crashed worker's lock expires after it. */
+  /**
+   * TTL of a subscription's poll lock (default 10 min): renewed every third of it while the poll runs, so a slow
+   * poll keeps it; a crashed worker's lock expires after it.
+   */
   lockTtlMs?: number;
   /** Polls this worker runs at once, over different subscriptions (default 4). */
   concurrency?: number;
@@ -67,11 +70,28 @@ export function createBullmqScheduler(options: BullmqSchedulerOptions): PollSche
       options.onPoll?.(sub, 'locked');
       return { skipped: 'locked' };
     }
+    // A poll may outlast the TTL (a slow provider, a large page to store): renewed while it runs, or another worker
+    // would start a second poll of the subscription and the two would race to save its state. Should the lock
+    // still be lost (Redis unreachable past the TTL), the poll is told, and stores and saves nothing more.
+    const lost = new AbortController();
+    let renewing = false;
+    const renewal = setInterval(() => {
+      if (renewing || lost.signal.aborted) return;
+      renewing = true;
+      lock.extend(sub.id, token, lockTtl)
+        .then((held) => {
+          if (held) return;
+          lost.abort();
+          log('error', `the poll lock of ${sub.id} expired while its poll ran; that poll saves nothing`, { subscription: sub.id });
+        }, (error: unknown) => log('warn', `could not renew the poll lock of ${sub.id}: ${toErrorData(error).message}`))
+        .finally(() => { renewing = false; });
+    }, Math.max(1, Math.floor(lockTtl / 3)));
     try {
-      const outcome = await poller.pollOnce(sub);
+      const outcome = await poller.pollOnce(sub, { signal: lost.signal });
       options.onPoll?.(sub, outcome);
       return outcome;
     } finally {
+      clearInterval(renewal);
       await lock.release(sub.id, token).catch((error: unknown) => log('warn', `could not release the poll lock of ${sub.id}: ${toErrorData(error).message}`));
     }
   }

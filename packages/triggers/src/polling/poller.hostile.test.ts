@@ -206,4 +206,30 @@ describe('createPoller against hostile APIs', () => {
     });
     expect(await poller.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'AUTH_FAILED' } });
   });
+
+  it('reports the auth failures again after a hook that failed, and once only after it succeeded', async () => {
+    // The hook marks the connection in the store; a store blip at the threshold must not leave a revoked key
+    // polled (401 after 401, every max backoff) with the connection never marked.
+    let hookFails = true;
+    const calls: number[] = [];
+    const { poller, advance } = setup(async () => { throw new ConnectorError('AUTH_FAILED', 'revoked'); }, {
+      authFailureThreshold: 2,
+      onAuthFailure: (_sub, _error, failures) => {
+        calls.push(failures);
+        if (hookFails) throw new Error('db down');
+      },
+    });
+    for (let i = 0; i < 3; i += 1) {
+      await poller.pollOnce(byId);
+      advance(10 * 3_600_000);
+      if (i === 1) hookFails = false;
+    }
+    expect(calls).toEqual([2, 3]);
+    // Marked once: a hook that did its work is not called for each later failure of the same streak.
+    for (let i = 0; i < 2; i += 1) {
+      await poller.pollOnce(byId);
+      advance(10 * 3_600_000);
+    }
+    expect(calls).toEqual([2, 3]);
+  });
 });

@@ -244,6 +244,29 @@ describe('createPoller: failures', () => {
     expect(onAuthFailure).toHaveBeenCalledWith(byId, expect.objectContaining({ code: 'AUTH_EXPIRED' }), 3);
   });
 
+  it('stores and saves nothing of a poll whose lock was lost while it ran', async () => {
+    const { poller, provider: p, payloads, stateStore } = setup();
+    p.set([{ id: 1 }]);
+    await poller.pollOnce(byId);
+    const before = (await stateStore.load(byId.id))!;
+    p.set([{ id: 1 }, { id: 2 }]);
+    const lost = new AbortController();
+    p.runPoll.mockImplementationOnce(async () => {
+      lost.abort();
+      return { items: [{ id: 1 }, { id: 2 }], state: { page: 'stale' } };
+    });
+    expect(await poller.pollOnce(byId, { signal: lost.signal })).toMatchObject({ status: 'failed', emitted: 0, error: { code: 'CONFLICT' } });
+    expect(await payloads()).toEqual([]);
+    expect(await stateStore.load(byId.id)).toEqual(before);
+    // A failure of such a poll is not recorded either: the state may be a newer poll's.
+    p.runPoll.mockImplementationOnce(async () => { throw new ConnectorError('AUTH_FAILED', 'revoked'); });
+    await poller.pollOnce(byId, { signal: lost.signal });
+    expect(await stateStore.load(byId.id)).toEqual(before);
+    // The next poll, with its lock, emits the new item once.
+    expect(await poller.pollOnce(byId)).toMatchObject({ status: 'polled', emitted: 1 });
+    expect(await payloads()).toEqual([{ id: 2 }]);
+  });
+
   it('treats a malformed poll result as INVALID_OUTPUT and refuses non-polling triggers', async () => {
     const { poller } = setup({ runPoll: async () => ({ items: 'nope' }) as never });
     expect(await poller.pollOnce(byId)).toMatchObject({ status: 'failed', error: { code: 'INVALID_OUTPUT' } });

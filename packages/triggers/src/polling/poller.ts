@@ -33,7 +33,8 @@ export interface PollerOptions {
   clock?: Clock;
   /**
    * Called once when a subscription's polls failed with AUTH_FAILED / AUTH_EXPIRED `authFailureThreshold` times
-   * in a row: mark the connection as needing reconnection and stop scheduling it.
+   * in a row: mark the connection as needing reconnection and stop scheduling it. When it throws, it is called
+   * again at the next auth failure (with the count so far), until it succeeds once.
    */
   onAuthFailure?: (subscription: PollSubscription, error: ErrorData, consecutiveFailures: number) => void | Promise<void>;
   /** Consecutive auth failures before `onAuthFailure` (default 3). */
@@ -72,9 +73,18 @@ export interface PollOutcome {
   error?: ErrorData;
 }
 
+/** Options of one {@link Poller.pollOnce}. */
+export interface PollOnceOptions {
+  /**
+   * Aborted when the caller lost the right to this poll (its subscription's lock expired): the poll then appends
+   * no events and saves no state, which a newer poll of another worker may own by now.
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /** Runs one poll of a subscription at a time: dedupe, baseline, outbox, state, backoff. Schedulers call it. */
 export interface Poller {
-  pollOnce(subscription: PollSubscription): Promise<PollOutcome>;
+  pollOnce(subscription: PollSubscription, options?: PollOnceOptions): Promise<PollOutcome>;
   /** The subscription's interval in ms. */
   intervalMs(subscription: PollSubscription): number;
 }
@@ -258,7 +268,17 @@ export function createPoller(options: PollerOptions): Poller {
     return { fresh, next: { seenIds, highWater: state.highWater, keysAtHighWater: state.keysAtHighWater, keysAhead: state.keysAhead } };
   }
 
-  async function fail(sub: PollSubscription, state: PollState, error: unknown, now: number, interval: number): Promise<PollOutcome> {
+  /** Why a poll whose lock was lost stopped: nothing of it is stored (see {@link PollOnceOptions.signal}). */
+  const lockLost = (sub: PollSubscription): ConnectorError =>
+    new ConnectorError('CONFLICT', `poll of trigger ${sub.trigger.name} (subscription ${sub.id}) lost its lock while it ran; it stored nothing more, and the next poll goes on from the last saved state`);
+
+  async function fail(sub: PollSubscription, state: PollState, error: unknown, now: number, interval: number, signal?: AbortSignal): Promise<PollOutcome> {
+    if (signal?.aborted) {
+      // The state may be a newer poll's by now: this poll's failure is not recorded over it.
+      const lost = toErrorData(lockLost(sub));
+      log('warn', lost.message, { subscription: sub.id });
+      return { status: 'failed', emitted: 0, nextRunAt: now + interval, error: lost };
+    }
     const raw = toErrorData(error);
     // Saved with the state: it must be storable, or the failure itself could not be recorded.
     const data: ErrorData = storableJson(raw).ok ? raw : { code: raw.code, message: keepable(raw.message) };
@@ -270,19 +290,24 @@ export function createPoller(options: PollerOptions): Poller {
     const wait = Math.min(maxBackoff, Math.max(interval * 2 ** Math.min(failures, 30), retryAfterMs));
     const nextAttemptAt = now + wait;
     // The cursor and dedupe state stay as they were: only the failure bookkeeping changes.
-    await options.stateStore.save(sub.id, { ...state, failures, authFailures, nextAttemptAt, lastError: data });
+    const failed: PollState = { ...state, failures, authFailures, authReported: isAuth && state.authFailures > 0 && state.authReported === true ? true : undefined, nextAttemptAt, lastError: data };
+    await options.stateStore.save(sub.id, failed);
     log('warn', `poll of ${sub.trigger.name} failed (${data.code}): ${data.message}; next attempt in ${Math.round(wait / 1000)} s`, { subscription: sub.id, failures });
-    if (isAuth && authFailures === threshold && options.onAuthFailure) {
+    // `>=` with the flag, not `=== threshold`: a hook that failed at the threshold (the store briefly down) would
+    // otherwise never run again, and a revoked key would be polled every backoff for ever, the connection unmarked.
+    if (isAuth && authFailures >= threshold && !failed.authReported && options.onAuthFailure) {
       try {
         await options.onAuthFailure(sub, data, authFailures);
+        await options.stateStore.save(sub.id, { ...failed, authReported: true });
       } catch (hookError) {
-        log('error', `onAuthFailure for subscription ${sub.id} threw: ${toErrorData(hookError).message}`);
+        log('error', `onAuthFailure for subscription ${sub.id} threw: ${toErrorData(hookError).message}; it is tried again at the next auth failure`);
       }
     }
     return { status: 'failed', emitted: 0, nextRunAt: nextAttemptAt, error: data };
   }
 
-  async function pollOnce(sub: PollSubscription): Promise<PollOutcome> {
+  async function pollOnce(sub: PollSubscription, pollOptions: PollOnceOptions = {}): Promise<PollOutcome> {
+    const { signal } = pollOptions;
     const interval = intervalMs(sub);
     const now = clock.now();
     const state = (await options.stateStore.load(sub.id)) ?? emptyState();
@@ -298,7 +323,7 @@ export function createPoller(options: PollerOptions): Poller {
       }
       cursor = jsonCursor(sub, result.state, maxCursorBytes);
     } catch (error) {
-      return fail(sub, state, error, now, interval);
+      return fail(sub, state, error, now, interval, signal);
     }
     const baseline = !state.baselined;
     // The clock after the poll: an item the provider dated while a long poll ran is not ahead of it.
@@ -309,12 +334,14 @@ export function createPoller(options: PollerOptions): Poller {
       try {
         // Parts committed before a failing one are stored again, once, by the next poll (their keys are stable).
         for (let at = 0; at < events.length; at += APPEND_PART) {
+          if (signal?.aborted) throw lockLost(sub);
           emitted += (await options.outbox.appendEvents({ tenantId: sub.tenantId, subscriptionId: sub.id }, events.slice(at, at + APPEND_PART))).length;
         }
       } catch (error) {
-        return fail(sub, state, error, now, interval);
+        return fail(sub, state, error, now, interval, signal);
       }
     }
+    if (signal?.aborted) return fail(sub, state, lockLost(sub), now, interval, signal);
     const saved: PollState = {
       ...state,
       ...next,
@@ -323,6 +350,7 @@ export function createPoller(options: PollerOptions): Poller {
       baselined: true,
       failures: 0,
       authFailures: 0,
+      authReported: undefined,
       nextAttemptAt: undefined,
       lastError: undefined,
       lastSuccessAt: now,

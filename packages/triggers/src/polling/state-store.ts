@@ -27,6 +27,12 @@ export interface PollState {
   failures: number;
   /** Consecutive polls that failed with AUTH_FAILED / AUTH_EXPIRED. */
   authFailures: number;
+  /**
+   * Set once the poller's `onAuthFailure` hook succeeded for the current run of auth failures, so the hook runs
+   * once per run, and again at the next auth failure while it keeps failing. Dropped with the run (`authFailures`
+   * reset by a success, another error or a re-enable). Absent in older states.
+   */
+  authReported?: boolean | undefined;
   /** No poll before this time (epoch ms): the backoff after failures. */
   nextAttemptAt?: number | undefined;
   lastError?: ErrorData | undefined;
