@@ -23,6 +23,7 @@ interface Provider {
   /** Called when subscribe starts (before the gate). */
   onSubscribe: (() => void) | undefined;
   failUnsubscribe: boolean;
+  failSubscribe: boolean;
 }
 
 function fakeRuntime(provider: Provider): ServiceRuntime {
@@ -34,6 +35,7 @@ function fakeRuntime(provider: Provider): ServiceRuntime {
         provider.subscribeCalls += 1;
         provider.onSubscribe?.();
         if (provider.gate) await provider.gate;
+        if (provider.failSubscribe) throw new ConnectorError('UPSTREAM_ERROR', 'provider answered 503');
         const hook: WebhookSubscription = { externalId: `hook-${++n}`, secret: `whsec_${randomBytes(8).toString('hex')}` };
         provider.hooks.add(hook.externalId);
         return { data: hook as T, meta };
@@ -102,7 +104,7 @@ for (const engine of testEngines(process.env)) {
 
     beforeAll(async () => {
       store = await engine.create!();
-      provider = { hooks: new Set(), subscribeCalls: 0, gate: undefined, onSubscribe: undefined, failUnsubscribe: false };
+      provider = { hooks: new Set(), subscribeCalls: 0, gate: undefined, onSubscribe: undefined, failUnsubscribe: false, failSubscribe: false };
       const config = { ...loadConfig({ BOS_PUBLIC_URL: 'https://bos.example.com' }), masterKey: randomBytes(32) };
       triggers = createTriggerService({ db: intercepted(store.db, interceptor), runtime: fakeRuntime(provider), vault: undefined as never, config, background: false });
     }, 120_000);
@@ -198,6 +200,33 @@ for (const engine of testEngines(process.env)) {
       }
       expect([...provider.hooks]).toEqual([]);
       expect(await triggers.list(tenantId)).toEqual([]);
+    });
+
+    it('a renewal whose new subscribe fails after the old hook was removed marks the subscription failed, with what to do', async () => {
+      const { tenantId, connectionId } = await seedConnection(store.db);
+      provider.hooks.clear();
+      const sub = await triggers.enable(tenantId, 'a', connectionId, 'newOrder', {});
+      // The hook lives another hour and its renewal is due (as renewAtFor would have it a fifth of its life early).
+      await store.db.query(`UPDATE connectors.trigger_subscriptions SET expires_at = now() + interval '1 hour', renew_at = now() - interval '1 minute' WHERE id = $1`, [sub.id]);
+      provider.failSubscribe = true;
+      try {
+        expect(await triggers.renewDue()).toBe(0);
+      } finally {
+        provider.failSubscribe = false;
+      }
+      expect([...provider.hooks]).toEqual([]);
+      // What GET /connections/{id}/triggers shows: no hook is left, and the tenant is told so and what to do.
+      const [failed] = await triggers.list(tenantId, connectionId);
+      expect(failed).toMatchObject({ id: sub.id, status: 'failed', externalId: null, renewAt: null });
+      expect(failed!.statusDetail).toContain(`old hook ${sub.externalId} was removed`);
+      expect(failed!.statusDetail).toContain('provider answered 503');
+      expect(failed!.statusDetail).toContain('disable and then enable the trigger again');
+      // Not claimed for renewal again; disabling and enabling again brings it back.
+      expect(await triggers.renewDue()).toBe(0);
+      expect(provider.subscribeCalls).toBeGreaterThan(0);
+      expect(await triggers.disable(tenantId, 'a', sub.id, connectionId)).toMatchObject({ unsubscribed: true, subscription: { status: 'stopped' } });
+      expect(await triggers.enable(tenantId, 'a', connectionId, 'newOrder', {})).toMatchObject({ status: 'active' });
+      expect(provider.hooks.size).toBe(1);
     });
 
     it('deleting a connection whose provider fails to unsubscribe still stops the subscription locally and reports it', async () => {

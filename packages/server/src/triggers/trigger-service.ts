@@ -303,25 +303,34 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
   async function renewRow(row: SubscriptionRow): Promise<boolean> {
     const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
     const trigger = triggers && triggerOf(triggers.triggers, row.trigger_name);
+    // Whether the old hook is known to be gone at the provider: from then on nothing delivers until a subscribe works.
+    let oldHookRemoved = false;
     try {
       if (!trigger?.webhook?.subscribe) throw new Error(`trigger ${row.trigger_name} has no subscribe step any more`);
       // The SDK declares no renew step: re-register (unsubscribe, then subscribe again at the same address).
       const failed = await unsubscribeAtProvider(row, trigger);
       if (failed) log('warn', 'renewal: the old hook was not removed', { subscription: row.id, detail: failed });
+      oldHookRemoved = failed === undefined && row.external_id !== null && trigger.webhook.unsubscribe === true;
       await subscribeAtProvider(row, trigger);
       await db.withTenant(row.tenant_id, (tx) => recordAudit(tx, { tenantId: row.tenant_id, actor: SYSTEM, action: 'trigger.renew', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name } }));
       return true;
     } catch (error) {
-      const detail = `Renewing the subscription at the provider failed: ${errorText(error)}; enable the trigger again`;
       const lapsed = row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now();
-      // Retry in 5 minutes while the hook still lives; once it lapsed, the subscription has failed.
+      // Retry in 5 minutes while the old hook still lives. Once it lapsed, or was removed for a subscribe that then
+      // failed, no hook delivers any more: the subscription has failed, and says so to the tenant at once rather
+      // than staying `active` with no hook behind it.
+      const failedNow = lapsed || oldHookRemoved;
+      const detail = oldHookRemoved
+        ? `Renewing the webhook at the provider failed after the old hook ${row.external_id} was removed, so no events arrive: ${errorText(error)}. To resume, disable and then enable the trigger again (reconnect the account first if the provider refuses it)`
+        : `Renewing the subscription at the provider failed: ${errorText(error)}; ${failedNow ? 'no events arrive. To resume, disable and then enable the trigger again' : 'it is retried in 5 minutes; if it keeps failing, disable and then enable the trigger again'}`;
       await db.withTenant(row.tenant_id, (tx) =>
         tx.query(
           `UPDATE connectors.trigger_subscriptions SET status_detail = $2, updated_at = now(),
              status = CASE WHEN $3 THEN 'failed' ELSE status END,
+             external_id = CASE WHEN $4 THEN NULL ELSE external_id END,
              renew_at = CASE WHEN $3 THEN NULL ELSE now() + interval '5 minutes' END
            WHERE id = $1 AND status = 'active'`,
-          [row.id, detail.slice(0, 1000), lapsed],
+          [row.id, detail.slice(0, 1000), failedNow, oldHookRemoved],
         ),
       );
       if (row.webhook_token) ingress.invalidate(row.webhook_token);

@@ -549,9 +549,26 @@ for (const engine of testEngines(process.env)) {
       expect(second.webhookUrl).not.toBe(first.webhookUrl);
       const installationId = await installationOf(t.tenantId, connectionId);
       const before = providers.requests.length;
-      expect((await s.as(t.key, { method: 'DELETE', url: `/installations/${installationId}` })).statusCode).toBe(200);
+      const uninstalled = await s.as(t.key, { method: 'DELETE', url: `/installations/${installationId}` });
+      expect(uninstalled.statusCode, uninstalled.body).toBe(200);
+      expect(uninstalled.json()).toMatchObject({ unsubscribeFailures: [] });
       expect(providers.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['DELETE /admin/api/2025-01/webhooks/4759306.json']);
       expect((await post(second.webhookUrl, order, headers)).status).toBe(404);
+    });
+
+    it('uninstalling answers which trigger hooks the provider did not remove, with why', async () => {
+      const t = await s.tenant();
+      const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
+      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
+      expect(enabled.statusCode, enabled.body).toBe(201);
+      const sub = enabled.json() as { id: string };
+      // The token was revoked at the provider meanwhile: the unsubscribe call is refused, the hook stays there.
+      await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
+      const uninstalled = await s.as(t.key, { method: 'DELETE', url: `/installations/${await installationOf(t.tenantId, connectionId)}` });
+      expect(uninstalled.statusCode, uninstalled.body).toBe(200);
+      expect(uninstalled.json()).toMatchObject({
+        unsubscribeFailures: [{ subscriptionId: sub.id, connectionId, trigger: 'newOrder', reason: expect.stringContaining('remove it in the provider') }],
+      });
     });
 
     it('refuses bad input with problem+json: unknown trigger, oversized body, bad event queries', async () => {

@@ -9,6 +9,7 @@ import { createBullmqPublisher, withPublisher } from '../outbox/bullmq-publisher
 import { createMemoryOutbox } from '../outbox/memory-outbox.ts';
 import { redisUrlForTests } from '../testing/redis-env.ts';
 import { createBullmqScheduler } from './bullmq-scheduler.ts';
+import { createRedisLock } from './redis-lock.ts';
 import { createPoller, type PollOutcome, type PollRunResult, type PollSubscription } from './poller.ts';
 import { createRedisPollStateStore } from './state-store.ts';
 
@@ -196,6 +197,58 @@ describe.skipIf(!url)('triggers: BullMQ polling scheduler (real Redis; skipped w
       release();
       await a.unschedule(sub.id);
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a crashed holder of a poll lock blocks its subscription only until the lock TTL, 60 s by default', async () => {
+    // A worker that took a subscription's lock and died never renews or releases it: the subscription is skipped as
+    // `locked` until the lock expires, so the TTL is how long a crash stops its polls.
+    const trigger = itemsConnector.manifest.triggers[0]!;
+    const lockPrefix = `${base}:crash-lock:`;
+    const polled: string[] = [];
+    let lockAtPoll: string | null = null;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const poller = createPoller({
+      stateStore: createRedisPollStateStore({ redis, prefix: `${base}:crash-state:` }),
+      outbox: createMemoryOutbox(),
+      runPoll: async (s) => {
+        if (s.id.startsWith('crashed-')) lockAtPoll = await redis.get(`${lockPrefix}${s.id}`);
+        polled.push(s.id);
+        if (s.id.startsWith('default-')) await held;
+        return { items: [], state: null };
+      },
+    });
+
+    // The default TTL: what a running poll's lock is set to, hence what a crash during it leaves behind.
+    const byDefault = createBullmqScheduler({ connection: redis, queueName: 'crash-default-polls', prefix: base, lockPrefix, poller });
+    const running: PollSubscription = { id: `default-${randomUUID()}`, tenantId: 'tenant-1', trigger, intervalMs: 60_000 };
+    try {
+      await byDefault.schedule(running);
+      await waitFor('the poll to start', () => polled.includes(running.id));
+      const ttl = await redis.pttl(`${lockPrefix}${running.id}`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    } finally {
+      release();
+      await byDefault.unschedule(running.id);
+      await byDefault.close();
+    }
+
+    // A crashed holder (lock taken with a short configured TTL, never renewed): another worker polls after it expires.
+    const sub: PollSubscription = { id: `crashed-${randomUUID()}`, tenantId: 'tenant-1', trigger, intervalMs: 100 };
+    const crashedToken = await createRedisLock({ redis, prefix: lockPrefix }).acquire(sub.id, 500);
+    expect(crashedToken).toBeDefined();
+    const survivor = createBullmqScheduler({ connection: redis, queueName: 'crash-polls', prefix: base, lockPrefix, lockTtlMs: 500, poller });
+    try {
+      await survivor.schedule(sub);
+      await waitFor('a poll of the subscription whose holder crashed', () => polled.includes(sub.id));
+      // The poll ran under the survivor's own lock, not while the crashed holder's token still held the subscription.
+      expect(lockAtPoll).toBeTruthy();
+      expect(lockAtPoll).not.toBe(crashedToken);
+    } finally {
+      await survivor.unschedule(sub.id);
+      await survivor.close();
     }
   });
 

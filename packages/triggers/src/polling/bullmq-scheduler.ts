@@ -20,8 +20,10 @@ export interface BullmqSchedulerOptions {
   /** Prefix of the poll locks (default `bos:triggers:poll-lock:`). */
   lockPrefix?: string;
   /**
-   * TTL of a subscription's poll lock (default 10 min): renewed every third of it while the poll runs, so a slow
-   * poll keeps it; a crashed worker's lock expires after it.
+   * TTL of a subscription's poll lock (default {@link DEFAULT_POLL_LOCK_TTL_MS}, 60 s): renewed every third of it
+   * while the poll runs, so a poll of any length keeps it; a crashed worker's lock expires after it, which is how long
+   * its subscriptions go unpolled. A poll whose renewals all fail for a whole TTL (Redis unreachable) loses the lock
+   * and saves nothing.
    */
   lockTtlMs?: number;
   /** Polls this worker runs at once, over different subscriptions (default 4). */
@@ -36,6 +38,12 @@ export interface BullmqSchedulerOptions {
   onPoll?: (subscription: PollSubscription, outcome: PollOutcome | 'locked') => void;
   log?: (level: LogLevel, message: string, data?: unknown) => void;
 }
+
+/**
+ * Default TTL of a subscription's poll lock. The lock is renewed while its poll runs, so the TTL does not bound a
+ * poll's length; it only bounds how long a crashed worker's subscriptions stay locked (renewed every 20 s).
+ */
+export const DEFAULT_POLL_LOCK_TTL_MS = 60_000;
 
 /** The BullMQ job scheduler id of a subscription. */
 export function pollSchedulerId(subscriptionId: string): string {
@@ -55,7 +63,7 @@ interface PollJobData {
 export function createBullmqScheduler(options: BullmqSchedulerOptions): PollScheduler {
   const { connection, queueName, poller } = options;
   const prefix = options.prefix ? { prefix: options.prefix } : {};
-  const lockTtl = options.lockTtlMs ?? 600_000;
+  const lockTtl = options.lockTtlMs ?? DEFAULT_POLL_LOCK_TTL_MS;
   const log = options.log ?? (() => undefined);
   const lock = createRedisLock({ redis: connection, prefix: options.lockPrefix ?? 'bos:triggers:poll-lock:' });
   const queue = new Queue<PollJobData>(queueName, { connection, ...prefix });

@@ -12,11 +12,24 @@ export interface RevokeFailure {
   reason: string;
 }
 
-/** What an uninstall did at the OAuth2 provider. */
+/** A trigger subscription stopped by the uninstall whose hook the provider did not confirm removing, and why. */
+export interface UnsubscribeFailure {
+  subscriptionId: string;
+  connectionId: string;
+  trigger: string;
+  reason: string;
+}
+
+/** What an uninstall did at the providers. */
 export interface UninstallSummary {
   /** Connections whose tokens the provider accepted to revoke. */
   revoked: number;
   revokeFailures: RevokeFailure[];
+  /**
+   * Webhook subscriptions stopped here whose hook may still be registered at the provider (it keeps calling a URL
+   * that now answers 404): remove them in the provider's settings.
+   */
+  unsubscribeFailures: UnsubscribeFailure[];
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -40,7 +53,7 @@ export default defineRoute<{ Params: { id: string } }>({
       200: {
         type: 'object',
         additionalProperties: false,
-        required: ['revoked', 'revokeFailures'],
+        required: ['revoked', 'revokeFailures', 'unsubscribeFailures'],
         properties: {
           revoked: { type: 'integer', minimum: 0 },
           revokeFailures: {
@@ -50,6 +63,21 @@ export default defineRoute<{ Params: { id: string } }>({
               additionalProperties: false,
               required: ['connectionId', 'reason'],
               properties: { connectionId: { type: 'string', format: 'uuid' }, reason: { type: 'string' } },
+            },
+          },
+          unsubscribeFailures: {
+            type: 'array',
+            description: 'Trigger subscriptions stopped here whose webhook the provider did not confirm removing; remove those hooks in the provider\'s settings',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['subscriptionId', 'connectionId', 'trigger', 'reason'],
+              properties: {
+                subscriptionId: { type: 'string', format: 'uuid' },
+                connectionId: { type: 'string', format: 'uuid' },
+                trigger: { type: 'string' },
+                reason: { type: 'string' },
+              },
             },
           },
         },
@@ -67,9 +95,12 @@ export default defineRoute<{ Params: { id: string } }>({
     });
 
     // Triggers stop before the tokens go (unsubscribing needs them): locally always, at the provider best effort.
-    await triggers?.stopForConnections(principal.tenantId, keyActor(principal.keyId), connectionIds);
+    const stopped = (await triggers?.stopForConnections(principal.tenantId, keyActor(principal.keyId), connectionIds)) ?? [];
+    const unsubscribeFailures: UnsubscribeFailure[] = stopped
+      .filter((o) => !o.unsubscribed)
+      .map((o) => ({ subscriptionId: o.subscription.id, connectionId: o.subscription.connectionId, trigger: o.subscription.trigger, reason: o.detail ?? 'The provider did not confirm removing the hook; remove it in the provider\'s settings' }));
 
-    const summary: UninstallSummary = { revoked: 0, revokeFailures: [] };
+    const summary: UninstallSummary = { revoked: 0, revokeFailures: [], unsubscribeFailures };
     const manifest: ConnectorManifest = installation.manifest;
     const auth = manifest.auth;
     if (auth.type === 'oauth2' && auth.revokeUrl && vault) {

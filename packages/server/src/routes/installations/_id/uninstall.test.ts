@@ -77,7 +77,7 @@ describe('DELETE /installations/{id}', () => {
 
     const res = await t.as(key, { method: 'DELETE', url: `/installations/${installation.id}` });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toEqual({ revoked: 0, revokeFailures: [] });
+    expect(res.json()).toEqual({ revoked: 0, revokeFailures: [], unsubscribeFailures: [] });
 
     expect((await t.store.db.query('SELECT 1 FROM connectors.vault_secrets WHERE connection_id = $1', [connectionId])).rows).toHaveLength(0);
     expect((await t.store.db.query('SELECT 1 FROM connectors.connections WHERE id = $1', [connectionId])).rows).toHaveLength(0);
@@ -119,7 +119,7 @@ describe('DELETE /installations/{id}', () => {
 
     const res = await t.as(key, { method: 'DELETE', url: `/installations/${installation.id}` });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toEqual({ revoked: 1, revokeFailures: [] });
+    expect(res.json()).toEqual({ revoked: 1, revokeFailures: [], unsubscribeFailures: [] });
     expect(provider.verify(accessToken)).toEqual({ active: false, reason: 'revoked' });
     if (refreshToken) expect(provider.verify(refreshToken)).toEqual({ active: false, reason: 'revoked' });
     expect((await t.store.db.query('SELECT 1 FROM connectors.vault_secrets WHERE connection_id = $1', [connectionId])).rows).toHaveLength(0);
