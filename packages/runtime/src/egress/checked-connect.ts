@@ -82,3 +82,36 @@ export function createCheckedConnector(options: CheckedConnectOptions): buildCon
     });
   };
 }
+
+/** What {@link readCappedBody} reads: an undici answer body. */
+interface AnswerBody extends AsyncIterable<unknown> {
+  destroy(): unknown;
+  on(event: 'error', listener: () => void): unknown;
+}
+
+/**
+ * Reads an answer's body whole, refusing it past `max` bytes: at once when its Content-Length (`declared`, NaN when
+ * absent or not to be trusted) says so, else as soon as the bytes read pass it; `tooLarge` makes the error, with the
+ * declared size when that was the reason. `onBytes` hears the size of every chunk read (metering).
+ */
+export async function readCappedBody(body: AnswerBody, declared: number, max: number, tooLarge: (declared?: number) => Error, onBytes?: (bytes: number) => void): Promise<Buffer> {
+  if (Number.isFinite(declared) && declared > max) {
+    // Destroying an unread body emits 'error' (request aborted); unheard, it would crash the process.
+    body.on('error', () => undefined);
+    body.destroy();
+    throw tooLarge(declared);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const bytes = (chunk as Buffer).length;
+    size += bytes;
+    onBytes?.(bytes);
+    if (size > max) {
+      body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -2,7 +2,7 @@ import { Agent, request as undiciRequest } from 'undici';
 import { ConnectorError, isConnectorError, type ConnectorManifest, type HttpRequest, type HttpResponse } from '@businessos/connector-sdk';
 import { assertUrlAllowed, encodeForm, fillTemplate, mayCarryCredentials, resolveRequestUrl } from '@businessos/connector-sdk/host';
 import type { OutgoingTarget } from './apply-auth.ts';
-import { createCheckedConnector, findConnectorError, type Resolver } from './checked-connect.ts';
+import { createCheckedConnector, findConnectorError, readCappedBody, type Resolver } from './checked-connect.ts';
 
 export type { Resolver } from './checked-connect.ts';
 
@@ -309,30 +309,26 @@ export function createEgressClient(options: EgressOptions = {}): EgressClient {
         }
         // A HEAD, 204 or 304 answer has no body: its content-length describes the resource, not what is sent.
         const bodiless = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
-        const declared = Number(responseHeaders['content-length']);
-        if (!bodiless && Number.isFinite(declared) && declared > maxResponseBytes) {
-          // Destroying an unread body emits 'error' (request aborted); unheard, it would crash the process.
-          res.body.on('error', () => undefined).destroy();
-          throw new ConnectorError('PAYLOAD_TOO_LARGE', `Response of ${request.method} ${url.host}${url.pathname} is ${declared} bytes, over the ${maxResponseBytes}-byte limit; ask for smaller pages`);
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
+        let answer: Buffer;
         try {
-          for await (const chunk of res.body) {
-            size += (chunk as Buffer).length;
-            if (size > maxResponseBytes) {
-              res.body.destroy();
-              throw new ConnectorError('PAYLOAD_TOO_LARGE', `Response of ${request.method} ${url.host}${url.pathname} went past the ${maxResponseBytes}-byte limit; ask for smaller pages`);
-            }
-            chunks.push(chunk as Buffer);
-          }
+          answer = await readCappedBody(
+            res.body,
+            bodiless ? Number.NaN : Number(responseHeaders['content-length']),
+            maxResponseBytes,
+            (declared) =>
+              new ConnectorError(
+                'PAYLOAD_TOO_LARGE',
+                declared === undefined
+                  ? `Response of ${request.method} ${url.host}${url.pathname} went past the ${maxResponseBytes}-byte limit; ask for smaller pages`
+                  : `Response of ${request.method} ${url.host}${url.pathname} is ${declared} bytes, over the ${maxResponseBytes}-byte limit; ask for smaller pages`,
+              ),
+            call.stats ? (bytes) => (call.stats!.bytesIn += bytes) : undefined,
+          );
         } catch (error) {
           if (isConnectorError(error)) throw error;
           throw mapSendError(error, method, url, timeout, timeoutMs);
-        } finally {
-          if (call.stats) call.stats.bytesIn += size;
         }
-        const text = Buffer.concat(chunks).toString('utf8');
+        const text = answer.toString('utf8');
         return { status: res.statusCode, headers: responseHeaders, data: method === 'HEAD' ? '' : parseBody(text, responseHeaders['content-type']) };
       }
     } finally {

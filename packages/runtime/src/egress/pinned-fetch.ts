@@ -1,6 +1,6 @@
 import { Agent, request as undiciRequest } from 'undici';
 import { ConnectorError } from '@businessos/connector-sdk';
-import { createCheckedConnector, findConnectorError, type Resolver } from './checked-connect.ts';
+import { createCheckedConnector, findConnectorError, readCappedBody, type Resolver } from './checked-connect.ts';
 
 /** Options of {@link createPinnedFetch}. */
 export interface PinnedFetchOptions {
@@ -77,23 +77,11 @@ export function createPinnedFetch(options: PinnedFetchOptions = {}): PinnedFetch
     } catch (error) {
       throw failure(error, where, request, timeout);
     }
-    const declared = Number(res.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxResponseBytes) {
-      // Destroying an unread body emits 'error' (request aborted); unheard, it would crash the process.
-      res.body.on('error', () => undefined).destroy();
-      throw new ConnectorError('PAYLOAD_TOO_LARGE', `The answer of ${where} is ${declared} bytes, over the ${maxResponseBytes}-byte limit for this endpoint`, { upstreamStatus: res.statusCode });
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
+    let answer: Buffer;
     try {
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > maxResponseBytes) {
-          res.body.destroy();
-          throw new ConnectorError('PAYLOAD_TOO_LARGE', `The answer of ${where} went past the ${maxResponseBytes}-byte limit for this endpoint`, { upstreamStatus: res.statusCode });
-        }
-        chunks.push(chunk as Buffer);
-      }
+      answer = await readCappedBody(res.body, Number(res.headers['content-length']), maxResponseBytes, (declared) =>
+        new ConnectorError('PAYLOAD_TOO_LARGE', declared === undefined ? `The answer of ${where} went past the ${maxResponseBytes}-byte limit for this endpoint` : `The answer of ${where} is ${declared} bytes, over the ${maxResponseBytes}-byte limit for this endpoint`, { upstreamStatus: res.statusCode }),
+      );
     } catch (error) {
       if (error instanceof ConnectorError) throw error;
       throw failure(error, where, request, timeout);
@@ -106,7 +94,7 @@ export function createPinnedFetch(options: PinnedFetchOptions = {}): PinnedFetch
     if (res.statusCode < 200 || res.statusCode > 599) {
       throw new ConnectorError('UPSTREAM_ERROR', `${where} answered with the invalid HTTP status ${res.statusCode}`, { upstreamStatus: res.statusCode });
     }
-    return new Response(NULL_BODY_STATUSES.has(res.statusCode) ? null : Buffer.concat(chunks), { status: res.statusCode, headers: responseHeaders });
+    return new Response(NULL_BODY_STATUSES.has(res.statusCode) ? null : answer, { status: res.statusCode, headers: responseHeaders });
   }
 
   return { fetch: pinnedFetch, close: () => agent.close() };
