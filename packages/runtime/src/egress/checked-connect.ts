@@ -94,7 +94,7 @@ interface AnswerBody extends AsyncIterable<unknown> {
  * absent or not to be trusted) says so, else as soon as the bytes read pass it; `tooLarge` makes the error, with the
  * declared size when that was the reason. `onBytes` hears the size of every chunk read (metering).
  */
-export async function readCappedBody(body: AnswerBody, declared: number, max: number, tooLarge: (declared?: number) => Error, onBytes?: (bytes: number) => void): Promise<Buffer> {
+export async function readCappedBody(body: AnswerBody, declared: number, max: number, tooLarge: (declared?: number) => Error, onBytes?: (bytes: number) => void): Promise<Buffer<ArrayBuffer>> {
   if (Number.isFinite(declared) && declared > max) {
     // Destroying an unread body emits 'error' (request aborted); unheard, it would crash the process.
     body.on('error', () => undefined);

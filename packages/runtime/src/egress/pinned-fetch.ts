@@ -77,7 +77,7 @@ export function createPinnedFetch(options: PinnedFetchOptions = {}): PinnedFetch
     } catch (error) {
       throw failure(error, where, request, timeout);
     }
-    let answer: Buffer;
+    let answer: Buffer<ArrayBuffer>;
     try {
       answer = await readCappedBody(res.body, Number(res.headers['content-length']), maxResponseBytes, (declared) =>
         new ConnectorError('PAYLOAD_TOO_LARGE', declared === undefined ? `The answer of ${where} went past the ${maxResponseBytes}-byte limit for this endpoint` : `The answer of ${where} is ${declared} bytes, over the ${maxResponseBytes}-byte limit for this endpoint`, { upstreamStatus: res.statusCode }),
