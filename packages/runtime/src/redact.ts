@@ -71,16 +71,36 @@ function variants(secret: string): string[] {
   return [...out].filter((v) => v.length >= MIN_SECRET_LENGTH);
 }
 
+/** Variants of recently seen secrets: building them is most of a redactor's cost, and each execution makes one. */
+const VARIANT_CACHE_SIZE = 1024;
+const variantCache = new Map<string, readonly string[]>();
+
+function cachedVariants(secret: string): readonly string[] {
+  let found = variantCache.get(secret);
+  if (found) {
+    // Most recently used last, so the oldest entry is the first to go.
+    variantCache.delete(secret);
+    variantCache.set(secret, found);
+    return found;
+  }
+  found = variants(secret);
+  variantCache.set(secret, found);
+  if (variantCache.size > VARIANT_CACHE_SIZE) variantCache.delete(variantCache.keys().next().value!);
+  return found;
+}
+
 /**
  * Builds a redactor for a set of secret values: each value and its encoded forms (base64 and base64url, also inside
  * longer base64 text; URL- and form-encoded; JSON-escaped) are replaced by `[REDACTED]`.
  */
 export function createRedactor(secrets: Iterable<string | undefined>): Redactor {
   const all = new Set<string>();
-  for (const s of secrets) if (typeof s === 'string' && s.length >= MIN_SECRET_LENGTH) for (const v of variants(s)) all.add(v);
+  for (const s of secrets) if (typeof s === 'string' && s.length >= MIN_SECRET_LENGTH) for (const v of cachedVariants(s)) all.add(v);
   // Longest first, so a secret that contains another is replaced whole.
   const needles = [...all].sort((a, b) => b.length - a.length);
+  const shortest = needles.length === 0 ? 0 : needles[needles.length - 1]!.length;
   const text = (value: string): string => {
+    if (value.length < shortest) return value;
     let out = value;
     for (const n of needles) if (out.includes(n)) out = out.split(n).join(REDACTED);
     return out;
@@ -107,8 +127,11 @@ export function createRedactor(secrets: Iterable<string | undefined>): Redactor 
       if (Array.isArray(source) && Array.isArray(target)) {
         for (const item of source) target.push(copyOf(item));
       } else {
+        const copy = target as Record<string, unknown>;
         for (const [k, v] of Object.entries(source)) {
-          Object.defineProperty(target, text(k), { value: copyOf(v), writable: true, enumerable: true, configurable: true });
+          const key = text(k);
+          if (key === '__proto__') Object.defineProperty(copy, key, { value: copyOf(v), writable: true, enumerable: true, configurable: true });
+          else copy[key] = copyOf(v);
         }
       }
     }

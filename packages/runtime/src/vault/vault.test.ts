@@ -109,6 +109,39 @@ describe('vault', () => {
     await expect(rotateVaultKeys({ store, oldKey, newKey: oldKey })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
 
+  it('skips the cipher only for the very record it opened before: a tampered or moved row read after a cached read still fails', async () => {
+    const store = createMemoryVaultStore();
+    const vault = createVault({ store, masterKey: generateMasterKey() });
+    await vault.putCredentials('t1', 'c1', creds);
+    await vault.putCredentials('t1', 'c2', { apiKey: 'other' });
+    await vault.putCredentials('t1\u0000c', '1', { apiKey: 'nul-tenant' });
+    // Fill the cache, then tamper with each row behind the vault's back.
+    const first = (await vault.getCredentials('t1', 'c1'))!;
+    expect(first).toEqual(creds);
+    first.apiKey = 'changed by the caller';
+    expect(await vault.getCredentials('t1', 'c1')).toEqual(creds);
+    await vault.getCredentials('t1', 'c2');
+    await vault.getCredentials('t1\u0000c', '1');
+
+    const r = (await store.getSecret('t1', 'c1'))!;
+    const bytes = Buffer.from(r.ciphertext, 'base64');
+    bytes[0]! ^= 1;
+    await store.putSecret({ ...r, ciphertext: bytes.toString('base64') });
+    await expect(vault.getCredentials('t1', 'c1')).rejects.toMatchObject({ code: 'INTERNAL' });
+    await store.putSecret({ ...r, connectionId: 'c2' });
+    await expect(vault.getCredentials('t1', 'c2')).rejects.toMatchObject({ code: 'INTERNAL' });
+    // Ids whose plain concatenation would spell the same cache key share no entry.
+    const nul = (await store.getSecret('t1\u0000c', '1'))!;
+    await store.putSecret({ ...nul, tenant: 't1', connectionId: 'c\u00001' });
+    await expect(vault.getCredentials('t1', 'c\u00001')).rejects.toMatchObject({ code: 'INTERNAL' });
+
+    // A new value is read as such, and a deleted one is gone.
+    await vault.putCredentials('t1', 'c1', { apiKey: 'rotated' });
+    expect(await vault.getCredentials('t1', 'c1')).toEqual({ apiKey: 'rotated' });
+    await vault.deleteCredentials('t1', 'c1');
+    expect(await vault.getCredentials('t1', 'c1')).toBeUndefined();
+  });
+
   it('serves reads from the data key cache without touching the data key store', async () => {
     const store = createMemoryVaultStore();
     let dataKeyReads = 0;

@@ -33,7 +33,7 @@ export interface Vault {
   rotateKeys(newMasterKey: string | Uint8Array | MasterKey): Promise<RotationReport>;
   /** Id of the key that wraps new data keys. */
   currentKeyId(): string;
-  /** Drops cached unwrapped data keys (all, or one tenant's). */
+  /** Drops cached unwrapped data keys and opened credentials (all, or one tenant's). */
   clearCache(tenant?: string): void;
 }
 
@@ -56,6 +56,10 @@ export function createVault(options: VaultOptions): Vault {
   const cache = new Map<string, { key: KeyObject; expires: number }>();
   // Expires like the keys: a data key version added by another process is picked up within the TTL.
   const latestVersion = new Map<string, { version: number; expires: number }>();
+  /** Secrets opened lately, by tenant and connection, with the sealed record they came from (same TTL and bound as data keys). */
+  // The tenant's length first: no pair of ids can spell another pair's key, whatever characters they hold.
+  const openedKey = (tenant: string, connectionId: string) => `${tenant.length}:${tenant}\u0000${connectionId}`;
+  const opened = new Map<string, { keyVersion: number; iv: string; tag: string; ciphertext: string; json: string; expires: number }>();
 
   // Cached as KeyObjects: importing raw key bytes on every decrypt is measurable on the hot path.
   function remember(tenant: string, version: number, raw: Buffer): KeyObject {
@@ -130,8 +134,18 @@ export function createVault(options: VaultOptions): Vault {
     },
     async getCredentials(tenant, connectionId) {
       const record = await store.getSecret(tenant, connectionId);
-      if (!record) return undefined;
+      const id = openedKey(tenant, connectionId);
+      if (!record) {
+        opened.delete(id);
+        return undefined;
+      }
+      // The same sealed bytes as last time open to the same text: skip the cipher. Any changed byte (a new
+      // version, a tampered row) misses and is authenticated again below.
+      const seen = opened.get(id);
       const key = await dataKey(tenant, record.keyVersion);
+      if (seen && seen.expires > clock.now() && seen.keyVersion === record.keyVersion && seen.iv === record.iv && seen.tag === record.tag && seen.ciphertext === record.ciphertext) {
+        return JSON.parse(seen.json) as Credentials;
+      }
       let plain: Buffer;
       try {
         plain = open(key, record, secretAad(tenant, connectionId, record.keyVersion));
@@ -141,9 +155,17 @@ export function createVault(options: VaultOptions): Vault {
           `Credentials of connection ${connectionId} (tenant ${tenant}) failed authentication: the record was altered or moved from another connection; reconnect the account`,
         );
       }
-      return JSON.parse(plain.toString('utf8')) as Credentials;
+      const json = plain.toString('utf8');
+      const credentials = JSON.parse(json) as Credentials;
+      opened.delete(id);
+      opened.set(id, { keyVersion: record.keyVersion, iv: record.iv, tag: record.tag, ciphertext: record.ciphertext, json, expires: clock.now() + ttl });
+      while (opened.size > maxEntries) opened.delete(opened.keys().next().value!);
+      return credentials;
     },
-    deleteCredentials: (tenant, connectionId) => store.deleteSecret(tenant, connectionId),
+    deleteCredentials(tenant, connectionId) {
+      opened.delete(openedKey(tenant, connectionId));
+      return store.deleteSecret(tenant, connectionId);
+    },
     async rotateKeys(newMasterKey) {
       const next = parseMasterKey(newMasterKey);
       keyring.set(next.id, next);
@@ -163,11 +185,13 @@ export function createVault(options: VaultOptions): Vault {
     clearCache(tenant) {
       if (tenant === undefined) {
         cache.clear();
+        opened.clear();
         latestVersion.clear();
         return;
       }
       latestVersion.delete(tenant);
       for (const id of cache.keys()) if (id.startsWith(`${tenant}\u0000`)) cache.delete(id);
+      for (const id of opened.keys()) if (id.startsWith(openedKey(tenant, ''))) opened.delete(id);
     },
   };
 }
