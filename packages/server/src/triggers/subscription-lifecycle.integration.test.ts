@@ -10,7 +10,7 @@ import type { Db } from '../db/db.ts';
 import { testEngines } from '../db/engines.ts';
 import type { TestDb } from '../db/test-db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
-import { createTriggerService, type TriggerService } from './trigger-service.ts';
+import { createTriggerService, UNSUBSCRIBE_ATTEMPTS, type TriggerService } from './trigger-service.ts';
 
 const WEBHOOK_TRIGGER = { name: 'newOrder', type: 'webhook', webhook: { topic: 'orders/create', verify: { scheme: 'hmac-sha256', secret: 'subscription' }, subscribe: true, unsubscribe: true, transform: true } };
 
@@ -114,6 +114,21 @@ for (const engine of testEngines(process.env)) {
     });
 
     const statuses = async (tenantId: string) => (await triggers.list(tenantId)).map((s) => s.status);
+    /** A new connection with the webhook trigger enabled on it. */
+    const enabledOnNewConnection = async () => {
+      const seeded = await seedConnection(store.db);
+      provider.hooks.clear();
+      return { ...seeded, sub: await triggers.enable(seeded.tenantId, 'a', seeded.connectionId, 'newOrder', {}) };
+    };
+    /** Runs `fn` while the provider refuses every unsubscribe. */
+    const whileUnsubscribeFails = async (fn: () => Promise<void>) => {
+      provider.failUnsubscribe = true;
+      try {
+        await fn();
+      } finally {
+        provider.failUnsubscribe = false;
+      }
+    };
 
     it('enabling the same trigger twice at once registers one hook and answers the second with CONFLICT', async () => {
       const { tenantId, connectionId } = await seedConnection(store.db);
@@ -229,17 +244,74 @@ for (const engine of testEngines(process.env)) {
       expect(provider.hooks.size).toBe(1);
     });
 
+    it('keeps trying to remove a hook the provider did not confirm removing, backing off, until it is gone', async () => {
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      const due = () => store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() WHERE id = $1', [sub.id]);
+      const row = async () => (await store.db.query<{ unsubscribe_attempts: number; wait_s: number | null }>(
+        'SELECT unsubscribe_attempts, extract(epoch FROM unsubscribe_at - now())::float8 AS wait_s FROM connectors.trigger_subscriptions WHERE id = $1', [sub.id])).rows[0]!;
+      await whileUnsubscribeFails(async () => {
+        const disabled = await triggers.disable(tenantId, 'a', sub.id, connectionId);
+        expect(disabled).toMatchObject({ unsubscribed: false, detail: expect.stringMatching(/did not confirm removing hook hook-\d+: .*tries again at .*for about a day/), subscription: { status: 'stopped', unsubscribeRetryAt: expect.any(String) } });
+        expect(await row()).toMatchObject({ unsubscribe_attempts: 1, wait_s: expect.closeTo(60, -1) });
+        // Not due yet: nothing is tried.
+        expect(await triggers.retryUnsubscribes()).toBe(0);
+        expect(await row()).toMatchObject({ unsubscribe_attempts: 1 });
+        // Due, still failing: the wait doubles.
+        await due();
+        expect(await triggers.retryUnsubscribes()).toBe(0);
+        expect(await row()).toMatchObject({ unsubscribe_attempts: 2, wait_s: expect.closeTo(120, -1) });
+        expect(provider.hooks.has(sub.externalId!)).toBe(true);
+      });
+      await due();
+      expect(await triggers.retryUnsubscribes()).toBe(1);
+      expect(provider.hooks.has(sub.externalId!)).toBe(false);
+      const [view] = (await triggers.list(tenantId, connectionId)).filter((v) => v.id === sub.id);
+      expect(view).toMatchObject({ status: 'stopped', unsubscribeRetryAt: null, statusDetail: expect.stringContaining(`Hook ${sub.externalId} was removed at the provider (attempt 3)`) });
+      expect(await row()).toMatchObject({ unsubscribe_attempts: 3, wait_s: null });
+      expect(await triggers.retryUnsubscribes()).toBe(0);
+      const audit = await store.db.query<{ action: string; details: { unsubscribed: boolean; attempt?: number } }>(
+        `SELECT action, details FROM connectors.audit_log WHERE target_id = $1 ORDER BY id`, [sub.id]);
+      expect(audit.rows.map((r) => [r.action, r.details.unsubscribed, r.details.attempt])).toEqual([
+        ['trigger.enable', undefined, undefined], ['trigger.disable', false, undefined], ['trigger.unsubscribe', false, 2], ['trigger.unsubscribe', true, 3],
+      ]);
+    });
+
+    it('gives up removing a hook after its last attempt, says so, and tries no more', async () => {
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      await whileUnsubscribeFails(async () => {
+        await triggers.disable(tenantId, 'a', sub.id, connectionId);
+        await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now(), unsubscribe_attempts = $2 WHERE id = $1', [sub.id, UNSUBSCRIBE_ATTEMPTS - 1]);
+        expect(await triggers.retryUnsubscribes()).toBe(0);
+        const [view] = (await triggers.list(tenantId, connectionId)).filter((v) => v.id === sub.id);
+        expect(view).toMatchObject({ unsubscribeRetryAt: null, statusDetail: expect.stringContaining(`gave up after ${UNSUBSCRIBE_ATTEMPTS} attempts; remove it in the provider's settings`) });
+        // The leftovers of a connection are only those still waiting for a retry.
+        expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toEqual([]);
+      });
+      await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() - interval \'1 day\' WHERE id = $1 AND unsubscribe_at IS NOT NULL', [sub.id]);
+      expect(await triggers.retryUnsubscribes()).toBe(0);
+      expect(provider.hooks.has(sub.externalId!)).toBe(true);
+    });
+
+    it('answers the hooks of a connection still waiting for removal, after one more try, and none once they are gone', async () => {
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      await whileUnsubscribeFails(async () => {
+        await triggers.disable(tenantId, 'a', sub.id, connectionId);
+        expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toMatchObject([{ unsubscribed: false, subscription: { id: sub.id, externalId: sub.externalId } }]);
+      });
+      // Another tenant asking about this connection sees nothing and changes nothing.
+      const other = await seedConnection(store.db);
+      expect(await triggers.unsubscribeLeftovers(other.tenantId, 'a', [connectionId])).toEqual([]);
+      expect(provider.hooks.has(sub.externalId!)).toBe(true);
+      expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toEqual([]);
+      expect(provider.hooks.has(sub.externalId!)).toBe(false);
+    });
+
     it('deleting a connection whose provider fails to unsubscribe still stops the subscription locally and reports it', async () => {
-      const { tenantId, connectionId } = await seedConnection(store.db);
-      provider.hooks.clear();
-      const sub = await triggers.enable(tenantId, 'a', connectionId, 'newOrder', {});
-      provider.failUnsubscribe = true;
-      try {
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      await whileUnsubscribeFails(async () => {
         const outcomes = await triggers.stopForConnections(tenantId, 'a', [connectionId]);
         expect(outcomes).toMatchObject([{ unsubscribed: false, detail: expect.stringContaining(sub.externalId!), subscription: { status: 'stopped' } }]);
-      } finally {
-        provider.failUnsubscribe = false;
-      }
+      });
     });
   });
 }

@@ -17,6 +17,9 @@ export interface SubscriptionRow {
   config: Record<string, unknown>;
   expires_at: Date | string | null;
   renew_at: Date | string | null;
+  /** A stopped webhook subscription whose hook the provider has not confirmed removing: when that is tried again. */
+  unsubscribe_at: Date | string | null;
+  unsubscribe_attempts: number;
   created_at: Date | string;
   connector: string;
   version: string;
@@ -31,7 +34,7 @@ export interface SubscriptionRow {
 /** Select list for {@link SubscriptionRow}; append a WHERE clause on `s.`. */
 export const SUBSCRIPTION_SELECT = `
   SELECT s.id, s.tenant_id, s.connection_id, s.trigger_name, s.kind, s.status, s.status_detail, s.webhook_token, s.external_id,
-         s.secret IS NOT NULL AS has_secret, s.config, s.expires_at, s.renew_at, s.created_at, m.name AS connector, i.version, c.fields,
+         s.secret IS NOT NULL AS has_secret, s.config, s.expires_at, s.renew_at, s.unsubscribe_at, s.unsubscribe_attempts, s.created_at, m.name AS connector, i.version, c.fields,
          (ps.state->>'failures')::int AS poll_failures, ps.state->>'nextAttemptAt' AS poll_next_attempt_at,
          ps.state->>'lastSuccessAt' AS poll_last_success_at, ps.state->'lastError' AS poll_last_error
   FROM connectors.trigger_subscriptions s
@@ -58,6 +61,8 @@ export interface SubscriptionView {
   config: Record<string, unknown>;
   expiresAt: string | null;
   renewAt: string | null;
+  /** Stopped webhook subscriptions: when removing the hook at the provider is tried again (null when nothing is left to remove or the service gave up; statusDetail says which). */
+  unsubscribeRetryAt: string | null;
   createdAt: string | null;
   /**
    * Polling triggers: how polling goes (null for webhooks and before the first poll). While polls fail, `lastError`
@@ -113,6 +118,7 @@ export function subscriptionView(r: SubscriptionRow, publicUrl: string, trigger:
     config: r.config ?? {},
     expiresAt: iso(r.expires_at),
     renewAt: iso(r.renew_at),
+    unsubscribeRetryAt: iso(r.unsubscribe_at ?? null),
     createdAt: iso(r.created_at),
     poll: pollView(r),
   };
@@ -122,7 +128,7 @@ export function subscriptionView(r: SubscriptionRow, publicUrl: string, trigger:
 export const subscriptionSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'connectionId', 'connector', 'trigger', 'kind', 'status', 'statusDetail', 'webhookUrl', 'manualSetup', 'externalId', 'hasSecret', 'config', 'expiresAt', 'renewAt', 'createdAt', 'poll'],
+  required: ['id', 'connectionId', 'connector', 'trigger', 'kind', 'status', 'statusDetail', 'webhookUrl', 'manualSetup', 'externalId', 'hasSecret', 'config', 'expiresAt', 'renewAt', 'unsubscribeRetryAt', 'createdAt', 'poll'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     connectionId: { type: 'string', format: 'uuid' },
@@ -138,6 +144,7 @@ export const subscriptionSchema = {
     config: { type: 'object', additionalProperties: true },
     expiresAt: { type: ['string', 'null'], format: 'date-time' },
     renewAt: { type: ['string', 'null'], format: 'date-time', description: 'When the service re-registers the hook, before it lapses' },
+    unsubscribeRetryAt: { type: ['string', 'null'], format: 'date-time', description: 'A stopped webhook subscription whose hook the provider did not confirm removing: when the service tries again (it backs off for about a day, then gives up and says so in statusDetail)' },
     createdAt: { type: ['string', 'null'], format: 'date-time' },
     poll: {
       type: ['object', 'null'],

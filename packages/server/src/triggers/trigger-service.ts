@@ -94,8 +94,11 @@ export interface TriggerService {
   list(tenantId: string, connectionId?: string): Promise<SubscriptionView[]>;
   /** Stops a subscription locally at once, then unsubscribes at the provider (best effort) and audits. */
   disable(tenantId: string, actor: string, subscriptionId: string, connectionId?: string): Promise<DisableOutcome>;
-  /** Disables every live subscription of these connections (before they are deleted). Never throws for provider failures. */
-  stopForConnections(tenantId: string, actor: string, connectionIds: string[]): Promise<DisableOutcome[]>;
+  /**
+   * Disables every live subscription of these connections (before they are deleted). Never throws for provider
+   * failures. `retry: false` when their rows go next (uninstall): a hook the provider keeps is then only reported.
+   */
+  stopForConnections(tenantId: string, actor: string, connectionIds: string[], options?: { retry?: boolean }): Promise<DisableOutcome[]>;
   /** The trigger's sample events (from its manifest), as "test trigger" shows them. */
   sample(tenantId: string, connectionId: string, trigger: string): Promise<unknown[]>;
   /** Handles one webhook delivery. */
@@ -108,7 +111,18 @@ export interface TriggerService {
   /** Renews every active webhook subscription whose renewal time has come; resolves to how many were renewed. */
   renewDue(): Promise<number>;
   /**
-   * Starts the background work, once the store is migrated: {@link renewDue} every `intervalMs` (default 60 s), and
+   * Tries again to remove the hooks of stopped webhook subscriptions whose removal is due (see `unsubscribeRetryAt`);
+   * resolves to how many the provider confirmed removed. The background sweep runs it with {@link renewDue}.
+   */
+  retryUnsubscribes(): Promise<number>;
+  /**
+   * Tries now, once, to remove the hooks still registered for stopped subscriptions of these connections (the ones
+   * waiting for a retry); answers those that are still there. Connection delete and uninstall ask before the rows go.
+   */
+  unsubscribeLeftovers(tenantId: string, actor: string, connectionIds: string[], options?: { retry?: boolean }): Promise<DisableOutcome[]>;
+  /**
+   * Starts the background work, once the store is migrated: {@link renewDue} and {@link retryUnsubscribes} every
+   * `intervalMs` (default 60 s), and
    * the delivery processor, which first takes up deliveries a stopped or killed process left unprocessed. (The
    * processor also starts by itself at the first delivery this process stores.)
    */
@@ -118,6 +132,10 @@ export interface TriggerService {
 }
 
 const SYSTEM = 'system';
+/** Attempts at removing a hook at the provider after a disable, the first included; with the backoff below, about a day. */
+export const UNSUBSCRIBE_ATTEMPTS = 12;
+/** Wait before attempt n + 1 (n ≥ 1): one minute, doubling, at most 6 hours. */
+export const unsubscribeRetryDelayMs = (attempts: number): number => Math.min(6 * 3600_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 /** How long a delivery stays claimed by the process that stored it (see DeliveryProcessor.handOver). */
 const HAND_OVER_CLAIM_MS = 10_000;
 const errorText = (error: unknown) => toErrorData(error).message;
@@ -178,6 +196,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
   // On PostgreSQL, deliveries any process stores are announced (NOTIFY): the processor starts on them at once.
   let listener: DeliveryListener | undefined;
   let renewing: Promise<number> | undefined;
+  let unsubscribing: Promise<number> | undefined;
 
   const triggerOf = (triggers: TriggerManifest[], name: string) => triggers.find((t) => t.name === name);
 
@@ -254,19 +273,29 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
   }
 
   /** Removes the hook at the provider, best effort; resolves to the failure text, or undefined when it is gone. */
-  async function unsubscribeAtProvider(row: SubscriptionRow, trigger: TriggerManifest | undefined): Promise<string | undefined> {
-    if (row.kind !== 'webhook' || !row.external_id || trigger?.webhook?.unsubscribe !== true) return undefined;
+  async function unsubscribeAtProvider(row: SubscriptionRow, trigger: TriggerManifest | undefined, then = "remove it in the provider's settings"): Promise<string | undefined> {
+    if (!canUnsubscribe(row, trigger)) return undefined;
     try {
-      const subscription: WebhookSubscription = { externalId: row.external_id };
+      const subscription: WebhookSubscription = { externalId: row.external_id! };
       if (row.expires_at) subscription.expiresAt = new Date(row.expires_at).getTime();
       await runStep(row, 'unsubscribe', subscription);
       return undefined;
     } catch (error) {
-      return `The provider did not confirm removing hook ${row.external_id}: ${errorText(error)}; remove it in the provider's settings`;
+      return `The provider did not confirm removing hook ${row.external_id}: ${errorText(error)}; ${then}`;
     }
   }
 
-  async function disableRow(row: SubscriptionRow, actor: string): Promise<DisableOutcome> {
+  /** Whether there is a hook at the provider that the connector's unsubscribe step can remove. */
+  function canUnsubscribe(row: SubscriptionRow, trigger: TriggerManifest | undefined): boolean {
+    return row.kind === 'webhook' && !!row.external_id && trigger?.webhook?.unsubscribe === true;
+  }
+
+  const retryText = (attempts: number) => {
+    const at = new Date(Date.now() + unsubscribeRetryDelayMs(attempts)).toISOString();
+    return `the service tries again at ${at} and keeps trying, backing off, for about a day (see unsubscribeRetryAt); to give up, delete the connection with ?force=true and remove the hook in the provider's settings`;
+  };
+
+  async function disableRow(row: SubscriptionRow, actor: string, allowRetry = true): Promise<DisableOutcome> {
     // Stop locally first: from this commit on, the endpoint answers 404 and polls stop, whatever the provider says.
     // The hook id and secret are taken as of this update: a subscribe that recorded its hook after `row` was read
     // committed before it, and its hook must be removed here (a subscribe committing later removes its own).
@@ -286,17 +315,86 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       } catch (error) {
         detail = `The polling scheduler did not confirm: ${errorText(error)}`;
       }
-    } else if (row.status !== 'stopped') {
+    }
+    let retry = false;
+    if (row.kind !== 'polling' && row.status !== 'stopped') {
       const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
-      detail = await unsubscribeAtProvider(row, triggers && triggerOf(triggers.triggers, row.trigger_name));
+      const trigger = triggers && triggerOf(triggers.triggers, row.trigger_name);
+      // A hook the provider did not confirm removing is tried again in the background (retryUnsubscribes).
+      retry = allowRetry && canUnsubscribe(row, trigger);
+      detail = await unsubscribeAtProvider(row, trigger, retry ? retryText(1) : undefined);
+      retry &&= detail !== undefined;
     }
     if (row.has_secret) await secrets.delete(row.tenant_id, row.id).catch((error: unknown) => log('warn', 'could not erase a stopped subscription\'s secret', { error: errorText(error) }));
     await db.withTenant(row.tenant_id, async (tx) => {
-      if (detail) await tx.query('UPDATE connectors.trigger_subscriptions SET status_detail = $2 WHERE id = $1', [row.id, detail.slice(0, 1000)]);
+      if (detail) {
+        await tx.query(
+          `UPDATE connectors.trigger_subscriptions SET status_detail = $2,
+             unsubscribe_attempts = CASE WHEN $3 THEN 1 ELSE unsubscribe_attempts END,
+             unsubscribe_at = CASE WHEN $3 THEN now() + $4::float8 * interval '1 millisecond' ELSE NULL END
+           WHERE id = $1`,
+          [row.id, detail.slice(0, 1000), retry, unsubscribeRetryDelayMs(1)],
+        );
+      }
       await recordAudit(tx, { tenantId: row.tenant_id, actor, action: 'trigger.disable', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name, connection: row.connection_id, unsubscribed: detail === undefined, ...(detail ? { detail } : {}) } });
     });
     const after = (await loadRow(row.tenant_id, row.id)) ?? { ...row, status: 'stopped' as const, has_secret: false };
     return { subscription: await viewOf(after), unsubscribed: detail === undefined, ...(detail ? { detail } : {}) };
+  }
+
+  /** One more attempt at removing a stopped subscription's hook; records the outcome on the row and audits it. */
+  async function retryUnsubscribeRow(row: SubscriptionRow, actor: string, last = false): Promise<DisableOutcome> {
+    const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
+    const trigger = triggers && triggerOf(triggers.triggers, row.trigger_name);
+    const attempt = row.unsubscribe_attempts + 1;
+    let giveUp = last || attempt >= UNSUBSCRIBE_ATTEMPTS;
+    let failure: string | undefined;
+    if (!canUnsubscribe(row, trigger)) {
+      // An upgrade dropped the step (or the trigger): nothing here can remove the hook any more.
+      giveUp = true;
+      failure = `${row.connector}@${row.version} has no unsubscribe step for ${row.trigger_name} any more, so hook ${row.external_id} cannot be removed from here; remove it in the provider's settings`;
+    } else {
+      failure = await unsubscribeAtProvider(row, trigger, last ? undefined : giveUp ? `the service gave up after ${attempt} attempts; remove it in the provider's settings` : retryText(attempt));
+    }
+    const detail = failure ?? `Hook ${row.external_id} was removed at the provider (attempt ${attempt})`;
+    await db.withTenant(row.tenant_id, async (tx) => {
+      await tx.query(
+        `UPDATE connectors.trigger_subscriptions SET status_detail = $2, unsubscribe_attempts = $3, updated_at = now(),
+           unsubscribe_at = CASE WHEN $4 THEN now() + $5::float8 * interval '1 millisecond' ELSE NULL END
+         WHERE id = $1 AND status = 'stopped'`,
+        [row.id, detail.slice(0, 1000), attempt, failure !== undefined && !giveUp, unsubscribeRetryDelayMs(attempt)],
+      );
+      await recordAudit(tx, { tenantId: row.tenant_id, actor, action: 'trigger.unsubscribe', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name, connection: row.connection_id, attempt, unsubscribed: failure === undefined, ...(failure ? { detail: failure, gaveUp: giveUp } : {}) } });
+    });
+    if (failure) log(giveUp ? 'error' : 'warn', giveUp ? 'gave up removing a webhook at the provider' : 'removing a webhook at the provider failed again', { subscription: row.id, attempt, detail: failure });
+    const after = (await loadRow(row.tenant_id, row.id)) ?? row;
+    return { subscription: await viewOf(after), unsubscribed: failure === undefined, ...(failure ? { detail: failure } : {}) };
+  }
+
+  function retryUnsubscribes(): Promise<number> {
+    unsubscribing ??= (async () => {
+      // Claim due rows for 5 minutes, as renewals do: another process skips them, a crash retries them later.
+      const { rows } = await db.query<{ id: string; tenant_id: string }>(
+        `UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() + interval '5 minutes'
+         WHERE id IN (SELECT id FROM connectors.trigger_subscriptions
+                      WHERE unsubscribe_at <= now() AND status = 'stopped'
+                      ORDER BY unsubscribe_at LIMIT 50 FOR UPDATE SKIP LOCKED)
+         RETURNING id, tenant_id`,
+      );
+      let removed = 0;
+      for (const claimed of rows) {
+        const row = await loadRow(claimed.tenant_id, claimed.id);
+        try {
+          if (row?.status === 'stopped' && (await retryUnsubscribeRow(row, SYSTEM)).unsubscribed) removed += 1;
+        } catch (error) {
+          log('error', 'retrying a webhook removal failed', { subscription: claimed.id, error: errorText(error) });
+        }
+      }
+      return removed;
+    })().finally(() => {
+      unsubscribing = undefined;
+    });
+    return unsubscribing;
   }
 
   /** Re-registers one hook; resolves to whether it worked (failures are recorded on the row). */
@@ -443,7 +541,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       return disableRow(row, actor);
     },
 
-    async stopForConnections(tenantId, actor, connectionIds) {
+    async stopForConnections(tenantId, actor, connectionIds, stopOptions) {
       if (connectionIds.length === 0) return [];
       // Only this tenant's connections: another tenant's ids must not even empty a cache entry.
       const owned = (await db.withTenant(tenantId, (tx) => tx.query<{ id: string }>('SELECT id::text FROM connectors.connections WHERE id = ANY($1::uuid[])', [connectionIds]))).rows.map((r) => r.id);
@@ -456,12 +554,25 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       const outcomes: DisableOutcome[] = [];
       for (const row of rows) {
         try {
-          outcomes.push(await disableRow(row, actor));
+          outcomes.push(await disableRow(row, actor, stopOptions?.retry !== false));
         } catch (error) {
           log('error', 'stopping a trigger subscription failed', { subscription: row.id, error: errorText(error) });
         }
       }
       return outcomes;
+    },
+
+    async unsubscribeLeftovers(tenantId, actor, connectionIds, leftoverOptions) {
+      if (connectionIds.length === 0) return [];
+      const { rows } = await db.withTenant(tenantId, (tx) =>
+        tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = ANY($1::uuid[]) AND s.status = 'stopped' AND s.unsubscribe_at IS NOT NULL ORDER BY s.created_at`, [connectionIds]),
+      );
+      const left: DisableOutcome[] = [];
+      for (const row of rows) {
+        const outcome = await retryUnsubscribeRow(row, actor, leftoverOptions?.retry === false);
+        if (!outcome.unsubscribed) left.push(outcome);
+      }
+      return left;
     },
 
     async sample(tenantId, connectionId, triggerName) {
@@ -477,6 +588,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     drainDeliveries: () => processor.drain(),
 
     renewDue,
+    retryUnsubscribes,
 
     startRenewals(intervalMs = 60_000) {
       if (options.background === false) return;
@@ -487,6 +599,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       if (timer) return;
       timer = setInterval(() => {
         void renewDue().catch((error: unknown) => log('error', 'trigger renewal sweep failed', { error: errorText(error) }));
+        void retryUnsubscribes().catch((error: unknown) => log('error', 'webhook removal sweep failed', { error: errorText(error) }));
       }, intervalMs);
       timer.unref();
     },
@@ -495,6 +608,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       if (timer) clearInterval(timer);
       timer = undefined;
       await renewing?.catch(() => 0);
+      await unsubscribing?.catch(() => 0);
       await listener?.close();
       listener = undefined;
       await processor.close();

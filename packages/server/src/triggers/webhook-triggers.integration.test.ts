@@ -538,12 +538,13 @@ for (const engine of testEngines(process.env)) {
       await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
       const disabled = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}/triggers/${first.id}` });
       expect(disabled.statusCode, disabled.body).toBe(200);
-      expect(disabled.json()).toMatchObject({ unsubscribed: false, detail: expect.stringContaining('remove it in the provider'), subscription: { status: 'stopped' } });
+      expect(disabled.json()).toMatchObject({ unsubscribed: false, detail: expect.stringContaining('tries again at'), subscription: { status: 'stopped', unsubscribeRetryAt: expect.any(String) } });
       const order = '{"id":2}';
       const headers = { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64') };
       expect((await post(first.webhookUrl, order, headers)).status).toBe(404);
 
-      // Enabled again (a new endpoint), then the connector is uninstalled: the hook is removed at the provider.
+      // Enabled again (a new endpoint), then the connector is uninstalled: both hooks are removed at the provider (the
+      // first one, still waiting for its retry, is tried once more before its row goes).
       await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_ok', fields: { shop: 'e2e-store' } });
       const second = await enable();
       expect(second.webhookUrl).not.toBe(first.webhookUrl);
@@ -552,8 +553,43 @@ for (const engine of testEngines(process.env)) {
       const uninstalled = await s.as(t.key, { method: 'DELETE', url: `/installations/${installationId}` });
       expect(uninstalled.statusCode, uninstalled.body).toBe(200);
       expect(uninstalled.json()).toMatchObject({ unsubscribeFailures: [] });
-      expect(providers.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['DELETE /admin/api/2025-01/webhooks/4759306.json']);
+      expect(providers.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['DELETE /admin/api/2025-01/webhooks/4759306.json', 'DELETE /admin/api/2025-01/webhooks/4759306.json']);
       expect((await post(second.webhookUrl, order, headers)).status).toBe(404);
+    });
+
+    it('deleting a connection while a hook of its triggers is still at the provider answers 409 and keeps it; a later delete removes the hook first, ?force=true deletes anyway', async () => {
+      const t = await s.tenant();
+      const enableOn = async (connectionId: string) => {
+        const res = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
+        expect(res.statusCode, res.body).toBe(201);
+        return res.json() as { id: string };
+      };
+      const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
+      const sub = await enableOn(connectionId);
+      await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
+      const refused = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}` });
+      expect(refused.statusCode, refused.body).toBe(409);
+      expect(refused.headers['content-type']).toContain('application/problem+json');
+      expect(refused.json()).toMatchObject({ code: 'CONFLICT', type: expect.stringContaining('hooks-not-removed'), detail: expect.stringMatching(new RegExp(`hook 4759306 of trigger newOrder \\(subscription ${sub.id}\\).*\\?force=true`)) });
+      // Still there, its trigger stopped, the removal scheduled.
+      const listed = await s.as(t.key, { method: 'GET', url: `/connections/${connectionId}/triggers` });
+      expect(listed.json()).toMatchObject({ items: [{ id: sub.id, status: 'stopped', unsubscribeRetryAt: expect.any(String) }] });
+
+      // The account works again: the next delete removes the hook, then the connection.
+      await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_ok', fields: { shop: 'e2e-store' } });
+      const before = providers.requests.length;
+      expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}` })).statusCode).toBe(204);
+      expect(providers.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['DELETE /admin/api/2025-01/webhooks/4759306.json']);
+      expect((await s.as(t.key, { method: 'GET', url: `/connections/${connectionId}/triggers` })).statusCode).toBe(404);
+
+      // Still refused by the provider: ?force=true deletes, and the audit names the hook left behind.
+      const forced = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
+      const forcedSub = await enableOn(forced);
+      await s.vault.putCredentials(t.tenantId, forced, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
+      expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${forced}?force=yes` })).statusCode).toBe(400);
+      expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${forced}?force=true` })).statusCode).toBe(204);
+      const audit = await store.db.query<{ details: unknown }>(`SELECT details FROM connectors.audit_log WHERE action = 'connection.delete' AND target_id = $1`, [forced]);
+      expect(audit.rows).toEqual([{ details: { force: true, abandonedHooks: [{ subscription: forcedSub.id, trigger: 'newOrder', externalId: '4759306' }] } }]);
     });
 
     it('uninstalling answers which trigger hooks the provider did not remove, with why', async () => {
@@ -568,6 +604,10 @@ for (const engine of testEngines(process.env)) {
       expect(uninstalled.statusCode, uninstalled.body).toBe(200);
       expect(uninstalled.json()).toMatchObject({
         unsubscribeFailures: [{ subscriptionId: sub.id, connectionId, trigger: 'newOrder', reason: expect.stringContaining('remove it in the provider') }],
+      });
+      // The rows go with the installation: nothing promises a retry.
+      expect(uninstalled.json()).not.toMatchObject({ unsubscribeFailures: [{ reason: expect.stringContaining('tries again') }] });
+      expect(uninstalled.json()).toMatchObject({
       });
     });
 

@@ -128,7 +128,8 @@ export function createApiClient(options: ApiClientOptions) {
       request<Connection>('POST', '/connections', { body }),
     /** Runs the connector's test request with the stored credentials; the service records the outcome on the connection. */
     testConnection: (connectionId: string) => request<ConnectionTest>('POST', `/connections/${seg(connectionId)}/test`, { body: {} }),
-    deleteConnection: (connectionId: string) => request<void>('DELETE', `/connections/${seg(connectionId)}`),
+    /** `force`: delete even while webhooks of its triggers are still registered at the provider (otherwise 409). */
+    deleteConnection: (connectionId: string, options: { force?: boolean } = {}) => request<void>('DELETE', `/connections/${seg(connectionId)}`, options.force ? { query: { force: true } } : {}),
     /** Assumed route. */
     execute: (connector: string, body: { action: string; params: unknown; connection: string }) =>
       request<ExecuteResponse>('POST', `/connectors/${seg(connector)}/execute`, { body }),
