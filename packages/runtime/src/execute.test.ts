@@ -1,6 +1,6 @@
 // The runtime's own handling of what a guest hands the host, with a scripted sandbox pool in place of a real one
 // (no threads, no network): results with hostile keys, and the key/value store's limits.
-import { ApiKeyAuth, defineAction, defineConnector, defineTrigger, type ErrorData } from '@businessos/connector-sdk';
+import { ApiKeyAuth, ConnectorError, defineAction, defineConnector, defineTrigger, type ErrorData } from '@businessos/connector-sdk';
 import { describe, expect, it } from 'vitest';
 import { createMemoryArtifactStore } from './artifacts/artifact-store.ts';
 import { createRuntime, type RuntimeConfig } from './execute.ts';
@@ -38,14 +38,14 @@ function scriptedPool(script: (host: SandboxHost) => Promise<unknown>): SandboxP
   };
 }
 
-async function runtimeWith(script: (host: SandboxHost) => Promise<unknown>, config: RuntimeConfig = {}) {
+async function runtimeWith(script: (host: SandboxHost) => Promise<unknown>, config: RuntimeConfig = {}, usage = createMemoryUsageSink()) {
   const vault = createVault({ store: createMemoryVaultStore(), masterKey: generateMasterKey() });
   // With a credential there is something to redact, so every value the guest returns is copied by the redactor.
   await vault.putCredentials('t1', 'conn-1', { apiKey: 'sk_live_scripted_0123456789' });
   const artifacts = createMemoryArtifactStore();
   artifacts.add({ name: 'scripted', version: '1.0.0', code: '/* scripted */', manifest: connector.manifest });
   const egress = { send: async () => ({ status: 200, headers: {}, data: null }), close: async () => undefined };
-  return createRuntime({ sandbox: scriptedPool(script), vault, artifacts, usage: createMemoryUsageSink(), egress, config: { usage: { flushIntervalMs: 0 }, ...config } });
+  return createRuntime({ sandbox: scriptedPool(script), vault, artifacts, usage, egress, config: { usage: { flushIntervalMs: 0 }, ...config } });
 }
 
 const target = { tenant: 't1', connector: 'scripted', version: '1.0.0', connection: { id: 'conn-1' } };
@@ -61,6 +61,22 @@ describe('results with a "__proto__" key', () => {
     const poll = await runtime.executeTrigger<Record<string, unknown>>({ ...target, trigger: 'feed', operation: 'poll' });
     expect(poll.data.items).toBeUndefined();
     await runtime.close();
+  });
+});
+
+describe("the caller's result check (acceptResult)", () => {
+  it('sees the result as the caller gets it, secrets redacted, and a refusal fails the execution and is metered as that error', async () => {
+    const usage = createMemoryUsageSink();
+    const runtime = await runtimeWith(async () => ({ id: 'echo sk_live_scripted_0123456789' }), {}, usage);
+    const seen: unknown[] = [];
+    const accepted = await runtime.execute({ ...target, action: 'run', acceptResult: (data) => void seen.push(data) });
+    expect(accepted.data).toEqual({ id: 'echo [REDACTED]' });
+    expect(seen).toEqual([{ id: 'echo [REDACTED]' }]);
+    await expect(runtime.execute({ ...target, action: 'run', acceptResult: () => {
+      throw new ConnectorError('INVALID_OUTPUT', 'The caller cannot store this result', { path: '/id' });
+    } })).rejects.toMatchObject({ code: 'INVALID_OUTPUT', message: 'The caller cannot store this result', path: '/id' });
+    await runtime.close();
+    expect(usage.records.map((r) => [r.status, r.code])).toEqual([['ok', undefined], ['error', 'INVALID_OUTPUT']]);
   });
 });
 

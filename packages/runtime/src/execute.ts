@@ -112,6 +112,12 @@ interface Target {
 export interface ExecuteInput extends Target {
   action: string;
   params?: Record<string, unknown>;
+  /**
+   * The caller's own check of the result (as the caller will receive it, secrets redacted), run before the
+   * execution is metered: throw a ConnectorError (say INVALID_OUTPUT for a result the caller cannot store) to fail
+   * the execution, so usage records it as the error the caller answers, not as `ok`.
+   */
+  acceptResult?: (data: unknown) => void;
 }
 
 export interface TriggerInput extends Target {
@@ -412,6 +418,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     reuseCredentials?: boolean;
     check?: (manifest: ConnectorManifest) => void;
     validateOutput?: (manifest: ConnectorManifest, value: unknown) => void;
+    /** See ExecuteInput.acceptResult. */
+    acceptResult?: (data: unknown) => void;
   }
 
   let closing: Promise<void> | undefined;
@@ -491,7 +499,9 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           await clock.sleep(delay, target.signal);
         }
       }, target.signal);
-      return { data: redactor().value(data) as T, meta: meta() };
+      const redacted = redactor().value(data);
+      plan.acceptResult?.(redacted);
+      return { data: redacted as T, meta: meta() };
     } catch (error) {
       const data = redactor().value(toErrorData(error));
       outcome = { status: 'error', code: data.code };
@@ -649,6 +659,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
           const action = manifest.actions.find((a) => a.name === input.action);
           assertSchema(action?.output, value, `output of ${manifest.name}.${input.action} (the connector returned data that does not match its declared output schema)`, 'INVALID_OUTPUT');
         },
+        ...(input.acceptResult ? { acceptResult: input.acceptResult } : {}),
       });
     },
     authenticate(input) {

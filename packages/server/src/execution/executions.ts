@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isConnectorError, toErrorData, type ErrorData } from '@businessos/connector-sdk';
+import { ConnectorError, isConnectorError, toErrorData, type ErrorData } from '@businessos/connector-sdk';
 import type { ExecutionMeta } from '@businessos/connector-runtime';
 import { storableJson } from '@businessos/connector-triggers';
 import type { Db } from '../db/db.ts';
@@ -128,6 +128,9 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
     if (!settled.recorded) options.onDiscarded?.({ executionId: id, outcome: outcome.status, recordedStatus: settled.status });
   };
   try {
+    // The result is checked inside the execution, so that one the store cannot keep is metered as the
+    // INVALID_OUTPUT it fails with, not as a success.
+    let resultJson = '';
     const result = await rt.asTenant(tenantId, () =>
       rt.runtime.execute({
         tenant: tenantId,
@@ -136,15 +139,19 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
         action: prepared.action,
         params: prepared.params,
         connection: { id: prepared.connectionId, fields: prepared.fields },
+        acceptResult(data) {
+          const stored = storableJson(data);
+          if (!stored.ok) {
+            const error = unrecordableResult(stored);
+            throw new ConnectorError(error.code, error.message, { path: error.path });
+          }
+          resultJson = stored.json;
+        },
       }),
     );
     const meta = apiMeta(id, result.meta);
-    const stored = storableJson(result.data);
-    if (stored.ok) {
-      await settle({ status: 'succeeded', result: result.data, resultJson: stored.json, meta });
-      return { data: result.data, meta };
-    }
-    failure = { status: 'failed', error: unrecordableResult(stored), meta };
+    await settle({ status: 'succeeded', result: result.data, resultJson, meta });
+    return { data: result.data, meta };
   } catch (error) {
     const data: ErrorData = isConnectorError(error) ? toErrorData(error) : { code: 'INTERNAL', message: `The execution failed unexpectedly: ${(error as Error).message}` };
     // Messages come from providers and connector code: a NUL or half an emoji must not cost the record.

@@ -168,12 +168,18 @@ for (const engine of testEngines(process.env)) {
       expect(await settled((failedError.json() as { executionId: string }).executionId)).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_ERROR', message: 'upstream said: a\uFFFDb' } });
     });
 
-    it('meters every such execution', async () => {
+    it('meters every such execution, as the error it failed with', async () => {
       const actions = ['returnNul', 'returnHalf', 'returnNulKey', 'throwNul', 'throwHalf'];
       for (const action of actions) expect((await execute(action)).statusCode).toBe(502);
       await runtime.runtime.flushUsage();
       const usage = (await as({ method: 'GET', url: '/usage?groupBy=action' })).json() as { items: { key: string; executions: number; errors: number }[] };
-      for (const action of actions) expect(usage.items).toContainEqual(expect.objectContaining({ key: `odd-values.${action}` }));
+      for (const action of actions) {
+        const item = usage.items.find((i) => i.key === `odd-values.${action}`);
+        // Every execution of these failed (here and in the tests before), so every one is an error in the usage too.
+        expect(item, action).toMatchObject({ errors: item!.executions });
+      }
+      const { rows } = await store.db.query<{ error_code: string }>("SELECT DISTINCT error_code FROM connectors.usage_records WHERE action = 'returnHalf'");
+      expect(rows).toEqual([{ error_code: 'INVALID_OUTPUT' }]);
     });
 
     it('writes a usage batch in which a record has a NUL or a lone surrogate in a name', async () => {
