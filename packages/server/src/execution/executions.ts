@@ -129,8 +129,8 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
   };
   try {
     // The result is checked inside the execution, so that one the store cannot keep is metered as the
-    // INVALID_OUTPUT it fails with, not as a success.
-    let resultJson = '';
+    // INVALID_OUTPUT it fails with, not as a success. (A runtime that skips acceptResult gets the same check after.)
+    let checkedJson: string | undefined;
     const result = await rt.asTenant(tenantId, () =>
       rt.runtime.execute({
         tenant: tenantId,
@@ -145,13 +145,17 @@ export async function runExecution(db: Db, rt: ServiceRuntime, prepared: Prepare
             const error = unrecordableResult(stored);
             throw new ConnectorError(error.code, error.message, { path: error.path });
           }
-          resultJson = stored.json;
+          checkedJson = stored.json;
         },
       }),
     );
     const meta = apiMeta(id, result.meta);
-    await settle({ status: 'succeeded', result: result.data, resultJson, meta });
-    return { data: result.data, meta };
+    const stored = checkedJson === undefined ? storableJson(result.data) : { ok: true as const, json: checkedJson };
+    if (stored.ok) {
+      await settle({ status: 'succeeded', result: result.data, resultJson: stored.json, meta });
+      return { data: result.data, meta };
+    }
+    failure = { status: 'failed', error: unrecordableResult(stored), meta };
   } catch (error) {
     const data: ErrorData = isConnectorError(error) ? toErrorData(error) : { code: 'INTERNAL', message: `The execution failed unexpectedly: ${(error as Error).message}` };
     // Messages come from providers and connector code: a NUL or half an emoji must not cost the record.
