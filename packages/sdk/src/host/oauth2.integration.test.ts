@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OAuth2AuthSpec } from '../auth.ts';
 import { OAuth2Auth } from '../auth.ts';
 import { ConnectorError } from '../errors.ts';
-import { clientCredentialsToken, exchangeCode, refreshAccessToken, revokeToken } from './oauth2.ts';
+import { clientCredentialsToken, exchangeCode, MAX_TOKEN_ANSWER_BYTES, refreshAccessToken, revokeToken } from './oauth2.ts';
 
 const listen = async (server: Server): Promise<string> => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -106,5 +106,53 @@ describe('OAuth2 token and revocation endpoints that redirect', () => {
     await expect(exchangeCode({ spec: spec(), code: 'c', redirectUri: 'https://app/cb', fetch: refusing })).rejects.toMatchObject({ code: 'EGRESS_DENIED', message: 'Refusing connection to 10.0.0.1: private range' });
     await expect(revokeToken({ spec: spec(), token: 't', fetch: refusing })).rejects.toMatchObject({ code: 'EGRESS_DENIED' });
     expect(inits.map((i) => i.redirect)).toEqual(['manual', 'manual']);
+  });
+});
+
+describe('OAuth2 token endpoints that answer too much', () => {
+  it('stop reading past 1 MiB, whether the answer says its length or streams without one', async () => {
+    let sent = 0;
+    const huge = createServer((req, res) => {
+      req.resume();
+      sent = 0;
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      if (req.url?.startsWith('/announced')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(64 * 1024 * 1024) });
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"access_token":"');
+      }
+      // Writes on (64 MiB in all) for as long as the client reads.
+      const pump = () => {
+        while (sent < 64 * 1024 * 1024 && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const url = await listen(huge);
+    try {
+      for (const path of ['/announced', '/streamed']) {
+        const big = new OAuth2Auth({ clientId: 'cid', clientSecret: 's', authorizationUrl: `${url}/authorize`, tokenUrl: `${url}${path}` }).toSpec();
+        const error = await failure(() => clientCredentialsToken({ spec: big }));
+        expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', message: expect.stringContaining(`more than ${MAX_TOKEN_ANSWER_BYTES} bytes`) });
+        expect(sent).toBeLessThan(16 * 1024 * 1024);
+      }
+      // An answer within the cap is read whole.
+      const small = createServer((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: 'a'.repeat(100_000), token_type: 'Bearer' }));
+      });
+      const smallUrl = await listen(small);
+      const ok = new OAuth2Auth({ clientId: 'cid', clientSecret: 's', authorizationUrl: `${smallUrl}/authorize`, tokenUrl: `${smallUrl}/token` }).toSpec();
+      expect((await clientCredentialsToken({ spec: ok })).accessToken).toHaveLength(100_000);
+      await new Promise((resolve) => small.close(resolve));
+    } finally {
+      huge.closeAllConnections();
+      await new Promise((resolve) => huge.close(resolve));
+    }
   });
 });

@@ -108,6 +108,37 @@ async function postToEndpoint(call: TokenCall, target: string, key: EndpointKey,
   return res;
 }
 
+/** The most a token endpoint's answer may hold; a real one is a few KiB. */
+export const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * The answer's text, read up to `limit` bytes: an endpoint that announces or sends more fails with UPSTREAM_ERROR
+ * (the rest is not read), so a hostile or broken one cannot fill the caller's memory, whatever fetch it uses.
+ */
+async function readCappedText(res: Response, endpoint: string, limit = MAX_TOKEN_ANSWER_BYTES): Promise<string> {
+  const tooLarge = () => new ConnectorError('UPSTREAM_ERROR', `The token endpoint ${endpoint} answered more than ${limit} bytes; a token answer is a small JSON object`, { upstreamStatus: res.status });
+  const announced = Number(res.headers.get('content-length'));
+  if (Number.isFinite(announced) && announced > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function tokenRequest(call: TokenCall, params: Record<string, string>, key: 'tokenUrl' | 'refreshUrl' = 'tokenUrl'): Promise<Credentials> {
   const { spec, config } = call;
   const clientId = resolveConfigRef(spec.clientId, config) ?? '';
@@ -122,7 +153,7 @@ async function tokenRequest(call: TokenCall, params: Record<string, string>, key
   }
   const target = fillTemplate((key === 'refreshUrl' ? spec.refreshUrl : undefined) ?? spec.tokenUrl, call.fields ?? {}, key);
   const res = await postToEndpoint(call, target, key, { headers, body });
-  const text = await res.text();
+  const text = await readCappedText(res, originAndPath(target) ?? key);
   let data: Record<string, unknown>;
   try {
     data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
