@@ -292,6 +292,38 @@ for (const engine of testEngines(process.env)) {
       expect(provider.hooks.has(sub.externalId!)).toBe(true);
     });
 
+    // PostgreSQL only: PGlite runs one transaction at a time, so the held try would hold the other one too.
+    it.skipIf(engine.name === 'pglite')('of two tries at once, a failure that finishes last does not undo the removal the other one recorded', async () => {
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      await whileUnsubscribeFails(async () => {
+        await triggers.disable(tenantId, 'a', sub.id, connectionId);
+      });
+      await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() WHERE id = $1', [sub.id]);
+      // The sweep's try fails at the provider, and its record of that waits until the other try has finished.
+      let reached!: () => void;
+      const atFailureRecord = new Promise<void>((resolve) => (reached = resolve));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      interceptor.before = async (sql) => {
+        if (sql.includes('unsubscribe_attempts = $3 - 1')) {
+          interceptor.before = undefined;
+          reached();
+          await held;
+        }
+      };
+      provider.failUnsubscribe = true;
+      const sweep = triggers.retryUnsubscribes();
+      await atFailureRecord;
+      provider.failUnsubscribe = false;
+      // Meanwhile a connection delete tries again, and the provider removes the hook.
+      expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toEqual([]);
+      release();
+      expect(await sweep).toBe(0);
+      expect(provider.hooks.has(sub.externalId!)).toBe(false);
+      const [view] = (await triggers.list(tenantId, connectionId)).filter((v) => v.id === sub.id);
+      expect(view).toMatchObject({ unsubscribeRetryAt: null, statusDetail: expect.stringContaining('was removed at the provider') });
+    });
+
     it('answers the hooks of a connection still waiting for removal, after one more try, and none once they are gone', async () => {
       const { tenantId, connectionId, sub } = await enabledOnNewConnection();
       await whileUnsubscribeFails(async () => {

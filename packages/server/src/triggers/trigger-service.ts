@@ -358,12 +358,22 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     }
     const detail = failure ?? `Hook ${row.external_id} was removed at the provider (attempt ${attempt})`;
     await db.withTenant(row.tenant_id, async (tx) => {
-      await tx.query(
-        `UPDATE connectors.trigger_subscriptions SET status_detail = $2, unsubscribe_attempts = $3, updated_at = now(),
-           unsubscribe_at = CASE WHEN $4 THEN now() + $5::float8 * interval '1 millisecond' ELSE NULL END
-         WHERE id = $1 AND status = 'stopped'`,
-        [row.id, detail.slice(0, 1000), attempt, failure !== undefined && !giveUp, unsubscribeRetryDelayMs(attempt)],
-      );
+      // Two tries may run at once (the sweep and a connection delete): a removal is always recorded, since the hook is
+      // gone whatever the other try saw; a failure only over the attempt it followed, and never over a removal.
+      if (failure === undefined) {
+        await tx.query(
+          `UPDATE connectors.trigger_subscriptions SET status_detail = $2, unsubscribe_attempts = GREATEST(unsubscribe_attempts, $3), updated_at = now(), unsubscribe_at = NULL
+           WHERE id = $1 AND status = 'stopped'`,
+          [row.id, detail.slice(0, 1000), attempt],
+        );
+      } else {
+        await tx.query(
+          `UPDATE connectors.trigger_subscriptions SET status_detail = $2, unsubscribe_attempts = $3, updated_at = now(),
+             unsubscribe_at = CASE WHEN $4 THEN now() + $5::float8 * interval '1 millisecond' ELSE NULL END
+           WHERE id = $1 AND status = 'stopped' AND unsubscribe_attempts = $3 - 1 AND unsubscribe_at IS NOT NULL`,
+          [row.id, detail.slice(0, 1000), attempt, !giveUp, unsubscribeRetryDelayMs(attempt)],
+        );
+      }
       await recordAudit(tx, { tenantId: row.tenant_id, actor, action: 'trigger.unsubscribe', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name, connection: row.connection_id, attempt, unsubscribed: failure === undefined, ...(failure ? { detail: failure, gaveUp: giveUp } : {}) } });
     });
     if (failure) log(giveUp ? 'error' : 'warn', giveUp ? 'gave up removing a webhook at the provider' : 'removing a webhook at the provider failed again', { subscription: row.id, attempt, detail: failure });

@@ -20,7 +20,7 @@ import type { TestDb } from '../db/test-db.ts';
 import { createServiceRuntime, type ServiceRuntime } from '../execution/service-runtime.ts';
 import { seedBundledConnectors } from '../marketplace/seed.ts';
 import { createPgVaultStore } from '../vault/pg-vault-store.ts';
-import { createTriggerService, EVENTS_QUEUE_NAME, type TriggerService } from './trigger-service.ts';
+import { createTriggerService, EVENTS_QUEUE_NAME, UNSUBSCRIBE_ATTEMPTS, type TriggerService } from './trigger-service.ts';
 
 const SHOPIFY_SECRET = 'shpss_e2e_client_secret';
 // Slack's documented example signing secret (https://api.slack.com/authentication/verifying-requests-from-slack).
@@ -590,6 +590,16 @@ for (const engine of testEngines(process.env)) {
       expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${forced}?force=true` })).statusCode).toBe(204);
       const audit = await store.db.query<{ details: unknown }>(`SELECT details FROM connectors.audit_log WHERE action = 'connection.delete' AND target_id = $1`, [forced]);
       expect(audit.rows).toEqual([{ details: { force: true, abandonedHooks: [{ subscription: forcedSub.id, trigger: 'newOrder', externalId: '4759306' }] } }]);
+
+      // A hook whose last try this delete was (the service gives up on it) holds nothing back: deleted, and named.
+      const last = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
+      const lastSub = await enableOn(last);
+      await s.vault.putCredentials(t.tenantId, last, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
+      expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${last}/triggers/${lastSub.id}` })).statusCode).toBe(200);
+      await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_attempts = $2 WHERE id = $1', [lastSub.id, UNSUBSCRIBE_ATTEMPTS - 1]);
+      expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${last}` })).statusCode).toBe(204);
+      const lastAudit = await store.db.query<{ details: unknown }>(`SELECT details FROM connectors.audit_log WHERE action = 'connection.delete' AND target_id = $1`, [last]);
+      expect(lastAudit.rows).toEqual([{ details: { force: false, abandonedHooks: [{ subscription: lastSub.id, trigger: 'newOrder', externalId: '4759306' }] } }]);
     });
 
     it('uninstalling answers which trigger hooks the provider did not remove, with why', async () => {

@@ -36,8 +36,11 @@ export default defineRoute<{ Params: { id: string }; Querystring: { force?: bool
     const leftovers = (await triggers?.unsubscribeLeftovers(principal.tenantId, actor, [id])) ?? [];
     const stopped = (await triggers?.stopForConnections(principal.tenantId, actor, [id])) ?? [];
     const hooksLeft = [...leftovers, ...stopped].filter((o) => !o.unsubscribed && o.subscription.kind === 'webhook' && o.subscription.externalId !== null);
-    if (hooksLeft.length > 0 && !force) {
-      const list = hooksLeft.map((o) => `hook ${o.subscription.externalId} of trigger ${o.subscription.trigger} (subscription ${o.subscription.id})`).join(', ');
+    // Only a hook that a later try may still remove holds the connection back; one the service gave up on (or cannot
+    // remove at all) does not, and is named in the audit entry like a forced one.
+    const retried = hooksLeft.filter((o) => o.subscription.unsubscribeRetryAt !== null);
+    if (retried.length > 0 && !force) {
+      const list = retried.map((o) => `hook ${o.subscription.externalId} of trigger ${o.subscription.trigger} (subscription ${o.subscription.id})`).join(', ');
       throw new ProblemError(
         'CONFLICT',
         `Connection ${id} was not deleted: the provider did not confirm removing ${list}, and removing it needs this connection's credentials. Its triggers are stopped and the service keeps trying in the background (GET /connections/${id}/triggers shows how it goes); delete the connection again later, or now with ?force=true and remove the hooks in the provider's settings`,
