@@ -23,6 +23,8 @@ interface Provider {
   /** Called when subscribe starts (before the gate). */
   onSubscribe: (() => void) | undefined;
   failUnsubscribe: boolean;
+  /** What a failing unsubscribe says (default: provider answered 503). */
+  unsubscribeMessage: string | undefined;
   failSubscribe: boolean;
 }
 
@@ -41,7 +43,7 @@ function fakeRuntime(provider: Provider): ServiceRuntime {
         return { data: hook as T, meta };
       }
       if (input.operation === 'unsubscribe') {
-        if (provider.failUnsubscribe) throw new ConnectorError('UPSTREAM_ERROR', 'provider answered 503');
+        if (provider.failUnsubscribe) throw new ConnectorError('UPSTREAM_ERROR', provider.unsubscribeMessage ?? 'provider answered 503');
         provider.hooks.delete((input.input as WebhookSubscription).externalId);
         return { data: undefined as T, meta };
       }
@@ -104,7 +106,7 @@ for (const engine of testEngines(process.env)) {
 
     beforeAll(async () => {
       store = await engine.create!();
-      provider = { hooks: new Set(), subscribeCalls: 0, gate: undefined, onSubscribe: undefined, failUnsubscribe: false, failSubscribe: false };
+      provider = { hooks: new Set(), subscribeCalls: 0, gate: undefined, onSubscribe: undefined, failUnsubscribe: false, unsubscribeMessage: undefined, failSubscribe: false };
       const config = { ...loadConfig({ BOS_PUBLIC_URL: 'https://bos.example.com' }), masterKey: randomBytes(32) };
       triggers = createTriggerService({ db: intercepted(store.db, interceptor), runtime: fakeRuntime(provider), vault: undefined as never, config, background: false });
     }, 120_000);
@@ -336,6 +338,91 @@ for (const engine of testEngines(process.env)) {
       expect(provider.hooks.has(sub.externalId!)).toBe(true);
       expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toEqual([]);
       expect(provider.hooks.has(sub.externalId!)).toBe(false);
+    });
+
+    it('disabling again while the hook waits for its removal answers that it is not removed yet, and why', async () => {
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      await whileUnsubscribeFails(async () => {
+        const first = await triggers.disable(tenantId, 'a', sub.id, connectionId);
+        expect(await triggers.disable(tenantId, 'a', sub.id, connectionId)).toEqual({ subscription: first.subscription, unsubscribed: false, detail: first.detail });
+      });
+      await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() WHERE id = $1', [sub.id]);
+      expect(await triggers.retryUnsubscribes()).toBe(1);
+      expect(await triggers.disable(tenantId, 'a', sub.id, connectionId)).toMatchObject({ unsubscribed: true, subscription: { unsubscribeRetryAt: null } });
+    });
+
+    it('a provider error with a NUL character in it is still recorded: the removal is scheduled, retried and counted', async () => {
+      // The SDK puts the provider's own error text in the message (errorFromResponse); PostgreSQL stores no NUL.
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      provider.unsubscribeMessage = 'provider answered 503: bad\u0000gateway';
+      try {
+        await whileUnsubscribeFails(async () => {
+          const disabled = await triggers.disable(tenantId, 'a', sub.id, connectionId);
+          expect(disabled).toMatchObject({ unsubscribed: false, detail: expect.stringContaining('bad\uFFFDgateway'), subscription: { status: 'stopped', unsubscribeRetryAt: expect.any(String) } });
+          await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() WHERE id = $1', [sub.id]);
+          expect(await triggers.retryUnsubscribes()).toBe(0);
+          const { rows } = await store.db.query<{ unsubscribe_attempts: number }>('SELECT unsubscribe_attempts FROM connectors.trigger_subscriptions WHERE id = $1', [sub.id]);
+          expect(rows[0]).toEqual({ unsubscribe_attempts: 2 });
+        });
+      } finally {
+        provider.unsubscribeMessage = undefined;
+      }
+    });
+
+    it('one due removal whose try fails on our side does not keep the sweep from the others', async () => {
+      const first = await enabledOnNewConnection();
+      const firstHook = first.sub.externalId!;
+      const second = await enabledOnNewConnection();
+      provider.hooks.add(firstHook);
+      await whileUnsubscribeFails(async () => {
+        await triggers.disable(first.tenantId, 'a', first.sub.id, first.connectionId);
+        await triggers.disable(second.tenantId, 'a', second.sub.id, second.connectionId);
+      });
+      await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() WHERE id = ANY($1::uuid[])', [[first.sub.id, second.sub.id]]);
+      // The store fails the first row the sweep reads back (whichever it is); the other one is still tried.
+      interceptor.before = async (sql) => {
+        if (!sql.includes('WHERE s.id = $1')) return;
+        interceptor.before = undefined;
+        throw new Error('connection reset');
+      };
+      try {
+        expect(await triggers.retryUnsubscribes()).toBe(1);
+      } finally {
+        interceptor.before = undefined;
+      }
+      expect([firstHook, second.sub.externalId!].filter((hook) => provider.hooks.has(hook))).toHaveLength(1);
+    });
+
+    it('a failure on our side while stopping or retrying still answers the hook as not removed (a delete must not take it for gone)', async () => {
+      const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      // Stopping: the disable's audit entry cannot be written.
+      interceptor.before = async (sql) => {
+        if (sql.includes('INSERT INTO connectors.audit_log')) throw new Error('audit store unavailable');
+      };
+      try {
+        expect(await triggers.stopForConnections(tenantId, 'a', [connectionId])).toMatchObject([
+          { unsubscribed: false, subscription: { id: sub.id }, detail: expect.stringContaining('failed on our side (audit store unavailable)') },
+        ]);
+      } finally {
+        interceptor.before = undefined;
+      }
+      // Retrying a waiting hook: the statement recording the try fails.
+      const other = await enabledOnNewConnection();
+      await whileUnsubscribeFails(async () => {
+        await triggers.disable(other.tenantId, 'a', other.sub.id, other.connectionId);
+      });
+      interceptor.before = async (sql) => {
+        if (sql.includes('unsubscribe_attempts = $3 - 1')) throw new Error('store unavailable');
+      };
+      try {
+        await whileUnsubscribeFails(async () => {
+          expect(await triggers.unsubscribeLeftovers(other.tenantId, 'a', [other.connectionId])).toMatchObject([
+            { unsubscribed: false, subscription: { id: other.sub.id }, detail: expect.stringContaining(`hook ${other.sub.externalId} may still be registered`) },
+          ]);
+        });
+      } finally {
+        interceptor.before = undefined;
+      }
     });
 
     it('deleting a connection whose provider fails to unsubscribe still stops the subscription locally and reports it', async () => {

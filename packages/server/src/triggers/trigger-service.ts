@@ -138,7 +138,9 @@ export const UNSUBSCRIBE_ATTEMPTS = 12;
 export const unsubscribeRetryDelayMs = (attempts: number): number => Math.min(6 * 3600_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 /** How long a delivery stays claimed by the process that stored it (see DeliveryProcessor.handOver). */
 const HAND_OVER_CLAIM_MS = 10_000;
-const errorText = (error: unknown) => toErrorData(error).message;
+// The text goes into status_detail and audit entries: PostgreSQL stores no NUL in text or jsonb, and a provider's own
+// error text (which the SDK puts in the message) may hold one; the statement recording it would fail.
+const errorText = (error: unknown) => toErrorData(error).message.replaceAll('\u0000', '\uFFFD');
 
 /**
  * Creates the trigger side of the service.
@@ -342,6 +344,12 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     return { subscription: await viewOf(after), unsubscribed: detail === undefined, ...(detail ? { detail } : {}) };
   }
 
+  /** The outcome of a subscription whose hook may still be at the provider, after a failure on this side. */
+  async function notRemoved(row: SubscriptionRow, why: string): Promise<DisableOutcome> {
+    const detail = row.external_id ? `${why}; hook ${row.external_id} may still be registered at the provider: remove it in the provider's settings if it is` : why;
+    return { subscription: await viewOf(row), unsubscribed: false, detail };
+  }
+
   /** One more attempt at removing a stopped subscription's hook; records the outcome on the row and audits it. */
   async function retryUnsubscribeRow(row: SubscriptionRow, actor: string, last = false): Promise<DisableOutcome> {
     const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
@@ -393,8 +401,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       );
       let removed = 0;
       for (const claimed of rows) {
-        const row = await loadRow(claimed.tenant_id, claimed.id);
         try {
+          const row = await loadRow(claimed.tenant_id, claimed.id);
           if (row?.status === 'stopped' && (await retryUnsubscribeRow(row, SYSTEM)).unsubscribed) removed += 1;
         } catch (error) {
           log('error', 'retrying a webhook removal failed', { subscription: claimed.id, error: errorText(error) });
@@ -547,7 +555,11 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       if (!row || (connectionId !== undefined && row.connection_id !== connectionId)) {
         throw new ProblemError('NOT_FOUND', `No trigger subscription ${subscriptionId}${connectionId ? ` on connection ${connectionId}` : ''} in your tenant; list them with GET /connections/{id}/triggers`);
       }
-      if (row.status === 'stopped') return { subscription: await viewOf(row), unsubscribed: true };
+      if (row.status === 'stopped') {
+        // A hook still waiting for a retry of its removal is not gone: say so, with what the last try found.
+        if (row.unsubscribe_at !== null) return { subscription: await viewOf(row), unsubscribed: false, ...(row.status_detail ? { detail: row.status_detail } : {}) };
+        return { subscription: await viewOf(row), unsubscribed: true };
+      }
       return disableRow(row, actor);
     },
 
@@ -567,6 +579,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
           outcomes.push(await disableRow(row, actor, stopOptions?.retry !== false));
         } catch (error) {
           log('error', 'stopping a trigger subscription failed', { subscription: row.id, error: errorText(error) });
+          // Still answered, as not removed: the caller (a delete) must not take its hook for gone.
+          outcomes.push(await notRemoved(row, `Stopping this subscription failed on our side (${errorText(error)})`));
         }
       }
       return outcomes;
@@ -579,8 +593,13 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       );
       const left: DisableOutcome[] = [];
       for (const row of rows) {
-        const outcome = await retryUnsubscribeRow(row, actor, leftoverOptions?.retry === false);
-        if (!outcome.unsubscribed) left.push(outcome);
+        try {
+          const outcome = await retryUnsubscribeRow(row, actor, leftoverOptions?.retry === false);
+          if (!outcome.unsubscribed) left.push(outcome);
+        } catch (error) {
+          log('error', 'retrying a webhook removal failed', { subscription: row.id, error: errorText(error) });
+          left.push(await notRemoved(row, `Removing hook ${row.external_id} could not be tried (${errorText(error)})`));
+        }
       }
       return left;
     },

@@ -32,12 +32,14 @@ export default defineRoute<{ Params: { id: string }; Querystring: { force?: bool
     const actor = keyActor(principal.keyId);
     const force = request.query.force === true;
     // Hooks of triggers stopped before whose removal still waits for a retry get one more try now; then the live
-    // triggers stop: locally always, at the provider best effort (each audited).
-    const leftovers = (await triggers?.unsubscribeLeftovers(principal.tenantId, actor, [id])) ?? [];
-    const stopped = (await triggers?.stopForConnections(principal.tenantId, actor, [id])) ?? [];
+    // triggers stop: locally always, at the provider best effort (each audited). With ?force=true the rows go next,
+    // so no retry is scheduled (nor promised in their audit entries), as on uninstall.
+    const leftovers = (await triggers?.unsubscribeLeftovers(principal.tenantId, actor, [id], { retry: !force })) ?? [];
+    const stopped = (await triggers?.stopForConnections(principal.tenantId, actor, [id], { retry: !force })) ?? [];
     const hooksLeft = [...leftovers, ...stopped].filter((o) => !o.unsubscribed && o.subscription.kind === 'webhook' && o.subscription.externalId !== null);
-    // Only a hook that a later try may still remove holds the connection back; one the service gave up on (or cannot
-    // remove at all) does not, and is named in the audit entry like a forced one.
+    // Only a hook that a later try may still remove holds the connection back; one the service gives up on in this
+    // request (or cannot remove at all) does not, and is named in the audit entry like a forced one. (Hooks given up
+    // on earlier were named in the trigger.unsubscribe entry of that last try.)
     const retried = hooksLeft.filter((o) => o.subscription.unsubscribeRetryAt !== null);
     if (retried.length > 0 && !force) {
       const list = retried.map((o) => `hook ${o.subscription.externalId} of trigger ${o.subscription.trigger} (subscription ${o.subscription.id})`).join(', ');
