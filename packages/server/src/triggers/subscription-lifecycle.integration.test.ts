@@ -328,9 +328,15 @@ for (const engine of testEngines(process.env)) {
 
     it('answers the hooks of a connection still waiting for removal, after one more try, and none once they are gone', async () => {
       const { tenantId, connectionId, sub } = await enabledOnNewConnection();
+      const schedule = async () => (await store.db.query<{ attempts: number; at: string }>('SELECT unsubscribe_attempts AS attempts, unsubscribe_at::text AS at FROM connectors.trigger_subscriptions WHERE id = $1', [sub.id])).rows[0]!;
       await whileUnsubscribeFails(async () => {
         await triggers.disable(tenantId, 'a', sub.id, connectionId);
-        expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toMatchObject([{ unsubscribed: false, subscription: { id: sub.id, externalId: sub.externalId } }]);
+        const before = await schedule();
+        // Tries that deletes ask for neither count nor move the schedule: repeating a delete cannot use up the attempts.
+        for (let i = 0; i < 3; i++) {
+          expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toMatchObject([{ unsubscribed: false, subscription: { id: sub.id, externalId: sub.externalId }, detail: expect.stringContaining('tries again at') }]);
+        }
+        expect(await schedule()).toEqual(before);
       });
       // Another tenant asking about this connection sees nothing and changes nothing.
       const other = await seedConnection(store.db);
@@ -412,7 +418,7 @@ for (const engine of testEngines(process.env)) {
         await triggers.disable(other.tenantId, 'a', other.sub.id, other.connectionId);
       });
       interceptor.before = async (sql) => {
-        if (sql.includes('unsubscribe_attempts = $3 - 1')) throw new Error('store unavailable');
+        if (sql.includes('SET status_detail = $2, updated_at = now()')) throw new Error('store unavailable');
       };
       try {
         await whileUnsubscribeFails(async () => {

@@ -292,8 +292,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     return row.kind === 'webhook' && !!row.external_id && trigger?.webhook?.unsubscribe === true;
   }
 
-  const retryText = (attempts: number) => {
-    const at = new Date(Date.now() + unsubscribeRetryDelayMs(attempts)).toISOString();
+  const retryText = (next: Date) => {
+    const at = next.toISOString();
     return `the service tries again at ${at} and keeps trying, backing off, for about a day (see unsubscribeRetryAt); to give up, delete the connection with ?force=true and remove the hook in the provider's settings`;
   };
 
@@ -324,7 +324,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       const trigger = triggers && triggerOf(triggers.triggers, row.trigger_name);
       // A hook the provider did not confirm removing is tried again in the background (retryUnsubscribes).
       retry = allowRetry && canUnsubscribe(row, trigger);
-      detail = await unsubscribeAtProvider(row, trigger, retry ? retryText(1) : undefined);
+      detail = await unsubscribeAtProvider(row, trigger, retry ? retryText(new Date(Date.now() + unsubscribeRetryDelayMs(1))) : undefined);
       retry &&= detail !== undefined;
     }
     if (row.has_secret) await secrets.delete(row.tenant_id, row.id).catch((error: unknown) => log('warn', 'could not erase a stopped subscription\'s secret', { error: errorText(error) }));
@@ -350,21 +350,29 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     return { subscription: await viewOf(row), unsubscribed: false, detail };
   }
 
-  /** One more attempt at removing a stopped subscription's hook; records the outcome on the row and audits it. */
-  async function retryUnsubscribeRow(row: SubscriptionRow, actor: string, last = false): Promise<DisableOutcome> {
+  /**
+   * One more try at removing a stopped subscription's hook; records the outcome on the row and audits it.
+   * `scheduled`: the sweep's try, which counts toward the attempts (and gives up after the last). `extra`: a try that
+   * a connection delete asks for; it neither counts nor moves the schedule, so repeating a delete cannot use up the
+   * attempts. `last`: the rows go next (uninstall, forced delete): a failure gives up at once.
+   */
+  async function retryUnsubscribeRow(row: SubscriptionRow, actor: string, mode: 'scheduled' | 'extra' | 'last'): Promise<DisableOutcome> {
     const triggers = await db.withTenant(row.tenant_id, (tx) => loadConnectionTriggers(tx, row.connection_id));
     const trigger = triggers && triggerOf(triggers.triggers, row.trigger_name);
-    const attempt = row.unsubscribe_attempts + 1;
-    let giveUp = last || attempt >= UNSUBSCRIBE_ATTEMPTS;
+    const able = canUnsubscribe(row, trigger);
+    // Whether this try counts as an attempt; one that finds the hook impossible to remove always does (and gives up).
+    const counted = mode !== 'extra' || !able;
+    const attempt = row.unsubscribe_attempts + (counted ? 1 : 0);
+    const giveUp = mode === 'last' || !able || (counted && attempt >= UNSUBSCRIBE_ATTEMPTS);
     let failure: string | undefined;
-    if (!canUnsubscribe(row, trigger)) {
+    if (!able) {
       // An upgrade dropped the step (or the trigger): nothing here can remove the hook any more.
-      giveUp = true;
       failure = `${row.connector}@${row.version} has no unsubscribe step for ${row.trigger_name} any more, so hook ${row.external_id} cannot be removed from here; remove it in the provider's settings`;
     } else {
-      failure = await unsubscribeAtProvider(row, trigger, last ? undefined : giveUp ? `the service gave up after ${attempt} attempts; remove it in the provider's settings` : retryText(attempt));
+      const next = counted ? new Date(Date.now() + unsubscribeRetryDelayMs(attempt)) : new Date(row.unsubscribe_at ?? Date.now());
+      failure = await unsubscribeAtProvider(row, trigger, mode === 'last' ? undefined : giveUp ? `the service gave up after ${attempt} attempts; remove it in the provider's settings` : retryText(next));
     }
-    const detail = failure ?? `Hook ${row.external_id} was removed at the provider (attempt ${attempt})`;
+    const detail = failure ?? `Hook ${row.external_id} was removed at the provider (attempt ${row.unsubscribe_attempts + 1})`;
     await db.withTenant(row.tenant_id, async (tx) => {
       // Two tries may run at once (the sweep and a connection delete): a removal is always recorded, since the hook is
       // gone whatever the other try saw; a failure only over the attempt it followed, and never over a removal.
@@ -372,7 +380,13 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
         await tx.query(
           `UPDATE connectors.trigger_subscriptions SET status_detail = $2, unsubscribe_attempts = GREATEST(unsubscribe_attempts, $3), updated_at = now(), unsubscribe_at = NULL
            WHERE id = $1 AND status = 'stopped'`,
-          [row.id, detail.slice(0, 1000), attempt],
+          [row.id, detail.slice(0, 1000), row.unsubscribe_attempts + 1],
+        );
+      } else if (!counted) {
+        await tx.query(
+          `UPDATE connectors.trigger_subscriptions SET status_detail = $2, updated_at = now()
+           WHERE id = $1 AND status = 'stopped' AND unsubscribe_attempts = $3 AND unsubscribe_at IS NOT NULL`,
+          [row.id, detail.slice(0, 1000), row.unsubscribe_attempts],
         );
       } else {
         await tx.query(
@@ -382,7 +396,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
           [row.id, detail.slice(0, 1000), attempt, !giveUp, unsubscribeRetryDelayMs(attempt)],
         );
       }
-      await recordAudit(tx, { tenantId: row.tenant_id, actor, action: 'trigger.unsubscribe', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name, connection: row.connection_id, attempt, unsubscribed: failure === undefined, ...(failure ? { detail: failure, gaveUp: giveUp } : {}) } });
+      await recordAudit(tx, { tenantId: row.tenant_id, actor, action: 'trigger.unsubscribe', targetType: 'trigger_subscription', targetId: row.id, details: { connector: row.connector, trigger: row.trigger_name, connection: row.connection_id, attempt: row.unsubscribe_attempts + 1, ...(counted ? {} : { extraTry: true }), unsubscribed: failure === undefined, ...(failure ? { detail: failure, gaveUp: giveUp } : {}) } });
     });
     if (failure) log(giveUp ? 'error' : 'warn', giveUp ? 'gave up removing a webhook at the provider' : 'removing a webhook at the provider failed again', { subscription: row.id, attempt, detail: failure });
     const after = (await loadRow(row.tenant_id, row.id)) ?? row;
@@ -403,7 +417,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       for (const claimed of rows) {
         try {
           const row = await loadRow(claimed.tenant_id, claimed.id);
-          if (row?.status === 'stopped' && (await retryUnsubscribeRow(row, SYSTEM)).unsubscribed) removed += 1;
+          if (row?.status === 'stopped' && (await retryUnsubscribeRow(row, SYSTEM, 'scheduled')).unsubscribed) removed += 1;
         } catch (error) {
           log('error', 'retrying a webhook removal failed', { subscription: claimed.id, error: errorText(error) });
         }
@@ -594,7 +608,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       const left: DisableOutcome[] = [];
       for (const row of rows) {
         try {
-          const outcome = await retryUnsubscribeRow(row, actor, leftoverOptions?.retry === false);
+          const outcome = await retryUnsubscribeRow(row, actor, leftoverOptions?.retry === false ? 'last' : 'extra');
           if (!outcome.unsubscribed) left.push(outcome);
         } catch (error) {
           log('error', 'retrying a webhook removal failed', { subscription: row.id, error: errorText(error) });
