@@ -268,7 +268,8 @@ for (const engine of testEngines(process.env)) {
       expect(await triggers.retryUnsubscribes()).toBe(1);
       expect(provider.hooks.has(sub.externalId!)).toBe(false);
       const [view] = (await triggers.list(tenantId, connectionId)).filter((v) => v.id === sub.id);
-      expect(view).toMatchObject({ status: 'stopped', unsubscribeRetryAt: null, statusDetail: expect.stringContaining(`Hook ${sub.externalId} was removed at the provider (attempt 3)`) });
+      expect(view).toMatchObject({ status: 'stopped', unsubscribeRetryAt: null, externalId: null, statusDetail: expect.stringContaining(`Hook ${sub.externalId} was removed at the provider (attempt 3)`) });
+      expect(await triggers.disable(tenantId, 'a', sub.id, connectionId)).toMatchObject({ unsubscribed: true });
       expect(await row()).toMatchObject({ unsubscribe_attempts: 3, wait_s: null });
       expect(await triggers.retryUnsubscribes()).toBe(0);
       const audit = await store.db.query<{ action: string; details: { unsubscribed: boolean; attempt?: number } }>(
@@ -286,8 +287,12 @@ for (const engine of testEngines(process.env)) {
         expect(await triggers.retryUnsubscribes()).toBe(0);
         const [view] = (await triggers.list(tenantId, connectionId)).filter((v) => v.id === sub.id);
         expect(view).toMatchObject({ unsubscribeRetryAt: null, statusDetail: expect.stringContaining(`gave up after ${UNSUBSCRIBE_ATTEMPTS} attempts; remove it in the provider's settings`) });
-        // The leftovers of a connection are only those still waiting for a retry.
-        expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toEqual([]);
+        // A delete or uninstall hears of it again (named, not tried again), and disabling it again says it is not removed.
+        const tries = async () => (await store.db.query('SELECT 1 FROM connectors.audit_log WHERE target_id = $1 AND action = $2', [sub.id, 'trigger.unsubscribe'])).rows.length;
+        const before = await tries();
+        expect(await triggers.unsubscribeLeftovers(tenantId, 'a', [connectionId])).toMatchObject([{ unsubscribed: false, subscription: { id: sub.id, unsubscribeRetryAt: null }, detail: expect.stringContaining('gave up') }]);
+        expect(await tries()).toBe(before);
+        expect(await triggers.disable(tenantId, 'a', sub.id, connectionId)).toMatchObject({ unsubscribed: false, detail: expect.stringContaining('gave up') });
       });
       await store.db.query('UPDATE connectors.trigger_subscriptions SET unsubscribe_at = now() - interval \'1 day\' WHERE id = $1 AND unsubscribe_at IS NOT NULL', [sub.id]);
       expect(await triggers.retryUnsubscribes()).toBe(0);

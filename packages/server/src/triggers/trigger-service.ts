@@ -117,7 +117,8 @@ export interface TriggerService {
   retryUnsubscribes(): Promise<number>;
   /**
    * Tries now, once, to remove the hooks still registered for stopped subscriptions of these connections (the ones
-   * waiting for a retry); answers those that are still there. Connection delete and uninstall ask before the rows go.
+   * waiting for a retry), and answers those that are still there, with the ones given up on before (not tried again).
+   * Connection delete and uninstall ask before the rows go.
    */
   unsubscribeLeftovers(tenantId: string, actor: string, connectionIds: string[], options?: { retry?: boolean }): Promise<DisableOutcome[]>;
   /**
@@ -287,6 +288,11 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     }
   }
 
+  /** A stopped subscription whose hook may still be at the provider: its removal waits for a retry, or was given up. */
+  function hookLeft(row: SubscriptionRow): boolean {
+    return row.status === 'stopped' && row.external_id !== null && (row.unsubscribe_at !== null || row.unsubscribe_attempts > 0);
+  }
+
   /** Whether there is a hook at the provider that the connector's unsubscribe step can remove. */
   function canUnsubscribe(row: SubscriptionRow, trigger: TriggerManifest | undefined): boolean {
     return row.kind === 'webhook' && !!row.external_id && trigger?.webhook?.unsubscribe === true;
@@ -378,7 +384,8 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       // gone whatever the other try saw; a failure only over the attempt it followed, and never over a removal.
       if (failure === undefined) {
         await tx.query(
-          `UPDATE connectors.trigger_subscriptions SET status_detail = $2, unsubscribe_attempts = GREATEST(unsubscribe_attempts, $3), updated_at = now(), unsubscribe_at = NULL
+          // The hook id goes with the hook: a stopped row that still has one after a try is one the service gave up on.
+          `UPDATE connectors.trigger_subscriptions SET status_detail = $2, unsubscribe_attempts = GREATEST(unsubscribe_attempts, $3), updated_at = now(), unsubscribe_at = NULL, external_id = NULL
            WHERE id = $1 AND status = 'stopped'`,
           [row.id, detail.slice(0, 1000), row.unsubscribe_attempts + 1],
         );
@@ -570,8 +577,9 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
         throw new ProblemError('NOT_FOUND', `No trigger subscription ${subscriptionId}${connectionId ? ` on connection ${connectionId}` : ''} in your tenant; list them with GET /connections/{id}/triggers`);
       }
       if (row.status === 'stopped') {
-        // A hook still waiting for a retry of its removal is not gone: say so, with what the last try found.
-        if (row.unsubscribe_at !== null) return { subscription: await viewOf(row), unsubscribed: false, ...(row.status_detail ? { detail: row.status_detail } : {}) };
+        // A hook still waiting for a retry of its removal, or one the service gave up on, is not gone: say so, with
+        // what the last try found.
+        if (hookLeft(row)) return { subscription: await viewOf(row), unsubscribed: false, ...(row.status_detail ? { detail: row.status_detail } : {}) };
         return { subscription: await viewOf(row), unsubscribed: true };
       }
       return disableRow(row, actor);
@@ -603,10 +611,19 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     async unsubscribeLeftovers(tenantId, actor, connectionIds, leftoverOptions) {
       if (connectionIds.length === 0) return [];
       const { rows } = await db.withTenant(tenantId, (tx) =>
-        tx.query<SubscriptionRow>(`${SUBSCRIPTION_SELECT} WHERE s.connection_id = ANY($1::uuid[]) AND s.status = 'stopped' AND s.unsubscribe_at IS NOT NULL ORDER BY s.created_at`, [connectionIds]),
+        tx.query<SubscriptionRow>(
+          `${SUBSCRIPTION_SELECT} WHERE s.connection_id = ANY($1::uuid[]) AND s.status = 'stopped' AND s.external_id IS NOT NULL
+             AND (s.unsubscribe_at IS NOT NULL OR s.unsubscribe_attempts > 0) ORDER BY s.created_at`,
+          [connectionIds],
+        ),
       );
       const left: DisableOutcome[] = [];
       for (const row of rows) {
+        if (row.unsubscribe_at === null) {
+          // Given up on before: named again, not tried again.
+          left.push({ subscription: await viewOf(row), unsubscribed: false, detail: row.status_detail ?? `The service gave up removing hook ${row.external_id}; remove it in the provider's settings` });
+          continue;
+        }
         try {
           const outcome = await retryUnsubscribeRow(row, actor, leftoverOptions?.retry === false ? 'last' : 'extra');
           if (!outcome.unsubscribed) left.push(outcome);

@@ -597,7 +597,7 @@ for (const engine of testEngines(process.env)) {
       expect(forcedDisable.rows).toEqual([{ details: expect.objectContaining({ unsubscribed: false, detail: expect.stringMatching(/did not confirm removing hook 4759306: .*remove it in the provider's settings$/) }) }]);
       expect(forcedDisable.rows[0]!.details.detail).not.toContain('tries again');
 
-      // A hook the service gave up on (after the sweep's last attempt) holds nothing back; that last try named it.
+      // A hook the service gave up on (after the sweep's last attempt) holds nothing back, and is named again.
       const last = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
       const lastSub = await enableOn(last);
       await s.vault.putCredentials(t.tenantId, last, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
@@ -607,6 +607,8 @@ for (const engine of testEngines(process.env)) {
       const gaveUp = await store.db.query<{ details: { gaveUp?: boolean; detail?: string } }>(`SELECT details FROM connectors.audit_log WHERE action = 'trigger.unsubscribe' AND target_id = $1`, [lastSub.id]);
       expect(gaveUp.rows).toMatchObject([{ details: { gaveUp: true, detail: expect.stringContaining('hook 4759306') } }]);
       expect((await s.as(t.key, { method: 'DELETE', url: `/connections/${last}` })).statusCode).toBe(204);
+      const lastAudit = await store.db.query<{ details: unknown }>(`SELECT details FROM connectors.audit_log WHERE action = 'connection.delete' AND target_id = $1`, [last]);
+      expect(lastAudit.rows).toEqual([{ details: { force: false, abandonedHooks: [{ subscription: lastSub.id, trigger: 'newOrder', externalId: '4759306' }] } }]);
     });
 
     it('deleting a connection whose provider fails with a NUL character in its error text still answers 409 and keeps the hook scheduled for removal', async () => {
