@@ -106,6 +106,8 @@ export default defineRoute<{ Params: { id: string } }>({
     const manifest: ConnectorManifest = installation.manifest;
     const auth = manifest.auth;
     if (auth.type === 'oauth2' && auth.revokeUrl && vault) {
+      // Quoted without its query or fragment: a connector may put a key there, and reasons are shown and stored.
+      const revokeAt = auth.revokeUrl.replace(/[?#].*$/s, '');
       for (const connectionId of connectionIds) {
         try {
           const credentials = await vault.getCredentials(principal.tenantId, connectionId);
@@ -121,9 +123,9 @@ export default defineRoute<{ Params: { id: string } }>({
             if (!ok) refused.push(hint);
           }
           if (refused.length === 0) summary.revoked += 1;
-          else summary.revokeFailures.push({ connectionId, reason: `The provider refused to revoke the ${refused.join(' and ')} at ${auth.revokeUrl}; revoke access in the provider's account settings` });
+          else summary.revokeFailures.push({ connectionId, reason: `The provider refused to revoke the ${refused.join(' and ')} at ${revokeAt}; revoke access in the provider's account settings` });
         } catch (e) {
-          summary.revokeFailures.push({ connectionId, reason: `Could not revoke the tokens at ${auth.revokeUrl}: ${errorText(e)}; revoke access in the provider's account settings` });
+          summary.revokeFailures.push({ connectionId, reason: `Could not revoke the tokens at ${revokeAt}: ${errorText(e)}; revoke access in the provider's account settings` });
         }
       }
     }
