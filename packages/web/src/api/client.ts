@@ -122,7 +122,6 @@ export function createApiClient(options: ApiClientOptions) {
     /** Assumed route. */
     uninstall: (installationId: string) => request<void>('DELETE', `/installations/${seg(installationId)}`),
     /** Assumed route. */
-    upgrade: (installationId: string, version: string) => request<Installation>('POST', `/installations/${seg(installationId)}/upgrade`, { body: { version } }),
     connections: () => request<{ items: Connection[] }>('GET', '/connections'),
     connect: (body: { installationId: string; name: string; credentials?: Record<string, string>; fields?: Record<string, string> }) =>
       request<Connection>('POST', '/connections', { body }),
