@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRedactor, REDACTED, secretsOf } from './redact.ts';
+import { createRedactor, REDACTED, secretsOf, variantCacheUsage } from './redact.ts';
 
 describe('redaction', () => {
   const secret = 'sk_live_51H+abc/def=';
@@ -86,6 +86,18 @@ describe('redaction', () => {
     expect(redactor.text(`key ${key}`)).toBe(`key ${REDACTED}`);
     // With a password, the user name alone is not a secret.
     expect(secretsOf({ username: 'ada', password: 'hunter22' }, { type: 'basic' })).not.toContain('ada');
+  });
+
+  it('keeps the encoded forms of long secrets within a bound: the cache lives as long as the process', () => {
+    // Refreshed tokens of 64 Ki characters (the refresher's limit), a new one each time, as a hostile token endpoint sends them.
+    const long = (i: number) => `tok-${i}-`.padEnd(64 * 1024, 'abcdefghij');
+    for (let i = 0; i < 60; i += 1) createRedactor([long(i)]);
+    expect(variantCacheUsage().chars).toBeLessThanOrEqual(16 * 1024 * 1024);
+    // Redaction itself is unchanged, for a secret still cached and for one whose forms are too long to keep.
+    expect(createRedactor([long(59)]).text(`a ${Buffer.from(long(59)).toString('base64')} b`)).toBe(`a ${REDACTED} b`);
+    const wide = 'é'.repeat(64 * 1024);
+    expect(createRedactor([wide]).text(`<${encodeURIComponent(wide)}>`)).toBe(`<${REDACTED}>`);
+    expect(variantCacheUsage().chars).toBeLessThanOrEqual(16 * 1024 * 1024);
   });
 
   it('ignores very short values', () => {

@@ -73,20 +73,37 @@ function variants(secret: string): string[] {
 
 /** Variants of recently seen secrets: building them is most of a redactor's cost, and each execution makes one. */
 const VARIANT_CACHE_SIZE = 1024;
-const variantCache = new Map<string, readonly string[]>();
+// Bounded by their length too: the cache lives as long as the process, and a secret can be long (a refreshed token of
+// up to 64 Ki characters from a connector's own token endpoint, with some ten forms each several times longer), so
+// 1,024 entries alone could hold gigabytes. A secret whose forms are longer than a sixteenth of this is not kept.
+const VARIANT_CACHE_CHARS = 16 * 1024 * 1024;
+const variantCache = new Map<string, { variants: readonly string[]; chars: number }>();
+let variantCacheChars = 0;
+
+/** What the variant cache holds (for tests). */
+export function variantCacheUsage(): { entries: number; chars: number } {
+  return { entries: variantCache.size, chars: variantCacheChars };
+}
 
 function cachedVariants(secret: string): readonly string[] {
-  let found = variantCache.get(secret);
+  const found = variantCache.get(secret);
   if (found) {
     // Most recently used last, so the oldest entry is the first to go.
     variantCache.delete(secret);
     variantCache.set(secret, found);
-    return found;
+    return found.variants;
   }
-  found = variants(secret);
-  variantCache.set(secret, found);
-  if (variantCache.size > VARIANT_CACHE_SIZE) variantCache.delete(variantCache.keys().next().value!);
-  return found;
+  const built = variants(secret);
+  const chars = built.reduce((n, v) => n + v.length, 0);
+  if (chars > VARIANT_CACHE_CHARS / 16) return built;
+  variantCache.set(secret, { variants: built, chars });
+  variantCacheChars += chars;
+  while (variantCache.size > VARIANT_CACHE_SIZE || variantCacheChars > VARIANT_CACHE_CHARS) {
+    const [oldest, entry] = variantCache.entries().next().value!;
+    variantCache.delete(oldest);
+    variantCacheChars -= entry.chars;
+  }
+  return built;
 }
 
 /**

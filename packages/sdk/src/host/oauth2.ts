@@ -136,7 +136,9 @@ async function readCappedText(res: Response, endpoint: string, limit = MAX_TOKEN
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  // Decoded as Response.text() does: TextDecoder drops a leading byte order mark (Buffer#toString keeps it, and
+  // JSON.parse refuses it), which some token endpoints send.
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 async function tokenRequest(call: TokenCall, params: Record<string, string>, key: 'tokenUrl' | 'refreshUrl' = 'tokenUrl'): Promise<Credentials> {
