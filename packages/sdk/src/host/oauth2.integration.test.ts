@@ -175,3 +175,24 @@ describe('OAuth2 token endpoints that answer too much', () => {
     }
   });
 });
+
+describe('OAuth2 token endpoints that break off their answer', () => {
+  it('fail with NETWORK_ERROR naming the endpoint, not a raw stream error', async () => {
+    const broken = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"access_token":"abc');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const url = await listen(broken);
+    try {
+      const spec = new OAuth2Auth({ clientId: 'cid', clientSecret: 's', authorizationUrl: `${url}/authorize`, tokenUrl: `${url}/token?secret=q` }).toSpec();
+      const error = await failure(() => clientCredentialsToken({ spec }));
+      expect(error).toMatchObject({ code: 'NETWORK_ERROR', message: expect.stringContaining(`Reading the answer of the token endpoint ${url}/token failed`) });
+      expect(error.message).not.toContain('secret=q');
+    } finally {
+      broken.closeAllConnections();
+      await new Promise((resolve) => broken.close(resolve));
+    }
+  });
+});

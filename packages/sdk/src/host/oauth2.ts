@@ -127,7 +127,15 @@ async function readCappedText(res: Response, endpoint: string, limit = MAX_TOKEN
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let read: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      read = await reader.read();
+    } catch (error) {
+      // The connection broke or the call's time ran out mid-answer: said like a failed send, not as a raw stream error.
+      const timedOut = (error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError';
+      throw new ConnectorError(timedOut ? 'TIMEOUT' : 'NETWORK_ERROR', `Reading the answer of the token endpoint ${endpoint} failed: ${(error as Error).message}`);
+    }
+    const { done, value } = read;
     if (done) break;
     total += value.byteLength;
     if (total > limit) {
