@@ -11,6 +11,7 @@ import { createTestPglite } from './db/test-db.ts';
 import { seedBundledConnectors, type BundledConnector } from './marketplace/seed.ts';
 import type { PublishingDeps } from './publishing/index.ts';
 import { createPgVaultStore } from './vault/pg-vault-store.ts';
+import type { TriggerService } from './triggers/trigger-service.ts';
 
 /** A service on a throw-away store, for `app.inject()` tests. */
 export interface TestApp {
@@ -37,6 +38,8 @@ export async function createTestApp(
     publishing?: Omit<PublishingDeps, 'db'>;
     /** The service's own provider calls may reach loopback mock providers (default true, as in test mode); false for production egress. */
     allowLoopbackEgress?: boolean;
+    /** The trigger service the routes use (default none: trigger routes answer 503). */
+    triggers?: TriggerService;
   } = {},
 ): Promise<TestApp> {
   const store = options.store ?? (await createTestPglite());
@@ -49,7 +52,7 @@ export async function createTestApp(
     if (failed.length > 0) throw new Error(`seeding failed: ${failed.map((f) => `${f.packageName}: ${f.error}`).join('; ')}`);
   }
   const vault = config.masterKey ? createVault({ store: createPgVaultStore(store.db), masterKey: config.masterKey }) : undefined;
-  const app = await buildApp({ config, db: store.db, allowLoopbackEgress: options.allowLoopbackEgress ?? true, ...(vault ? { vault } : {}), ...(options.publishing ? { publishing: options.publishing } : {}) });
+  const app = await buildApp({ config, db: store.db, allowLoopbackEgress: options.allowLoopbackEgress ?? true, ...(vault ? { vault } : {}), ...(options.publishing ? { publishing: options.publishing } : {}), ...(options.triggers ? { triggers: options.triggers } : {}) });
   await app.ready();
   const as = (key: string | undefined, inject: InjectOptions) =>
     app.inject({ ...inject, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...inject.headers } });

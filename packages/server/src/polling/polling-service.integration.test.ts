@@ -4,9 +4,11 @@ import { pollSchedulerId } from '@businessos/connector-triggers';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
 import { createTestPostgres, servicesRequired, type TestDb } from '../db/test-db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
+import { createTriggerService } from '../triggers/trigger-service.ts';
 import { createPollingService, POLL_QUEUE_NAME, type PollingService } from './polling-service.ts';
 
 // The polling service's BullMQ schedules over real PostgreSQL and Redis, against a connector whose versions differ
@@ -16,8 +18,8 @@ const databaseUrl = process.env.DATABASE_URL;
 const redisUrl = process.env.REDIS_URL;
 if ((!databaseUrl || !redisUrl) && servicesRequired(process.env)) throw new Error('BOS_REQUIRE_SERVICES=1 but DATABASE_URL or REDIS_URL is not set: the polling schedule test needs both');
 
-/** The trigger `newThing` as each version declares it: 1.0.0 every 200 ms, 2.0.0 every 500 ms, 3.0.0 none. */
-const INTERVAL_SECONDS: Record<string, number | undefined> = { '1.0.0': 0.2, '2.0.0': 0.5 };
+/** The trigger `newThing` as each version declares it: 1.0.0 every 200 ms, 2.0.0 every 500 ms, 3.0.0 none, 5.0.0 every 10 min, 6.0.0 every 300 ms. */
+const INTERVAL_SECONDS: Record<string, number | undefined> = { '1.0.0': 0.2, '2.0.0': 0.5, '5.0.0': 600, '6.0.0': 0.3 };
 
 function fakeRuntime(calls: { n: number }): ServiceRuntime {
   const runtime: Pick<Runtime, 'load' | 'executeTrigger'> = {
@@ -110,6 +112,31 @@ withServices('polling service schedules in Redis (BullMQ, PostgreSQL)', () => {
       await until('the schedule to be dropped', async () => (await queue.getJobSchedulersCount()) === 0);
     } finally {
       for (const s of services) await s.close();
+    }
+  }, 60_000);
+
+  it('follows a re-pin at once (the install route asks the trigger service), not after a poll of the old interval', async () => {
+    const { tenantId, subscriptionId, installationId } = await seedSubscription(store.db);
+    const other = await seedSubscription(store.db);
+    const repin = (version: string) => store.db.withTenant(tenantId, (tx) => tx.query(`UPDATE connectors.installations SET version = $2 WHERE id = $1`, [installationId, version]));
+    await repin('5.0.0');
+    const polling = createPollingService({ db: store.db, runtime: fakeRuntime({ n: 0 }), redis, queuePrefix: prefix });
+    const config = { ...loadConfig({ BOS_PUBLIC_URL: 'https://bos.example.com' }), masterKey: randomBytes(32) };
+    const triggers = createTriggerService({ db: store.db, runtime: fakeRuntime({ n: 0 }), vault: undefined as never, config, background: false });
+    triggers.setPollingHooks(polling);
+    const every = async () => Number((await queue.getJobScheduler(pollSchedulerId(subscriptionId)))?.every);
+    try {
+      await polling.start();
+      expect(await every()).toBe(600_000);
+      // Re-pinned to 6.0.0 (every 300 ms): the old schedule would not poll again for 10 minutes.
+      await repin('6.0.0');
+      expect(await triggers.reschedulePolling(tenantId, installationId)).toBe(1);
+      expect(await every()).toBe(300);
+      // Another tenant naming this installation reschedules nothing (row-level security hides it).
+      expect(await triggers.reschedulePolling(other.tenantId, installationId)).toBe(0);
+    } finally {
+      await triggers.close();
+      await polling.close();
     }
   }, 60_000);
 });

@@ -99,6 +99,13 @@ export interface TriggerService {
    * failures. `retry: false` when their rows go next (uninstall): a hook the provider keeps is then only reported.
    */
   stopForConnections(tenantId: string, actor: string, connectionIds: string[], options?: { retry?: boolean }): Promise<DisableOutcome[]>;
+  /**
+   * After an installation was re-pinned to another version: its connections' active polling subscriptions are
+   * scheduled anew, so the version's own interval applies now rather than after the next poll of the old schedule
+   * (and a version without the trigger drops its schedule). Resolves to how many were rescheduled; never throws for
+   * one subscription's failure.
+   */
+  reschedulePolling(tenantId: string, installationId: string): Promise<number>;
   /** The trigger's sample events (from its manifest), as "test trigger" shows them. */
   sample(tenantId: string, connectionId: string, trigger: string): Promise<unknown[]>;
   /** Handles one webhook delivery. */
@@ -633,6 +640,28 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
         }
       }
       return left;
+    },
+
+    async reschedulePolling(tenantId, installationId) {
+      const hooks = polling;
+      if (!hooks) return 0;
+      const { rows } = await db.withTenant(tenantId, (tx) =>
+        tx.query<{ id: string }>(
+          `SELECT s.id::text FROM connectors.trigger_subscriptions s JOIN connectors.connections c ON c.id = s.connection_id
+           WHERE c.installation_id = $1 AND s.kind = 'polling' AND s.status = 'active'`,
+          [installationId],
+        ),
+      );
+      let rescheduled = 0;
+      for (const { id } of rows) {
+        try {
+          await hooks.onPollingEnabled({ id, tenantId });
+          rescheduled += 1;
+        } catch (error) {
+          log('warn', 'a polling subscription was not rescheduled for its installation\'s new version', { subscription: id, error: errorText(error) });
+        }
+      }
+      return rescheduled;
     },
 
     async sample(tenantId, connectionId, triggerName) {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_CATALOGUE, fixtureConnector } from '../../marketplace/fixtures.ts';
 import { publishManifestListing } from '../../marketplace/listing.ts';
 import { createTestApp, type TestApp } from '../../test-app.ts';
+import type { TriggerService } from '../../triggers/trigger-service.ts';
 
 interface InstallBody {
   installation: { id: string; connectorId: string; connector: string; version: string };
@@ -11,8 +12,17 @@ interface InstallBody {
 
 describe('installations, connections and usage', () => {
   let t: TestApp;
+  // A trigger service with no subscriptions, recording what the install route asks of it (to reschedule polling
+  // after a re-pin); connection deletes find nothing to stop.
+  const rescheduled: [string, string][] = [];
+  const triggers = {
+    reschedulePolling: async (tenantId: string, installationId: string) => (rescheduled.push([tenantId, installationId]), 0),
+    unsubscribeLeftovers: async () => [],
+    stopForConnections: async () => [],
+  } as unknown as TriggerService;
   beforeAll(async () => {
     t = await createTestApp({
+      triggers,
       seed: FIXTURE_CATALOGUE,
       env: { BOS_MASTER_KEY: randomBytes(32).toString('base64'), BOS_OAUTH_APPS: '{"paypal":{"client_id":"cid-123","client_secret":"shh"}}', BOS_PUBLIC_URL: 'https://bos.example.com' },
     });
@@ -24,16 +34,20 @@ describe('installations, connections and usage', () => {
   const install = (key: string, id: string, payload?: unknown) => t.as(key, { method: 'POST', url: `/marketplace/install/${id}`, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
 
   it('installs the latest version, answers the form to fill, and counts the install once', async () => {
-    const { key } = await t.createTenant();
+    const { key, tenantId } = await t.createTenant();
     const first = await install(key, 'stripe');
     expect(first.statusCode, first.body).toBe(201);
     const body = first.json() as InstallBody;
     expect(body.installation).toMatchObject({ connector: 'stripe', version: '1.0.0' });
     expect(body.setup).toEqual({ type: 'form', authType: 'api_key', fields: [expect.objectContaining({ name: 'apiKey', in: 'credentials', secret: true, required: true })] });
 
+    expect(rescheduled).toEqual([]);
+
     const again = await install(key, 'stripe', {});
     expect(again.statusCode).toBe(200);
     expect((again.json() as InstallBody).installation.id).toBe(body.installation.id);
+    // A re-pin has polling follow the pinned version at once.
+    expect(rescheduled).toEqual([[tenantId, body.installation.id]]);
 
     const listed = await t.app.inject({ url: '/marketplace/search?q=stripe' });
     expect((listed.json() as { results: { installs: number }[] }).results[0]!.installs).toBe(1);

@@ -144,6 +144,10 @@ export default defineRoute<{ Params: { id: string }; Body: Body | undefined }>({
         body: { installation: { id: installation.id, connectorId: listing.id, connector: listing.name, version, createdAt: iso(installation.created_at) }, setup },
       };
     });
+    if (!result.inserted && deps.triggers) {
+      // Re-pinned: polling follows the version's interval now. Best effort: the next poll would follow it anyway.
+      await deps.triggers.reschedulePolling(principal.tenantId, result.body.installation.id).catch(() => 0);
+    }
     return reply.code(result.inserted ? 201 : 200).send(result.body);
   },
 });
