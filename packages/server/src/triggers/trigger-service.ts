@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis';
 import { recordAudit } from '../audit.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Db } from '../db/db.ts';
+import { keepableText } from '../db/keepable.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import { ProblemError } from '../http/problem.ts';
 import { listenForDeliveries, type DeliveryListener } from './delivery-notifications.ts';
@@ -146,9 +147,9 @@ export const UNSUBSCRIBE_ATTEMPTS = 12;
 export const unsubscribeRetryDelayMs = (attempts: number): number => Math.min(6 * 3600_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 /** How long a delivery stays claimed by the process that stored it (see DeliveryProcessor.handOver). */
 const HAND_OVER_CLAIM_MS = 10_000;
-// The text goes into status_detail and audit entries: PostgreSQL stores no NUL in text or jsonb, and a provider's own
-// error text (which the SDK puts in the message) may hold one; the statement recording it would fail.
-const errorText = (error: unknown) => toErrorData(error).message.replaceAll('\u0000', '\uFFFD');
+// The text goes into status_detail and audit entries, and a provider's own error text (which the SDK puts in the
+// message) may hold what PostgreSQL cannot store: kept as keepableText makes it.
+const errorText = (error: unknown) => keepableText(toErrorData(error).message);
 
 /**
  * Creates the trigger side of the service.
