@@ -206,6 +206,12 @@ for (const engine of testEngines(process.env)) {
     const installationOf = async (tenantId: string, connectionId: string) =>
       (await store.db.withTenant(tenantId, (tx) => tx.query<{ installation_id: string }>('SELECT installation_id FROM connectors.connections WHERE id = $1', [connectionId]))).rows[0]!.installation_id;
 
+    /** Enables Shopify's `newOrder` on a connection through the API (201), answering the subscription. */
+    const enableNewOrder = async (key: string, connectionId: string) => {
+      const res = await s.as(key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json() as { id: string; webhookUrl: string };
+    };
     const events = async (key: string, query: string) => {
       const res = await s.as(key, { url: `/events?${query}` });
       expect(res.statusCode, res.body).toBe(200);
@@ -229,9 +235,7 @@ for (const engine of testEngines(process.env)) {
       const t = await s.tenant();
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_e2e_token', tokenType: 'bearer' }, { shop: 'e2e-store' });
 
-      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
-      expect(enabled.statusCode, enabled.body).toBe(201);
-      const sub = enabled.json() as { id: string; webhookUrl: string; status: string; externalId: string; kind: string; manualSetup: boolean };
+      const sub = await enableNewOrder(t.key, connectionId);
       expect(sub).toMatchObject({ status: 'active', kind: 'webhook', externalId: '4759306', manualSetup: false });
       const endpointId = sub.webhookUrl.split('/webhooks/')[1]!;
       expect(sub.webhookUrl).toBe(`${s.base}/webhooks/${endpointId}`);
@@ -413,9 +417,7 @@ for (const engine of testEngines(process.env)) {
     it('still turns a delivery it acknowledged into its event when the trigger is disabled before the processor got to it, and fails it (NOT_FOUND) once the connection is deleted', async () => {
       const t = await s.tenant();
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_late' }, { shop: 'e2e-store' });
-      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
-      expect(enabled.statusCode, enabled.body).toBe(201);
-      const sub = enabled.json() as { id: string; webhookUrl: string };
+      const sub = await enableNewOrder(t.key, connectionId);
       const endpointId = sub.webhookUrl.split('/webhooks/')[1]!;
       // Stored as ingress stores it, but scheduled for later (as after a failed attempt), so the processor leaves it.
       const order = '{"id":450789999,"name":"#1999","line_items":[]}';
@@ -449,9 +451,7 @@ for (const engine of testEngines(process.env)) {
       if (!s.redis) return ctx.skip();
       const t = await s.tenant();
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_q' }, { shop: 'e2e-store' });
-      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
-      expect(enabled.statusCode, enabled.body).toBe(201);
-      const sub = enabled.json() as { id: string; webhookUrl: string };
+      const sub = await enableNewOrder(t.key, connectionId);
       const order = '{"id":450789470,"name":"#1002","line_items":[]}';
       const headers = { 'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(order).digest('base64'), 'x-shopify-webhook-id': 'queue-1' };
       expect((await post(sub.webhookUrl, order, headers)).status).toBe(200);
@@ -531,11 +531,7 @@ for (const engine of testEngines(process.env)) {
     it('disabling stops locally even when the provider refuses to unsubscribe; uninstalling unregisters the hook', async () => {
       const t = await s.tenant();
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
-      const enable = async () => {
-        const res = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
-        expect(res.statusCode, res.body).toBe(201);
-        return res.json() as { id: string; webhookUrl: string };
-      };
+      const enable = () => enableNewOrder(t.key, connectionId);
       const first = await enable();
       await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
       const disabled = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}/triggers/${first.id}` });
@@ -561,11 +557,7 @@ for (const engine of testEngines(process.env)) {
 
     it('deleting a connection while a hook of its triggers is still at the provider answers 409 and keeps it; a later delete removes the hook first, ?force=true deletes anyway', async () => {
       const t = await s.tenant();
-      const enableOn = async (connectionId: string) => {
-        const res = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
-        expect(res.statusCode, res.body).toBe(201);
-        return res.json() as { id: string };
-      };
+      const enableOn = (connectionId: string) => enableNewOrder(t.key, connectionId);
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
       const sub = await enableOn(connectionId);
       await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
@@ -614,9 +606,7 @@ for (const engine of testEngines(process.env)) {
     it('deleting a connection whose provider fails with a NUL character in its error text still answers 409 and keeps the hook scheduled for removal', async () => {
       const t = await s.tenant();
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
-      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
-      expect(enabled.statusCode, enabled.body).toBe(201);
-      const sub = enabled.json() as { id: string };
+      const sub = await enableNewOrder(t.key, connectionId);
       await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_nul', fields: { shop: 'e2e-store' } });
       const refused = await s.as(t.key, { method: 'DELETE', url: `/connections/${connectionId}` });
       expect(refused.statusCode, refused.body).toBe(409);
@@ -627,9 +617,7 @@ for (const engine of testEngines(process.env)) {
     it('uninstalling answers which trigger hooks the provider did not remove, with why', async () => {
       const t = await s.tenant();
       const connectionId = await s.connect(t, 'shopify', { accessToken: 'shpat_ok' }, { shop: 'e2e-store' });
-      const enabled = await s.as(t.key, { method: 'POST', url: `/connections/${connectionId}/triggers`, payload: { trigger: 'newOrder' } });
-      expect(enabled.statusCode, enabled.body).toBe(201);
-      const sub = enabled.json() as { id: string };
+      const sub = await enableNewOrder(t.key, connectionId);
       // The token was revoked at the provider meanwhile: the unsubscribe call is refused, the hook stays there.
       await s.vault.putCredentials(t.tenantId, connectionId, { accessToken: 'shpat_revoked', fields: { shop: 'e2e-store' } });
       const uninstalled = await s.as(t.key, { method: 'DELETE', url: `/installations/${await installationOf(t.tenantId, connectionId)}` });

@@ -37,9 +37,8 @@ export default defineRoute<{ Params: { id: string }; Querystring: { force?: bool
     const leftovers = (await triggers?.unsubscribeLeftovers(principal.tenantId, actor, [id], { retry: !force })) ?? [];
     const stopped = (await triggers?.stopForConnections(principal.tenantId, actor, [id], { retry: !force })) ?? [];
     const hooksLeft = [...leftovers, ...stopped].filter((o) => !o.unsubscribed && o.subscription.kind === 'webhook' && o.subscription.externalId !== null);
-    // Only a hook that a later try may still remove holds the connection back; one the service gives up on in this
-    // request (or cannot remove at all) does not, and is named in the audit entry like a forced one. (Hooks given up
-    // on earlier were named in the trigger.unsubscribe entry of that last try.)
+    // Only a hook that a later try may still remove holds the connection back; one the service gave up on (now or
+    // earlier) or cannot remove at all does not, and is named in the audit entry like a forced one.
     const retried = hooksLeft.filter((o) => o.subscription.unsubscribeRetryAt !== null);
     if (retried.length > 0 && !force) {
       const list = retried.map((o) => `hook ${o.subscription.externalId} of trigger ${o.subscription.trigger} (subscription ${o.subscription.id})`).join(', ');
