@@ -5,10 +5,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
-import type { Db } from '../db/db.ts';
 import { createTestPostgres, servicesRequired, type TestDb } from '../db/test-db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import { createTriggerService } from '../triggers/trigger-service.ts';
+import { seedSubscription, until } from './test-fixtures.ts';
 import { createPollingService, POLL_QUEUE_NAME, type PollingService } from './polling-service.ts';
 
 // The polling service's BullMQ schedules over real PostgreSQL and Redis, against a connector whose versions differ
@@ -34,32 +34,6 @@ function fakeRuntime(calls: { n: number }): ServiceRuntime {
     },
   };
   return { runtime: runtime as Runtime, asTenant: (_t, fn) => fn(), background: () => undefined, close: async () => undefined };
-}
-
-/** A tenant with `acme@1.0.0` installed and an active `newThing` polling subscription at the manifest's interval. */
-async function seedSubscription(db: Db): Promise<{ tenantId: string; subscriptionId: string; installationId: string }> {
-  return db.transaction(async (tx) => {
-    const tenant = (await tx.query<{ id: string }>(`INSERT INTO connectors.tenants (name) VALUES ($1) RETURNING id`, [`poll-${randomBytes(4).toString('hex')}`])).rows[0]!;
-    const listing = (await tx.query<{ id: string }>(
-      `INSERT INTO connectors.marketplace (tenant_id, name, npm_package, display_name, version, approved) VALUES ($1, 'acme', 'acme', 'Acme', '1.0.0', true) RETURNING id`,
-      [tenant.id],
-    )).rows[0]!;
-    const installation = (await tx.query<{ id: string }>(`INSERT INTO connectors.installations (tenant_id, connector_id, version) VALUES ($1, $2, '1.0.0') RETURNING id`, [tenant.id, listing.id])).rows[0]!;
-    const connection = (await tx.query<{ id: string }>(`INSERT INTO connectors.connections (tenant_id, installation_id, name) VALUES ($1, $2, 'main') RETURNING id`, [tenant.id, installation.id])).rows[0]!;
-    const sub = (await tx.query<{ id: string }>(
-      `INSERT INTO connectors.trigger_subscriptions (tenant_id, connection_id, trigger_name, webhook_token, kind) VALUES ($1, $2, 'newThing', $3, 'polling') RETURNING id`,
-      [tenant.id, connection.id, randomBytes(32).toString('base64url')],
-    )).rows[0]!;
-    return { tenantId: tenant.id, subscriptionId: sub.id, installationId: installation.id };
-  });
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const withServices = databaseUrl && redisUrl ? describe : describe.skip;

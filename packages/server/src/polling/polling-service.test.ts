@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { ConnectorError } from '@businessos/connector-sdk';
 import type { Runtime, TriggerInput } from '@businessos/connector-runtime';
 import type { OutboxEvent } from '@businessos/connector-triggers';
@@ -8,6 +7,7 @@ import { createTestPglite, type TestDb } from '../db/test-db.ts';
 import type { ServiceRuntime } from '../execution/service-runtime.ts';
 import { createPgOutbox } from '../triggers/pg-outbox.ts';
 import { createPgPollStateStore } from './pg-poll-state-store.ts';
+import { seedSubscription, until } from './test-fixtures.ts';
 import { createPollingService, type PollingService } from './polling-service.ts';
 
 // The polling side of the service over a real (in-memory PGlite) store and the real polling engine; only the
@@ -42,35 +42,13 @@ function fakeRuntime(api: Api): ServiceRuntime {
   return { runtime: runtime as Runtime, asTenant: (_t, fn) => fn(), background: () => undefined, close: async () => undefined };
 }
 
-async function seedSubscription(db: Db, kind: 'polling' | 'webhook' = 'polling'): Promise<{ tenantId: string; subscriptionId: string; connectionId: string }> {
-  return db.transaction(async (tx) => {
-    const tenant = (await tx.query<{ id: string }>(`INSERT INTO connectors.tenants (name) VALUES ($1) RETURNING id`, [`poll-${randomBytes(4).toString('hex')}`])).rows[0]!;
-    const listing = (await tx.query<{ id: string }>(
-      `INSERT INTO connectors.marketplace (tenant_id, name, npm_package, display_name, version, approved) VALUES ($1, 'acme', 'acme', 'Acme', '1.0.0', true) RETURNING id`,
-      [tenant.id],
-    )).rows[0]!;
-    const installation = (await tx.query<{ id: string }>(`INSERT INTO connectors.installations (tenant_id, connector_id, version) VALUES ($1, $2, '1.0.0') RETURNING id`, [tenant.id, listing.id])).rows[0]!;
-    const connection = (await tx.query<{ id: string }>(`INSERT INTO connectors.connections (tenant_id, installation_id, name) VALUES ($1, $2, 'main') RETURNING id`, [tenant.id, installation.id])).rows[0]!;
-    const sub = (await tx.query<{ id: string }>(
-      `INSERT INTO connectors.trigger_subscriptions (tenant_id, connection_id, trigger_name, webhook_token, kind, poll_interval_ms) VALUES ($1, $2, 'newThing', $3, $4, 100) RETURNING id`,
-      [tenant.id, connection.id, randomBytes(32).toString('base64url'), kind],
-    )).rows[0]!;
-    return { tenantId: tenant.id, subscriptionId: sub.id, connectionId: connection.id };
-  });
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Every event the store's outbox holds for a tenant. */
 async function eventsOf(db: Db, tenantId: string): Promise<OutboxEvent[]> {
   return createPgOutbox(db).readAfter({ tenantId, limit: 1000 });
 }
+
+/** Subscriptions of these tests poll every 100 ms (the operator's per-subscription interval). */
+const EVERY_100_MS = { pollIntervalMs: 100 };
 
 describe('polling service (in-process scheduler, PGlite)', () => {
   let store: TestDb;
@@ -100,7 +78,7 @@ describe('polling service (in-process scheduler, PGlite)', () => {
   });
 
   it('baselines, emits each new item once, and keeps doing so across a restart on the same store', async () => {
-    const { tenantId, subscriptionId } = await seedSubscription(store.db);
+    const { tenantId, subscriptionId } = await seedSubscription(store.db, EVERY_100_MS);
     const first = await start();
     expect(first.mode).toBe('in-process');
     await until('the baseline poll', () => api.calls >= 2);
@@ -128,8 +106,8 @@ describe('polling service (in-process scheduler, PGlite)', () => {
   });
 
   it('keeps poll states per tenant under row-level security', async () => {
-    const a = await seedSubscription(store.db);
-    const b = await seedSubscription(store.db);
+    const a = await seedSubscription(store.db, EVERY_100_MS);
+    const b = await seedSubscription(store.db, EVERY_100_MS);
     await start();
     await until('both baselines', async () => (await store.db.query('SELECT 1 FROM connectors.poll_states WHERE subscription_id = ANY($1)', [[a.subscriptionId, b.subscriptionId]])).rows.length === 2);
     const seenByA = await store.db.withTenant(a.tenantId, (tx) => tx.query<{ subscription_id: string }>('SELECT subscription_id FROM connectors.poll_states'));
@@ -140,7 +118,7 @@ describe('polling service (in-process scheduler, PGlite)', () => {
   });
 
   it('backs off on failures and, after repeated auth failures, marks the connection and stops polling', async () => {
-    const { tenantId, subscriptionId, connectionId } = await seedSubscription(store.db);
+    const { tenantId, subscriptionId, connectionId } = await seedSubscription(store.db, EVERY_100_MS);
     const service = await start({ authFailureThreshold: 3 });
     await until('the baseline', () => api.calls >= 1);
     api.failWith = new ConnectorError('AUTH_FAILED', 'Acme refused the API key; reconnect');
@@ -167,7 +145,7 @@ describe('polling service (in-process scheduler, PGlite)', () => {
 
   it('schedules on enable and stops on disable', async () => {
     const service = await start();
-    const { tenantId, subscriptionId } = await seedSubscription(store.db);
+    const { tenantId, subscriptionId } = await seedSubscription(store.db, EVERY_100_MS);
     await service.onPollingEnabled({ id: subscriptionId, tenantId });
     await until('the baseline', () => api.calls >= 1);
     await service.onPollingDisabled(subscriptionId);
@@ -179,7 +157,7 @@ describe('polling service (in-process scheduler, PGlite)', () => {
   });
 
   it('stores none of the items of a poll that was running when its subscription was disabled', async () => {
-    const { tenantId, subscriptionId } = await seedSubscription(store.db);
+    const { tenantId, subscriptionId } = await seedSubscription(store.db, EVERY_100_MS);
     const service = await start();
     const states = createPgPollStateStore({ db: store.db, tenantOf: async () => tenantId });
     await until('the baseline', async () => (await states.load(subscriptionId))?.baselined === true);
@@ -201,14 +179,14 @@ describe('polling service (in-process scheduler, PGlite)', () => {
 
   it('refuses to schedule unknown, webhook and inactive subscriptions, saying which', async () => {
     const service = await start();
-    const hook = await seedSubscription(store.db, 'webhook');
+    const hook = await seedSubscription(store.db, { ...EVERY_100_MS, kind: 'webhook' });
     await expect(service.onPollingEnabled({ id: hook.subscriptionId, tenantId: hook.tenantId })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('webhook subscription') });
     await expect(service.onPollingEnabled({ id: '00000000-0000-4000-8000-000000000000', tenantId: hook.tenantId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    const stopped = await seedSubscription(store.db);
+    const stopped = await seedSubscription(store.db, EVERY_100_MS);
     await store.db.query(`UPDATE connectors.trigger_subscriptions SET status = 'stopped' WHERE id = $1`, [stopped.subscriptionId]);
     await expect(service.onPollingEnabled({ id: stopped.subscriptionId, tenantId: stopped.tenantId })).rejects.toMatchObject({ code: 'CONFLICT' });
     // Another tenant's subscription is unknown to a tenant (RLS).
-    const other = await seedSubscription(store.db);
+    const other = await seedSubscription(store.db, EVERY_100_MS);
     await expect(service.onPollingEnabled({ id: other.subscriptionId, tenantId: hook.tenantId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
