@@ -130,6 +130,11 @@ export interface TriggerService {
    */
   unsubscribeLeftovers(tenantId: string, actor: string, connectionIds: string[], options?: { retry?: boolean }): Promise<DisableOutcome[]>;
   /**
+   * Before these connections go (connection delete, uninstall): {@link unsubscribeLeftovers}, then
+   * {@link stopForConnections}, with the same `retry`; answers both steps' outcomes, leftovers first.
+   */
+  releaseConnections(tenantId: string, actor: string, connectionIds: string[], options?: { retry?: boolean }): Promise<DisableOutcome[]>;
+  /**
    * Starts the background work, once the store is migrated: {@link renewDue} and {@link retryUnsubscribes} every
    * `intervalMs` (default 60 s), and
    * the delivery processor, which first takes up deliveries a stopped or killed process left unprocessed. (The
@@ -506,7 +511,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
     return renewing;
   }
 
-  return {
+  const service: TriggerService = {
     outbox,
     setPollingHooks(hooks) {
       polling = hooks;
@@ -643,6 +648,12 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       return left;
     },
 
+    async releaseConnections(tenantId, actor, connectionIds, releaseOptions) {
+      // Leftovers first: the stop below adds fresh retries, which must not get a second try in the same call.
+      const leftovers = await service.unsubscribeLeftovers(tenantId, actor, connectionIds, releaseOptions);
+      return [...leftovers, ...(await service.stopForConnections(tenantId, actor, connectionIds, releaseOptions))];
+    },
+
     async reschedulePolling(tenantId, installationId) {
       const hooks = polling;
       if (!hooks) return 0;
@@ -705,6 +716,7 @@ export function createTriggerService(options: TriggerServiceOptions): TriggerSer
       await publisher?.close();
     },
   };
+  return service;
 }
 
 /** The trigger service of the app, or 503 when the service runs without a master key (no runtime, no vault). */

@@ -17,8 +17,7 @@ describe('installations, connections and usage', () => {
   const rescheduled: [string, string][] = [];
   const triggers = {
     reschedulePolling: async (tenantId: string, installationId: string) => (rescheduled.push([tenantId, installationId]), 0),
-    unsubscribeLeftovers: async () => [],
-    stopForConnections: async () => [],
+    releaseConnections: async () => [],
   } as unknown as TriggerService;
   beforeAll(async () => {
     t = await createTestApp({

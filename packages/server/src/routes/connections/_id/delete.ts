@@ -34,9 +34,8 @@ export default defineRoute<{ Params: { id: string }; Querystring: { force?: bool
     // Hooks of triggers stopped before whose removal still waits for a retry get one more try now; then the live
     // triggers stop: locally always, at the provider best effort (each audited). With ?force=true the rows go next,
     // so no retry is scheduled (nor promised in their audit entries), as on uninstall.
-    const leftovers = (await triggers?.unsubscribeLeftovers(principal.tenantId, actor, [id], { retry: !force })) ?? [];
-    const stopped = (await triggers?.stopForConnections(principal.tenantId, actor, [id], { retry: !force })) ?? [];
-    const hooksLeft = [...leftovers, ...stopped].filter((o) => !o.unsubscribed && o.subscription.kind === 'webhook' && o.subscription.externalId !== null);
+    const released = (await triggers?.releaseConnections(principal.tenantId, actor, [id], { retry: !force })) ?? [];
+    const hooksLeft = released.filter((o) => !o.unsubscribed && o.subscription.kind === 'webhook' && o.subscription.externalId !== null);
     // Only a hook that a later try may still remove holds the connection back; one the service gave up on (now or
     // earlier) or cannot remove at all does not, and is named in the audit entry like a forced one.
     const retried = hooksLeft.filter((o) => o.subscription.unsubscribeRetryAt !== null);

@@ -96,9 +96,8 @@ export default defineRoute<{ Params: { id: string } }>({
 
     // Triggers stop before the tokens go (unsubscribing needs them): locally always, at the provider best effort.
     // Hooks of triggers stopped before whose removal waits for a retry get one last try: their rows go with the connections.
-    const leftovers = (await triggers?.unsubscribeLeftovers(principal.tenantId, keyActor(principal.keyId), connectionIds, { retry: false })) ?? [];
-    const stopped = (await triggers?.stopForConnections(principal.tenantId, keyActor(principal.keyId), connectionIds, { retry: false })) ?? [];
-    const unsubscribeFailures: UnsubscribeFailure[] = [...leftovers, ...stopped]
+    const released = (await triggers?.releaseConnections(principal.tenantId, keyActor(principal.keyId), connectionIds, { retry: false })) ?? [];
+    const unsubscribeFailures: UnsubscribeFailure[] = released
       .filter((o) => !o.unsubscribed)
       .map((o) => ({ subscriptionId: o.subscription.id, connectionId: o.subscription.connectionId, trigger: o.subscription.trigger, reason: o.detail ?? 'The provider did not confirm removing the hook; remove it in the provider\'s settings' }));
 
