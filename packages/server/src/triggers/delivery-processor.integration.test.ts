@@ -157,6 +157,41 @@ for (const engine of testEngines(process.env)) {
       }
     });
 
+    it('keeps deliveries handed over past its memory limits by id and reads them back at once under their first claim, not after the claim ran out; one another process took meanwhile is left to it', async () => {
+      const tenantId = randomUUID();
+      const subscriptionId = randomUUID();
+      await store.db.query("INSERT INTO connectors.tenants (id, name) VALUES ($1, 'overflow')", [tenantId]);
+      // A claim far longer than the test: only reading them back by id can get these deliveries processed in time.
+      const claimMs = 10 * 60_000;
+      const outbox = createPgOutbox(store.db, { claimDeliveriesForMs: claimMs });
+      const inputs = [0, 1, 2, 3, 4, 5].map((i) => ({ tenantId, subscriptionId, endpointId: `endpoint-${subscriptionId}`, eventId: `evt_${i}`, dedupeKey: `id:evt_${i}`, receivedAt: Date.now(), headers: { 'content-type': 'application/json' }, query: {}, rawBody: Buffer.from(JSON.stringify({ id: `evt_${i}`, n: i })) }));
+      const refs = [];
+      for (const input of inputs) refs.push(await outbox.storeDelivery(input));
+      // Another process's sweep took the last one after its claim had run out (attempt 2): it is not this process's.
+      await store.db.query('UPDATE connectors.trigger_deliveries SET attempts = 2 WHERE id = $1', [refs[5]!.id]);
+      const seen: { n: number; attempt: number }[] = [];
+      const processor = createDeliveryProcessor({
+        db: store.db,
+        handOverClaimMs: claimMs,
+        handOverLimits: { deliveries: 2 },
+        transform: async (d) => {
+          seen.push({ n: payloadOf(d).n, attempt: d.attempt });
+          return [{ of: payloadOf(d).id }];
+        },
+      });
+      try {
+        for (const [i, ref] of refs.entries()) expect(processor.handOver({ ...inputs[i]!, id: ref.id })).toBe(true);
+        await processor.drain();
+        expect(seen.map((s) => s.n).sort()).toEqual([0, 1, 2, 3, 4]);
+        expect(seen.every((s) => s.attempt === 1)).toBe(true);
+        for (const ref of refs.slice(0, 5)) expect(await state(ref.id)).toMatchObject({ processed: true, failed: false, attempts: 1 });
+        expect(await state(refs[5]!.id)).toMatchObject({ processed: false, attempts: 2 });
+        expect((await eventsOf(tenantId)).map((e) => e.key).sort()).toEqual(['id:evt_0#0', 'id:evt_1#0', 'id:evt_2#0', 'id:evt_3#0', 'id:evt_4#0']);
+      } finally {
+        await processor.close();
+      }
+    });
+
     it('transforms the deliveries ingress hands over in one turn of the event loop together, not the first one alone', async () => {
       const tenantId = randomUUID();
       const subscriptionId = randomUUID();

@@ -44,6 +44,12 @@ export interface DeliveryProcessorOptions {
    * of it has its claim renewed (for `leaseMs`) before its transform, if nobody took it meanwhile.
    */
   handOverClaimMs?: number;
+  /**
+   * Most handed-over deliveries, and bytes of their bodies, kept in memory (default 10 000 and 64 MiB). Past that a
+   * delivery handed over is kept by id only (up to 100 000 ids) and read back by primary key when its turn comes,
+   * still under the claim it was stored with.
+   */
+  handOverLimits?: { deliveries?: number; bytes?: number };
   /** Transforms running at once within a batch (default 8). */
   concurrency?: number;
   /** How often stored deliveries are looked for without a wake-up, ms (default 500): other processes' deliveries, retries. */
@@ -76,8 +82,9 @@ export interface DeliveryProcessor {
   wake(deliveryIds?: readonly string[], options?: { fromIngress?: boolean }): void;
   /**
    * Takes a delivery this process has just stored already claimed (attempt 1, see `handOverClaimMs`), with its
-   * content: it is transformed without a claim statement and without reading it back. False when it was not taken
-   * (closed, or too much is waiting): the row then waits for its claim to run out and a sweep takes it.
+   * content: it is transformed without a claim statement and without reading it back. Past `handOverLimits` only its
+   * id is kept and the row is read back when its turn comes. False when it was not taken (closed, or even the ids
+   * are too many): the row then waits for its claim to run out and a sweep takes it.
    */
   handOver(delivery: HandedDelivery): boolean;
   /** Processes batches until none is due now; resolves to how many deliveries were settled (processed or given up). */
@@ -130,6 +137,8 @@ const MAX_GROUP = 16;
 const MAX_HANDED = 10_000;
 const MAX_HANDED_BYTES = 64 * 1024 * 1024;
 const HANDED_BATCH = 256;
+// Ids of handed-over deliveries that did not fit in memory, read back by id (see handOverLimits).
+const MAX_OVERFLOW_IDS = 100_000;
 const HANDED_BATCH_BYTES = 8 * 1024 * 1024;
 
 // By id, the condition is spelled so the pending index cannot serve it: the planner then looks each id up by primary
@@ -144,6 +153,14 @@ const CLAIM_BY_ID_SQL = preparedStatement('deliveries-claim-by-id', claimSql(`SE
    WHERE id = ANY($3::uuid[]) AND coalesce(processed_at, failed_at) IS NULL AND next_attempt_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED`));
 const CLAIM_DUE_SQL = preparedStatement('deliveries-claim-due', claimSql(`SELECT id FROM connectors.trigger_deliveries
    WHERE processed_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED`));
+// Handed-over deliveries kept by id only: read back and their claim renewed, only while it is still the claim they were
+// stored with (attempt 1); `attempts` stays 1, this is still the first try.
+const RECLAIM_HANDED_SQL = preparedStatement('deliveries-reclaim-handed', `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+   UPDATE connectors.trigger_deliveries d SET next_attempt_at = now() + $2 * interval '1 millisecond'
+   FROM async
+   WHERE async.setting = 'off' AND d.id IN (SELECT id FROM connectors.trigger_deliveries
+     WHERE id = ANY($1::uuid[]) AND coalesce(processed_at, failed_at) IS NULL AND attempts = 1 FOR UPDATE SKIP LOCKED)
+   RETURNING d.id::text, d.tenant_id::text, d.subscription_id::text, d.endpoint_id, d.dedupe_key, d.headers, d.query, d.raw_body, d.attempts`);
 // A handed-over delivery's claim, renewed only while it is still the claim it was stored with (attempt 1).
 const RENEW_HANDED_SQL = preparedStatement('deliveries-renew-handed', `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
    UPDATE connectors.trigger_deliveries d SET next_attempt_at = now() + $2 * interval '1 millisecond'
@@ -179,6 +196,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   const backoff = options.backoffMs ?? defaultBackoff;
   const busyShare = Math.min(1, Math.max(0.05, options.busyShare ?? 0.5));
   const handOverClaimMs = options.handOverClaimMs ?? 10_000;
+  const maxHanded = options.handOverLimits?.deliveries ?? MAX_HANDED;
+  const maxHandedBytes = options.handOverLimits?.bytes ?? MAX_HANDED_BYTES;
   const log = options.log ?? (() => {});
   let started = false;
   let closed = false;
@@ -198,6 +217,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   const handed: { delivery: ClaimedDelivery; at: number }[] = [];
   let kickScheduled = false;
   let handedBytes = 0;
+  // Ids of deliveries handed over past maxHanded / maxHandedBytes, oldest first.
+  const overflow: string[] = [];
   // When ingress last handed over delivery ids, and how to cut a rest short (close).
   let lastWokenAt = -Infinity;
   let endRest: (() => void) | undefined;
@@ -223,7 +244,17 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
    */
   async function claim(ids?: readonly string[]): Promise<ClaimedDelivery[]> {
     const { rows } = await db.query<ClaimRow>(ids ? CLAIM_BY_ID_SQL : CLAIM_DUE_SQL, ids ? [batchSize, leaseMs, ids] : [batchSize, leaseMs]);
-    return rows.map((r) => ({
+    return rows.map(claimedOf);
+  }
+
+  /** Handed-over deliveries kept by id: read back, if their first claim is still theirs (nobody took them since). */
+  async function reclaimHanded(ids: readonly string[]): Promise<ClaimedDelivery[]> {
+    const { rows } = await db.query<ClaimRow>(RECLAIM_HANDED_SQL, [ids, leaseMs]);
+    return rows.map(claimedOf);
+  }
+
+  function claimedOf(r: ClaimRow): ClaimedDelivery {
+    return {
       id: r.id,
       tenantId: r.tenant_id,
       subscriptionId: r.subscription_id,
@@ -233,7 +264,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       query: r.query,
       rawBody: Buffer.from(r.raw_body),
       attempt: r.attempts,
-    }));
+    };
   }
 
   /**
@@ -268,6 +299,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
   function claimNext(): Promise<ClaimedDelivery[]> {
     if (!sweepDue) {
       if (handed.length > 0) return takeHanded();
+      if (overflow.length > 0) return reclaimHanded(overflow.splice(0, batchSize));
       if (fresh.length > 0) return claim(fresh.splice(0, batchSize));
     }
     sweepDue = false;
@@ -456,7 +488,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
           const n = await runBatch();
           settled += n.settled;
           if (n.claimed > 0) await yieldToIngress(performance.now() - began);
-          if ((n.claimed === 0 && fresh.length === 0 && handed.length === 0) || closed) break;
+          if ((n.claimed === 0 && fresh.length === 0 && handed.length === 0 && overflow.length === 0) || closed) break;
         }
       } while (again && !closed);
       return settled;
@@ -521,11 +553,17 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
     },
     handOver(delivery) {
       const bytes = delivery.rawBody.byteLength;
-      if (closed || handed.length >= MAX_HANDED || handedBytes + bytes > MAX_HANDED_BYTES) return false;
-      const { id, tenantId, subscriptionId, endpointId, dedupeKey, headers, query, rawBody } = delivery;
+      if (closed) return false;
       const now = performance.now();
-      handed.push({ delivery: { id, tenantId, subscriptionId, endpointId, dedupeKey, headers, query, rawBody, attempt: 1 }, at: now });
-      handedBytes += bytes;
+      // Once ids are waiting, later deliveries wait behind them, so they are taken in the order they came.
+      if (overflow.length > 0 || handed.length >= maxHanded || handedBytes + bytes > maxHandedBytes) {
+        if (overflow.length >= MAX_OVERFLOW_IDS) return false;
+        overflow.push(delivery.id);
+      } else {
+        const { id, tenantId, subscriptionId, endpointId, dedupeKey, headers, query, rawBody } = delivery;
+        handed.push({ delivery: { id, tenantId, subscriptionId, endpointId, dedupeKey, headers, query, rawBody, attempt: 1 }, at: now });
+        handedBytes += bytes;
+      }
       lastWokenAt = now;
       if (started) kickSoon();
       else this.start();
@@ -541,6 +579,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): Deli
       // What is still handed over stays claimed in the store until its claim runs out; then any process's sweep takes it.
       handed.length = 0;
       handedBytes = 0;
+      overflow.length = 0;
       endRest?.();
       if (timer) clearInterval(timer);
       timer = undefined;
