@@ -137,9 +137,9 @@ const MAX_GROUP = 16;
 const MAX_HANDED = 10_000;
 const MAX_HANDED_BYTES = 64 * 1024 * 1024;
 const HANDED_BATCH = 256;
+const HANDED_BATCH_BYTES = 8 * 1024 * 1024;
 // Ids of handed-over deliveries that did not fit in memory, read back by id (see handOverLimits).
 const MAX_OVERFLOW_IDS = 100_000;
-const HANDED_BATCH_BYTES = 8 * 1024 * 1024;
 
 // By id, the condition is spelled so the pending index cannot serve it: the planner then looks each id up by primary
 // key, instead of walking the pending index past the entries processed rows leave until vacuum.
