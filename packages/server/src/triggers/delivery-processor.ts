@@ -141,6 +141,9 @@ const HANDED_BATCH_BYTES = 8 * 1024 * 1024;
 // Ids of handed-over deliveries that did not fit in memory, read back by id (see handOverLimits).
 const MAX_OVERFLOW_IDS = 100_000;
 
+// What a claim reads back of each delivery (a ClaimRow).
+const CLAIMED_COLUMNS = 'd.id::text, d.tenant_id::text, d.subscription_id::text, d.endpoint_id, d.dedupe_key, d.headers, d.query, d.raw_body, d.attempts';
+
 // By id, the condition is spelled so the pending index cannot serve it: the planner then looks each id up by primary
 // key, instead of walking the pending index past the entries processed rows leave until vacuum.
 const claimSql = (pick: string) => `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
@@ -148,7 +151,7 @@ const claimSql = (pick: string) => `WITH async AS MATERIALIZED (SELECT set_confi
    SET attempts = d.attempts + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
    FROM async
    WHERE async.setting = 'off' AND d.id IN (${pick})
-   RETURNING d.id::text, d.tenant_id::text, d.subscription_id::text, d.endpoint_id, d.dedupe_key, d.headers, d.query, d.raw_body, d.attempts`;
+   RETURNING ${CLAIMED_COLUMNS}`;
 const CLAIM_BY_ID_SQL = preparedStatement('deliveries-claim-by-id', claimSql(`SELECT id FROM connectors.trigger_deliveries
    WHERE id = ANY($3::uuid[]) AND coalesce(processed_at, failed_at) IS NULL AND next_attempt_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED`));
 const CLAIM_DUE_SQL = preparedStatement('deliveries-claim-due', claimSql(`SELECT id FROM connectors.trigger_deliveries
@@ -160,7 +163,7 @@ const RECLAIM_HANDED_SQL = preparedStatement('deliveries-reclaim-handed', `WITH 
    FROM async
    WHERE async.setting = 'off' AND d.id IN (SELECT id FROM connectors.trigger_deliveries
      WHERE id = ANY($1::uuid[]) AND coalesce(processed_at, failed_at) IS NULL AND attempts = 1 FOR UPDATE SKIP LOCKED)
-   RETURNING d.id::text, d.tenant_id::text, d.subscription_id::text, d.endpoint_id, d.dedupe_key, d.headers, d.query, d.raw_body, d.attempts`);
+   RETURNING ${CLAIMED_COLUMNS}`);
 // A handed-over delivery's claim, renewed only while it is still the claim it was stored with (attempt 1).
 const RENEW_HANDED_SQL = preparedStatement('deliveries-renew-handed', `WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS setting)
    UPDATE connectors.trigger_deliveries d SET next_attempt_at = now() + $2 * interval '1 millisecond'
