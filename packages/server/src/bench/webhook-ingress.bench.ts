@@ -501,7 +501,7 @@ async function main(): Promise<void> {
     children.push(restarted.child);
     const afterRestart = await load('after restart', restarted.ready.address, next, 2000, CAPACITY, acked);
     // The restarted process works off everything left: its own backlog, and what the killed one had stored or claimed
-    // (claims come free when their 30 s lease ends).
+    // (its claims come free when they run out: 10 s for deliveries handed to its processor, 30 s for a claimed batch).
     const afterKill = await waitForBacklog(store.url!, 300_000);
     await stopChild(restarted.child);
 
